@@ -1,0 +1,11 @@
+#include "cli/subcommands.h"
+
+namespace gpuop::cli {
+
+std::vector<Subcommand> AllSubcommands() {
+  // Each role of ARCHITECTURE.md §2 joins this table as it is built; none is listed before it
+  // works.
+  return {};
+}
+
+}  // namespace gpuop::cli

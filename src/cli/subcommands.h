@@ -1,0 +1,13 @@
+#pragma once
+
+// The table of gpuop's subcommands: the one place a new role of the binary is registered.
+
+#include <vector>
+
+#include "cli/dispatcher.h"
+
+namespace gpuop::cli {
+
+std::vector<Subcommand> AllSubcommands();
+
+}  // namespace gpuop::cli
