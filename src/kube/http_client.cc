@@ -1,0 +1,230 @@
+#include "kube/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace gpuop::kube {
+namespace {
+
+// Idle connections kept for reuse; beyond this, finished handles are closed.
+constexpr size_t kMaxIdleHandles = 8;
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+
+void InitCurlOnce() {
+  // curl_global_init is not thread-safe and must run before any other curl call.
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct HeaderList {
+  curl_slist* list = nullptr;
+  ~HeaderList() { curl_slist_free_all(list); }
+  void Add(const std::string& line) { list = curl_slist_append(list, line.c_str()); }
+};
+
+// What the curl callbacks of one call share.
+struct Transfer {
+  CURL* curl = nullptr;
+  HttpResponse* response = nullptr;
+  const HttpClient::ChunkHandler* on_chunk = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+  bool stopped_by_handler = false;
+};
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) {
+    // A new status line (after a 100 Continue, say): the headers so far belonged to another
+    // response.
+    transfer->response->headers.clear();
+  } else if (const size_t colon = line.find(':'); colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    absl::AsciiStrToLower(&name);
+    std::string value(absl::StripAsciiWhitespace(std::string(line.substr(colon + 1))));
+    transfer->response->headers.emplace_back(std::move(name), std::move(value));
+  }
+  return size * count;
+}
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::string_view chunk(data, size * count);
+  long status = 0;
+  curl_easy_getinfo(transfer->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (transfer->on_chunk == nullptr || status < 200 || status > 299) {
+    transfer->response->body.append(chunk);
+    return chunk.size();
+  }
+  if (!(*transfer->on_chunk)(chunk)) {
+    transfer->stopped_by_handler = true;
+    return 0;  // Tells curl to abort the transfer.
+  }
+  return chunk.size();
+}
+
+// curl calls this about once a second even while no data flows, which is what lets a
+// cancellation end an idle watch.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* transfer = static_cast<Transfer*>(user);
+  return transfer->cancel != nullptr && transfer->cancel->load() ? 1 : 0;
+}
+
+absl::Status CurlError(CURLcode code, const char* detail, const HttpRequest& request) {
+  const std::string message = absl::StrCat(request.method, " ", request.url, ": ",
+                                           *detail != '\0' ? detail : curl_easy_strerror(code));
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return absl::DeadlineExceededError(message);
+    case CURLE_ABORTED_BY_CALLBACK:
+      return absl::CancelledError(message);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return absl::UnavailableError(message);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+      return absl::FailedPreconditionError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+}  // namespace
+
+std::string_view HttpResponse::Header(std::string_view lower_case_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) return value;
+  }
+  return {};
+}
+
+struct HttpClient::Handle {
+  CURL* curl = curl_easy_init();
+  ~Handle() { curl_easy_cleanup(curl); }
+};
+
+HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) { InitCurlOnce(); }
+
+HttpClient::~HttpClient() = default;
+
+std::unique_ptr<HttpClient::Handle> HttpClient::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      std::unique_ptr<Handle> handle = std::move(idle_.back());
+      idle_.pop_back();
+      return handle;
+    }
+  }
+  return std::make_unique<Handle>();
+}
+
+void HttpClient::Release(std::unique_ptr<Handle> handle) {
+  absl::MutexLock lock(&mu_);
+  if (idle_.size() < kMaxIdleHandles) idle_.push_back(std::move(handle));
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+  std::unique_ptr<Handle> handle = Acquire();
+  absl::StatusOr<HttpResponse> response = Perform(*handle, request, nullptr);
+  Release(std::move(handle));
+  return response;
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Stream(const HttpRequest& request,
+                                                const ChunkHandler& on_chunk) {
+  std::unique_ptr<Handle> handle = Acquire();
+  absl::StatusOr<HttpResponse> response = Perform(*handle, request, &on_chunk);
+  // A stream ended early leaves its connection mid-response: never reuse it.
+  if (response.ok()) Release(std::move(handle));
+  return response;
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpRequest& request,
+                                                 const ChunkHandler* on_chunk) {
+  if (handle.curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
+  CURL* curl = handle.curl;
+  // Clears the options of the previous call and keeps its open connection.
+  curl_easy_reset(curl);
+
+  HttpResponse response;
+  Transfer transfer{
+      .curl = curl, .response = &response, .on_chunk = on_chunk, .cancel = request.cancel};
+  char error[CURL_ERROR_SIZE] = "";
+  HeaderList headers;
+  for (const auto& [name, value] : request.headers) headers.Add(absl::StrCat(name, ": ", value));
+  // curl would otherwise wait for a 100 Continue before sending large bodies.
+  headers.Add("Expect:");
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
+      request.method == "PATCH") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.list);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // No SIGALRM-based DNS timeouts in threads.
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(
+      curl, CURLOPT_CONNECTTIMEOUT_MS,
+      static_cast<long>(
+          std::min<std::chrono::milliseconds>(request.timeout, kConnectTimeout).count()));
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  if (request.cancel != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
+
+  curl_blob ca{}, cert{}, key{};
+  if (!tls_.ca_pem.empty()) {
+    ca = {const_cast<char*>(tls_.ca_pem.data()), tls_.ca_pem.size(), CURL_BLOB_NOCOPY};
+    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
+  }
+  if (!tls_.client_cert_pem.empty()) {
+    cert = {const_cast<char*>(tls_.client_cert_pem.data()), tls_.client_cert_pem.size(),
+            CURL_BLOB_NOCOPY};
+    key = {const_cast<char*>(tls_.client_key_pem.data()), tls_.client_key_pem.size(),
+           CURL_BLOB_NOCOPY};
+    curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  if (tls_.insecure_skip_verify) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+
+  const CURLcode code = curl_easy_perform(curl);
+  if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.stopped_by_handler)) {
+    return CurlError(code, error, request);
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+}  // namespace gpuop::kube

@@ -1,0 +1,108 @@
+#pragma once
+
+// Typed calls on the Kubernetes REST API: get, list (selectors, paging), create, update,
+// update status, delete, JSON merge patch and server-side apply, on any Resource. Objects are
+// nlohmann::json. Errors are Status values from ApiError (see api_error.h) or from the
+// transport. 429 and 5xx answers that carry Retry-After are retried, as client-go does.
+// Thread-safe.
+//
+//   GPUOP_ASSIGN_OR_RETURN(auto client, RestClient::Create(config));
+//   GPUOP_ASSIGN_OR_RETURN(json node, client->Get(resources::kNodes, "", "gpu-node-1"));
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include <nlohmann/json.hpp>
+
+#include "kube/http_client.h"
+#include "kube/resource.h"
+#include "kube/rest_config.h"
+
+namespace gpuop::kube {
+
+using json = nlohmann::json;
+
+struct ListOptions {
+  std::string label_selector;
+  std::string field_selector;
+  int64_t limit = 0;           // Page size; 0 = everything in one answer.
+  std::string continue_token;  // From the previous page.
+  std::string resource_version;
+};
+
+struct ListPage {
+  json items = json::array();
+  std::string resource_version;  // Of the list: where a watch starts.
+  std::string continue_token;    // Empty on the last page.
+};
+
+struct ApplyOptions {
+  std::string field_manager = "gpuop";
+  bool force = false;  // Take fields another manager owns instead of failing with 409.
+  std::string subresource;
+};
+
+struct DeleteOptions {
+  std::string propagation_policy;  // "Background", "Foreground", "Orphan", or server default.
+  std::string precondition_uid;    // Delete only this incarnation of the name.
+};
+
+class RestClient {
+ public:
+  static absl::StatusOr<std::unique_ptr<RestClient>> Create(RestConfig config);
+
+  absl::StatusOr<json> Get(const Resource& resource, const std::string& ns,
+                           const std::string& name);
+  absl::StatusOr<ListPage> List(const Resource& resource, const std::string& ns,
+                                const ListOptions& options = {});
+  // Every page of a list, joined; `options.limit` sets the page size.
+  absl::StatusOr<ListPage> ListAll(const Resource& resource, const std::string& ns,
+                                   ListOptions options = {});
+  absl::StatusOr<json> Create(const Resource& resource, const std::string& ns, const json& object);
+  // PUT: fails with a Conflict when object.metadata.resourceVersion is not the current one.
+  absl::StatusOr<json> Update(const Resource& resource, const std::string& ns, const json& object);
+  absl::StatusOr<json> UpdateStatus(const Resource& resource, const std::string& ns,
+                                    const json& object);
+  absl::Status Delete(const Resource& resource, const std::string& ns, const std::string& name,
+                      const DeleteOptions& options = {});
+  absl::StatusOr<json> MergePatch(const Resource& resource, const std::string& ns,
+                                  const std::string& name, const json& patch,
+                                  const std::string& subresource = "");
+  // Server-side apply of `object` (which names itself) as options.field_manager.
+  absl::StatusOr<json> Apply(const Resource& resource, const std::string& ns, const json& object,
+                             const ApplyOptions& options = {});
+
+  // The lowest level, for calls not covered above (watches use Stream on the same transport).
+  struct Call {
+    std::string method = "GET";
+    std::string path_and_query;  // "/api/v1/nodes?limit=5"
+    std::string content_type;
+    std::string body;
+    std::chrono::milliseconds timeout = std::chrono::seconds(30);
+  };
+  // Sends `call` with auth headers, retrying 429/5xx answers that carry Retry-After; returns
+  // the parsed body of a 2xx answer, an ApiError otherwise.
+  absl::StatusOr<json> Do(const Call& call);
+  // Streams a long response (a watch) to `on_chunk`; see HttpClient::Stream.
+  absl::StatusOr<HttpResponse> Stream(const Call& call, const HttpClient::ChunkHandler& on_chunk,
+                                      const std::atomic<bool>* cancel);
+
+  const RestConfig& Config() const { return config_; }
+
+ private:
+  explicit RestClient(RestConfig config);
+  absl::StatusOr<std::string> BearerToken();
+  absl::StatusOr<HttpRequest> BuildRequest(const Call& call);
+
+  const RestConfig config_;
+  HttpClient http_;
+  absl::Mutex token_mu_;
+  std::string cached_token_ ABSL_GUARDED_BY(token_mu_);
+  std::chrono::steady_clock::time_point token_read_at_ ABSL_GUARDED_BY(token_mu_);
+};
+
+}  // namespace gpuop::kube
