@@ -21,6 +21,8 @@ constexpr auto kTokenRereadPeriod = std::chrono::minutes(1);
 constexpr int kMaxRetries = 10;
 constexpr auto kMaxRetryWait = std::chrono::seconds(30);
 
+}  // namespace
+
 std::string QueryEscape(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string escaped;
@@ -35,6 +37,8 @@ std::string QueryEscape(std::string_view text) {
   }
   return escaped;
 }
+
+namespace {
 
 void AddQuery(std::string& url, const std::string& key, const std::string& value) {
   if (value.empty()) return;
@@ -88,7 +92,7 @@ absl::StatusOr<HttpRequest> RestClient::BuildRequest(const Call& call) {
                       .url = config_.server + call.path_and_query,
                       .body = call.body,
                       .timeout = call.timeout};
-  request.headers.emplace_back("Accept", "application/json");
+  request.headers.emplace_back("Accept", call.accept);
   request.headers.emplace_back("User-Agent", "gpuop/" + std::string(common::Version()));
   if (!call.content_type.empty()) request.headers.emplace_back("Content-Type", call.content_type);
   GPUOP_ASSIGN_OR_RETURN(std::string token, BearerToken());
@@ -137,7 +141,9 @@ absl::StatusOr<ListPage> RestClient::List(const Resource& resource, const std::s
   if (options.limit > 0) AddQuery(path, "limit", absl::StrCat(options.limit));
   AddQuery(path, "continue", options.continue_token);
   AddQuery(path, "resourceVersion", options.resource_version);
-  GPUOP_ASSIGN_OR_RETURN(json list, Do({.path_and_query = path}));
+  GPUOP_ASSIGN_OR_RETURN(
+      json list, Do({.path_and_query = path,
+                     .accept = options.metadata_only ? kAcceptMetadataList : "application/json"}));
   ListPage page;
   if (list.contains("items") && list["items"].is_array()) page.items = std::move(list["items"]);
   if (list.contains("metadata") && list["metadata"].is_object()) {

@@ -26,13 +26,24 @@ namespace gpuop::kube {
 
 using json = nlohmann::json;
 
+// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass).
+std::string QueryEscape(std::string_view text);
+
 struct ListOptions {
   std::string label_selector;
   std::string field_selector;
   int64_t limit = 0;           // Page size; 0 = everything in one answer.
   std::string continue_token;  // From the previous page.
   std::string resource_version;
+  // Ask for PartialObjectMetadata: names, labels, annotations, versions; no spec or status.
+  bool metadata_only = false;
 };
+
+// The Accept headers of the metadata-only API.
+inline constexpr char kAcceptMetadata[] =
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+inline constexpr char kAcceptMetadataList[] =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
 
 struct ListPage {
   json items = json::array();
@@ -81,6 +92,7 @@ class RestClient {
     std::string method = "GET";
     std::string path_and_query;  // "/api/v1/nodes?limit=5"
     std::string content_type;
+    std::string accept = "application/json";
     std::string body;
     std::chrono::milliseconds timeout = std::chrono::seconds(30);
   };

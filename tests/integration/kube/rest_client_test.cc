@@ -13,6 +13,7 @@
 
 #include "common/files.h"
 #include "kube/api_error.h"
+#include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/testenv.h"
 
 namespace gpuop::kube {
@@ -21,14 +22,6 @@ namespace {
 using ::gpuop::testing::TestEnvState;
 using ::gpuop::testing::UniqueName;
 using ::testing::HasSubstr;
-
-std::unique_ptr<RestClient> AdminClient() {
-  auto config = LoadKubeconfig(gpuop::testing::AdminKubeconfig());
-  EXPECT_TRUE(config.ok()) << config.status();
-  auto client = RestClient::Create(*config);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return *std::move(client);
-}
 
 json NodeNamed(const std::string& name) {
   return {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", name}}}};

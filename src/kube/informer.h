@@ -1,0 +1,162 @@
+#pragma once
+
+// A local, always-current, thread-safe cache of one kind of object, kept as projections the
+// caller defines (for Nodes: name, labels, resourceVersion; never whole objects), with handlers
+// that hear of every add, update and delete (to enqueue keys in a workqueue). Fed by a
+// Reflector on its own thread.
+//
+//   struct NodeView { std::map<std::string, std::string> labels; };
+//   Informer<NodeView> nodes(client, resources::kNodes, "", {.metadata_only = true},
+//                            [](const json& o) { return NodeView{...}; },
+//                            {.on_add = [&](const std::string& key) { queue.Add(key); }});
+//   nodes.Start();
+//   nodes.WaitForSync(std::chrono::seconds(30));
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
+#include "common/stop_signal.h"
+#include "kube/reflector.h"
+
+namespace gpuop::kube {
+
+// "namespace/name" for namespaced objects, "name" otherwise, as client-go's
+// MetaNamespaceKeyFunc.
+std::string ObjectKey(const json& object);
+
+// Handlers run on the informer's thread, without its lock held, so they may read the cache.
+struct InformerHandlers {
+  std::function<void(const std::string& key)> on_add;
+  std::function<void(const std::string& key)> on_update;
+  std::function<void(const std::string& key)> on_delete;
+};
+
+template <typename T>
+class Informer final : private ReflectorSink {
+ public:
+  using Projection = std::function<T(const json& object)>;
+
+  Informer(RestClient& client, Resource resource, std::string ns, ListWatchOptions options,
+           Projection project, InformerHandlers handlers = {})
+      : project_(std::move(project)),
+        handlers_(std::move(handlers)),
+        reflector_(client, std::move(resource), std::move(ns), std::move(options), *this) {}
+  ~Informer() override { Stop(); }
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  void Start() {
+    thread_ = std::thread([this] { reflector_.Run(stop_); });
+  }
+  // Ends the watch (within about a second) and joins the thread. Idempotent.
+  void Stop() {
+    stop_.Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // True once the first list has been stored.
+  bool HasSynced() const {
+    absl::MutexLock lock(&mu_);
+    return synced_;
+  }
+  bool WaitForSync(std::chrono::milliseconds timeout) const {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&synced_), absl::FromChrono(timeout));
+  }
+
+  std::optional<T> Get(const std::string& key) const {
+    absl::MutexLock lock(&mu_);
+    const auto it = items_.find(key);
+    if (it == items_.end()) return std::nullopt;
+    return it->second.view;
+  }
+  std::vector<std::string> Keys() const {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> keys;
+    keys.reserve(items_.size());
+    for (const auto& [key, item] : items_) keys.push_back(key);
+    return keys;
+  }
+  size_t Size() const {
+    absl::MutexLock lock(&mu_);
+    return items_.size();
+  }
+  // Calls fn(key, view) for each cached object, under the lock: keep fn short.
+  void ForEach(const std::function<void(const std::string&, const T&)>& fn) const {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, item] : items_) fn(key, item.view);
+  }
+
+  // The list+watch loop behind the cache, for its counters and last error.
+  const Reflector& Source() const { return reflector_; }
+
+ private:
+  struct Item {
+    std::string resource_version;  // To tell a real change from a relist of the same object.
+    T view;
+  };
+
+  void Replace(std::vector<json> objects) override {
+    std::vector<std::pair<const std::function<void(const std::string&)>*, std::string>> calls;
+    {
+      absl::MutexLock lock(&mu_);
+      absl::flat_hash_map<std::string, Item> fresh;
+      fresh.reserve(objects.size());
+      for (const json& object : objects) {
+        std::string key = ObjectKey(object);
+        std::string version = ResourceVersionOf(object);
+        const auto old = items_.find(key);
+        if (old == items_.end()) {
+          calls.emplace_back(&handlers_.on_add, key);
+        } else if (old->second.resource_version != version) {
+          calls.emplace_back(&handlers_.on_update, key);
+        }
+        fresh.emplace(std::move(key), Item{std::move(version), project_(object)});
+      }
+      for (const auto& [key, item] : items_) {
+        if (!fresh.contains(key)) calls.emplace_back(&handlers_.on_delete, key);
+      }
+      items_ = std::move(fresh);
+      synced_ = true;
+    }
+    for (const auto& [handler, key] : calls) {
+      if (*handler) (*handler)(key);
+    }
+  }
+
+  void Apply(WatchEvent event) override {
+    std::string key = ObjectKey(event.object);
+    const std::function<void(const std::string&)>* handler = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (event.type == WatchEvent::Type::kDeleted) {
+        if (items_.erase(key) > 0) handler = &handlers_.on_delete;
+      } else {
+        Item item{event.ResourceVersion(), project_(event.object)};
+        const bool existed = items_.contains(key);
+        items_.insert_or_assign(key, std::move(item));
+        handler = existed ? &handlers_.on_update : &handlers_.on_add;
+      }
+    }
+    if (handler != nullptr && *handler) (*handler)(key);
+  }
+
+  const Projection project_;
+  const InformerHandlers handlers_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Item> items_ ABSL_GUARDED_BY(mu_);
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  common::StopSignal stop_;
+  Reflector reflector_;
+  std::thread thread_;
+};
+
+}  // namespace gpuop::kube

@@ -1,0 +1,128 @@
+#include "kube/reflector.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+#include "kube/api_error.h"
+
+namespace gpuop::kube {
+namespace {
+
+// A watch that ends cleanly this soon, having delivered nothing, counts as a failure: rewatching
+// at once could spin.
+constexpr auto kShortestHealthyWatch = std::chrono::seconds(1);
+
+std::chrono::milliseconds Jittered(std::chrono::milliseconds base) {
+  // Spreads reconnects of many agents over time instead of all at the same instant.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> factor(0.5, 1.5);
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(base.count()) * factor(rng)));
+}
+
+void AddQuery(std::string& path, const std::string& key, const std::string& value) {
+  if (value.empty()) return;
+  absl::StrAppend(&path, path.find('?') == std::string::npos ? "?" : "&", key, "=",
+                  QueryEscape(value));
+}
+
+}  // namespace
+
+Reflector::Reflector(RestClient& client, Resource resource, std::string ns,
+                     ListWatchOptions options, ReflectorSink& sink)
+    : client_(client),
+      resource_(std::move(resource)),
+      ns_(std::move(ns)),
+      options_(std::move(options)),
+      sink_(sink) {}
+
+std::string Reflector::LastError() const {
+  absl::MutexLock lock(&error_mu_);
+  return last_error_;
+}
+
+absl::Status Reflector::ListOnce() {
+  ++lists_;
+  absl::StatusOr<ListPage> list = client_.ListAll(resource_, ns_,
+                                                  {.label_selector = options_.label_selector,
+                                                   .field_selector = options_.field_selector,
+                                                   .limit = options_.page_size,
+                                                   .metadata_only = options_.metadata_only});
+  if (!list.ok()) return list.status();
+  std::vector<json> objects;
+  objects.reserve(list->items.size());
+  for (json& item : list->items) objects.push_back(std::move(item));
+  sink_.Replace(std::move(objects));
+  resource_version_ = list->resource_version;
+  return absl::OkStatus();
+}
+
+absl::Status Reflector::WatchOnce(const common::StopSignal& stop, bool& made_progress) {
+  ++watches_;
+  std::string path = resource_.Path(ns_);
+  absl::StrAppend(
+      &path, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=", options_.watch_timeout.count());
+  AddQuery(path, "resourceVersion", resource_version_);
+  AddQuery(path, "labelSelector", options_.label_selector);
+  AddQuery(path, "fieldSelector", options_.field_selector);
+
+  LineSplitter splitter;
+  absl::Status stream_error;
+  const auto on_line = [&](std::string_view line) {
+    absl::StatusOr<WatchEvent> event = ParseWatchEvent(line);
+    if (!event.ok()) {
+      stream_error = event.status();
+      return false;
+    }
+    made_progress = true;
+    if (std::string version = event->ResourceVersion(); !version.empty()) {
+      resource_version_ = std::move(version);
+    }
+    if (event->type != WatchEvent::Type::kBookmark) sink_.Apply(*std::move(event));
+    return !stop.Stopped();
+  };
+  absl::StatusOr<HttpResponse> response = client_.Stream(
+      {.path_and_query = path,
+       .accept = options_.metadata_only ? kAcceptMetadata : "application/json",
+       // The server closes the watch after watch_timeout; ours only catches a dead server.
+       .timeout = options_.watch_timeout + std::chrono::seconds(30)},
+      [&](std::string_view chunk) { return splitter.Feed(chunk, on_line); }, stop.Flag());
+  if (!response.ok()) return response.status();
+  if (response->status < 200 || response->status > 299) {
+    return ApiError(response->status, response->body, "watch " + resource_.Path(ns_));
+  }
+  return stream_error;
+}
+
+void Reflector::Run(const common::StopSignal& stop) {
+  std::chrono::milliseconds backoff = options_.min_backoff;
+  while (!stop.Stopped()) {
+    absl::Status status;
+    bool made_progress = false;
+    const auto started = std::chrono::steady_clock::now();
+    if (resource_version_.empty()) status = ListOnce();
+    if (status.ok()) status = WatchOnce(stop, made_progress);
+    if (stop.Stopped()) break;
+    if (made_progress) backoff = options_.min_backoff;
+
+    if (status.ok()) {
+      // The server ended the watch as it does every few minutes: watch again from where we are.
+      if (made_progress || std::chrono::steady_clock::now() - started >= kShortestHealthyWatch) {
+        continue;
+      }
+    } else {
+      absl::MutexLock lock(&error_mu_);
+      last_error_ = std::string(status.message());
+    }
+    if (IsGone(status)) {
+      // Our resourceVersion is older than etcd keeps: only a fresh list can catch up.
+      resource_version_.clear();
+      continue;
+    }
+    if (stop.SleepFor(Jittered(backoff))) break;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+}  // namespace gpuop::kube

@@ -1,0 +1,121 @@
+#pragma once
+
+// Helpers shared by the kube integration tests: an admin client for the fixture's control
+// plane, labelled test Nodes, a Node projection, and a recorder of informer events.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+
+#include "kube/informer.h"
+#include "kube/rest_client.h"
+#include "tests/integration/testenv.h"
+
+namespace gpuop::kube {
+
+inline std::unique_ptr<RestClient> AdminClient() {
+  auto config = LoadKubeconfig(gpuop::testing::AdminKubeconfig());
+  EXPECT_TRUE(config.ok()) << config.status();
+  auto client = RestClient::Create(*config);
+  EXPECT_TRUE(client.ok()) << client.status();
+  return *std::move(client);
+}
+
+// What the tests cache of a Node: the operator's view, not the whole object.
+struct NodeView {
+  std::string kind;
+  std::string resource_version;
+  std::map<std::string, std::string> labels;
+};
+
+inline NodeView ProjectNode(const json& object) {
+  NodeView view;
+  view.kind = object.value("kind", "");
+  const json& metadata = object.at("metadata");
+  view.resource_version = metadata.value("resourceVersion", "");
+  if (metadata.contains("labels")) {
+    for (const auto& [key, value] : metadata["labels"].items()) view.labels[key] = value;
+  }
+  return view;
+}
+
+inline json LabelledNode(const std::string& name, const std::string& run) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Node"},
+          {"metadata", {{"name", name}, {"labels", {{"gpuop-test", run}}}}}};
+}
+
+// Polls `condition` every 20 ms for up to `timeout`.
+inline bool WaitFor(const std::function<bool()>& condition,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+// Records "add <key>", "update <key>", "delete <key>" in the order the handlers ran.
+class EventLog {
+ public:
+  InformerHandlers Handlers() {
+    return {.on_add = [this](const std::string& key) { Record("add " + key); },
+            .on_update = [this](const std::string& key) { Record("update " + key); },
+            .on_delete = [this](const std::string& key) { Record("delete " + key); }};
+  }
+  std::vector<std::string> Events() const {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+
+ private:
+  void Record(std::string event) {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(std::move(event));
+  }
+  mutable absl::Mutex mu_;
+  std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
+};
+
+// Waits until the informer's keys and resourceVersions equal a fresh list's, then asserts so.
+inline void ExpectCacheMatchesList(RestClient& client, const Informer<NodeView>& informer,
+                                   const std::string& run) {
+  std::map<std::string, std::string> listed;
+  const auto snapshot = [&] {
+    std::map<std::string, std::string> cached;
+    informer.ForEach(
+        [&](const std::string& key, const NodeView& view) { cached[key] = view.resource_version; });
+    return cached;
+  };
+  const auto matches = [&] {
+    auto list = client.ListAll(resources::kNodes, "", {.label_selector = "gpuop-test=" + run});
+    if (!list.ok()) return false;
+    listed.clear();
+    for (const json& item : list->items) {
+      listed[item["metadata"]["name"]] = item["metadata"]["resourceVersion"];
+    }
+    return snapshot() == listed;
+  };
+  EXPECT_TRUE(WaitFor(matches)) << "cache has " << snapshot().size() << " objects, list has "
+                                << listed.size();
+}
+
+inline void DeleteLabelledNodes(RestClient& client, const std::string& run) {
+  auto list = client.ListAll(resources::kNodes, "", {.label_selector = "gpuop-test=" + run});
+  if (!list.ok()) return;
+  for (const json& item : list->items) {
+    (void)client.Delete(resources::kNodes, "", item["metadata"]["name"]);
+  }
+}
+
+}  // namespace gpuop::kube
