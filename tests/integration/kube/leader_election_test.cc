@@ -1,0 +1,82 @@
+// Leader election between real processes on the real kube-apiserver.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "tests/integration/background_process.h"
+#include "tests/integration/kube/informer_testing.h"
+
+namespace gpuop::kube {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kLeaseDuration = std::chrono::seconds(6);  // As leader_candidate.cc sets it.
+
+class LeaderElection : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    client_ = AdminClient();
+    ns_ = gpuop::testing::UniqueName("election");
+    ASSERT_TRUE(
+        client_
+            ->Create(resources::kNamespaces, "",
+                     {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}})
+            .ok());
+  }
+  void TearDown() override { (void)client_->Delete(resources::kNamespaces, "", ns_); }
+
+  std::unique_ptr<gpuop::testing::BackgroundProcess> Candidate(const std::string& identity) {
+    return std::make_unique<gpuop::testing::BackgroundProcess>(
+        std::vector<std::string>{LEADER_CANDIDATE, gpuop::testing::AdminKubeconfig(), ns_,
+                                 "operator", identity},
+        gpuop::testing::TestEnvState() + "/" + ns_ + "-" + identity + ".log");
+  }
+
+  json Lease() {
+    auto lease = client_->Get(resources::kLeases, ns_, "operator");
+    return lease.ok() ? lease->value("spec", json::object()) : json::object();
+  }
+  std::string Holder() { return Lease().value("holderIdentity", ""); }
+
+  std::unique_ptr<RestClient> client_;
+  std::string ns_;
+};
+
+TEST_F(LeaderElection, StandbyTakesOverAfterTheLeaderDiesAndAtOnceAfterACleanRelease) {
+  auto a = Candidate("a");
+  ASSERT_TRUE(WaitFor([&] { return Holder() == "a"; }));
+  auto b = Candidate("b");
+  // The standby must not take a lease that is being renewed.
+  EXPECT_FALSE(WaitFor([&] { return Holder() != "a"; }, std::chrono::seconds(2)));
+
+  a->Signal(SIGKILL);  // No release: b has to wait for the lease to run out.
+  const auto killed = Clock::now();
+  a->Wait();
+  ASSERT_TRUE(WaitFor([&] { return Holder() == "b"; }, 3 * kLeaseDuration));
+  const auto takeover = Clock::now() - killed;
+  // a renewed at most one retry period (0.5 s) before it died; b may lead only once that renewal
+  // is a full lease duration old.
+  EXPECT_GE(takeover, kLeaseDuration - std::chrono::seconds(1));
+  EXPECT_EQ(Lease().value("leaseTransitions", 0), 1);
+
+  auto c = Candidate("c");
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // c is campaigning.
+  b->Signal(SIGTERM);
+  const auto released = Clock::now();
+  ASSERT_TRUE(WaitFor([&] { return Holder() == "c"; }, 3 * kLeaseDuration));
+  const auto handover = Clock::now() - released;
+  // Without the release c would wait a whole lease duration.
+  EXPECT_LT(handover, kLeaseDuration);
+  EXPECT_EQ(b->Wait(), 0);
+
+  std::cout << "leader killed -> standby leads: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(takeover).count()
+            << " ms (lease duration " << kLeaseDuration.count() << " s)\n"
+            << "leader released -> standby leads: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(handover).count() << " ms\n";
+}
+
+}  // namespace
+}  // namespace gpuop::kube
