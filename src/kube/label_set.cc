@@ -1,0 +1,70 @@
+#include "kube/label_set.h"
+
+#include <algorithm>
+
+namespace gpuop::kube {
+
+LabelSet LabelSet::FromJson(const nlohmann::json& labels) {
+  LabelSet set;
+  if (!labels.is_object()) return set;
+  size_t bytes = 0;
+  for (const auto& [key, value] : labels.items()) {
+    if (value.is_string()) bytes += key.size() + value.get_ref<const std::string&>().size() + 2;
+  }
+  set.data_.reserve(bytes);
+  // nlohmann::json keeps object keys sorted, so the pairs come out in key order.
+  for (const auto& [key, value] : labels.items()) {
+    if (!value.is_string()) continue;
+    set.data_.append(key).push_back('\0');
+    set.data_.append(value.get_ref<const std::string&>()).push_back('\0');
+  }
+  return set;
+}
+
+LabelSet LabelSet::FromPairs(std::vector<std::pair<std::string_view, std::string_view>> pairs) {
+  std::sort(pairs.begin(), pairs.end());
+  LabelSet set;
+  size_t bytes = 0;
+  for (const auto& [key, value] : pairs) bytes += key.size() + value.size() + 2;
+  set.data_.reserve(bytes);
+  for (const auto& [key, value] : pairs) {
+    set.data_.append(key).push_back('\0');
+    set.data_.append(value).push_back('\0');
+  }
+  return set;
+}
+
+void LabelSet::ForEach(
+    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+  const std::string_view data = data_;
+  size_t at = 0;
+  while (at < data.size()) {
+    const size_t key_end = data.find('\0', at);
+    const size_t value_end = data.find('\0', key_end + 1);
+    fn(data.substr(at, key_end - at), data.substr(key_end + 1, value_end - key_end - 1));
+    at = value_end + 1;
+  }
+}
+
+std::optional<std::string_view> LabelSet::Get(std::string_view key) const {
+  std::optional<std::string_view> found;
+  const std::string_view data = data_;
+  size_t at = 0;
+  while (at < data.size() && !found) {
+    const size_t key_end = data.find('\0', at);
+    const size_t value_end = data.find('\0', key_end + 1);
+    if (data.substr(at, key_end - at) == key) {
+      found = data.substr(key_end + 1, value_end - key_end - 1);
+    }
+    at = value_end + 1;
+  }
+  return found;
+}
+
+size_t LabelSet::Size() const {
+  size_t nuls = 0;
+  for (const char c : data_) nuls += c == '\0';
+  return nuls / 2;
+}
+
+}  // namespace gpuop::kube
