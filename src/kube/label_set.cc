@@ -34,30 +34,35 @@ LabelSet LabelSet::FromPairs(std::vector<std::pair<std::string_view, std::string
   return set;
 }
 
-void LabelSet::ForEach(
-    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+bool LabelSet::Walk(
+    const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
   const std::string_view data = data_;
   size_t at = 0;
   while (at < data.size()) {
     const size_t key_end = data.find('\0', at);
     const size_t value_end = data.find('\0', key_end + 1);
-    fn(data.substr(at, key_end - at), data.substr(key_end + 1, value_end - key_end - 1));
+    if (!visit(data.substr(at, key_end - at), data.substr(key_end + 1, value_end - key_end - 1))) {
+      return false;
+    }
     at = value_end + 1;
   }
+  return true;
+}
+
+void LabelSet::ForEach(
+    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+  Walk([&](std::string_view key, std::string_view value) {
+    fn(key, value);
+    return true;
+  });
 }
 
 std::optional<std::string_view> LabelSet::Get(std::string_view key) const {
   std::optional<std::string_view> found;
-  const std::string_view data = data_;
-  size_t at = 0;
-  while (at < data.size() && !found) {
-    const size_t key_end = data.find('\0', at);
-    const size_t value_end = data.find('\0', key_end + 1);
-    if (data.substr(at, key_end - at) == key) {
-      found = data.substr(key_end + 1, value_end - key_end - 1);
-    }
-    at = value_end + 1;
-  }
+  Walk([&](std::string_view k, std::string_view value) {
+    if (k == key) found = value;
+    return !found.has_value();
+  });
   return found;
 }
 

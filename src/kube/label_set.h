@@ -40,6 +40,9 @@ class LabelSet {
   bool operator==(const LabelSet&) const = default;
 
  private:
+  // Calls visit for each pair in key order until it returns false; false if it did.
+  bool Walk(const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+
   std::string data_;
 };
 

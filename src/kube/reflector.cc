@@ -21,12 +21,6 @@ std::chrono::milliseconds Jittered(std::chrono::milliseconds base) {
       static_cast<int64_t>(static_cast<double>(base.count()) * factor(rng)));
 }
 
-void AddQuery(std::string& path, const std::string& key, const std::string& value) {
-  if (value.empty()) return;
-  absl::StrAppend(&path, path.find('?') == std::string::npos ? "?" : "&", key, "=",
-                  QueryEscape(value));
-}
-
 }  // namespace
 
 Reflector::Reflector(RestClient& client, Resource resource, std::string ns,
@@ -63,9 +57,9 @@ absl::Status Reflector::WatchOnce(const common::StopSignal& stop, bool& made_pro
   std::string path = resource_.Path(ns_);
   absl::StrAppend(
       &path, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=", options_.watch_timeout.count());
-  AddQuery(path, "resourceVersion", resource_version_);
-  AddQuery(path, "labelSelector", options_.label_selector);
-  AddQuery(path, "fieldSelector", options_.field_selector);
+  AppendQueryParam(path, "resourceVersion", resource_version_);
+  AppendQueryParam(path, "labelSelector", options_.label_selector);
+  AppendQueryParam(path, "fieldSelector", options_.field_selector);
 
   LineSplitter splitter;
   absl::Status stream_error;

@@ -21,8 +21,7 @@ constexpr auto kTokenRereadPeriod = std::chrono::minutes(1);
 constexpr int kMaxRetries = 10;
 constexpr auto kMaxRetryWait = std::chrono::seconds(30);
 
-}  // namespace
-
+// Percent-encodes a query value: RFC 3986 unreserved characters pass.
 std::string QueryEscape(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string escaped;
@@ -36,14 +35,6 @@ std::string QueryEscape(std::string_view text) {
     }
   }
   return escaped;
-}
-
-namespace {
-
-void AddQuery(std::string& url, const std::string& key, const std::string& value) {
-  if (value.empty()) return;
-  absl::StrAppend(&url, url.find('?') == std::string::npos ? "?" : "&", key, "=",
-                  QueryEscape(value));
 }
 
 std::string NameOf(const json& object) {
@@ -62,6 +53,12 @@ std::optional<std::chrono::seconds> RetryAfter(const HttpResponse& response) {
 }
 
 }  // namespace
+
+void AppendQueryParam(std::string& path, const std::string& key, const std::string& value) {
+  if (value.empty()) return;
+  absl::StrAppend(&path, path.find('?') == std::string::npos ? "?" : "&", key, "=",
+                  QueryEscape(value));
+}
 
 absl::StatusOr<std::unique_ptr<RestClient>> RestClient::Create(RestConfig config) {
   if (config.server.empty()) return absl::InvalidArgumentError("RestClient: no server");
@@ -136,11 +133,11 @@ absl::StatusOr<json> RestClient::Get(const Resource& resource, const std::string
 absl::StatusOr<ListPage> RestClient::List(const Resource& resource, const std::string& ns,
                                           const ListOptions& options) {
   std::string path = resource.Path(ns);
-  AddQuery(path, "labelSelector", options.label_selector);
-  AddQuery(path, "fieldSelector", options.field_selector);
-  if (options.limit > 0) AddQuery(path, "limit", absl::StrCat(options.limit));
-  AddQuery(path, "continue", options.continue_token);
-  AddQuery(path, "resourceVersion", options.resource_version);
+  AppendQueryParam(path, "labelSelector", options.label_selector);
+  AppendQueryParam(path, "fieldSelector", options.field_selector);
+  if (options.limit > 0) AppendQueryParam(path, "limit", absl::StrCat(options.limit));
+  AppendQueryParam(path, "continue", options.continue_token);
+  AppendQueryParam(path, "resourceVersion", options.resource_version);
   GPUOP_ASSIGN_OR_RETURN(
       json list, Do({.path_and_query = path,
                      .accept = options.metadata_only ? kAcceptMetadataList : "application/json"}));
@@ -217,8 +214,8 @@ absl::StatusOr<json> RestClient::Apply(const Resource& resource, const std::stri
   const std::string name = NameOf(object);
   if (name.empty()) return absl::InvalidArgumentError("apply: the object has no metadata.name");
   std::string path = resource.Path(ns, name, options.subresource);
-  AddQuery(path, "fieldManager", options.field_manager);
-  if (options.force) AddQuery(path, "force", "true");
+  AppendQueryParam(path, "fieldManager", options.field_manager);
+  if (options.force) AppendQueryParam(path, "force", "true");
   // JSON is YAML, and the apply-patch content type takes either.
   return Do({.method = "PATCH",
              .path_and_query = path,

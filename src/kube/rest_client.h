@@ -26,8 +26,9 @@ namespace gpuop::kube {
 
 using json = nlohmann::json;
 
-// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass).
-std::string QueryEscape(std::string_view text);
+// Appends "?key=value" or "&key=value" to `path`, the value percent-encoded; nothing when the
+// value is empty (the API treats an empty parameter as absent anyway).
+void AppendQueryParam(std::string& path, const std::string& key, const std::string& value);
 
 struct ListOptions {
   std::string label_selector;
