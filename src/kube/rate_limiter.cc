@@ -5,29 +5,6 @@
 
 namespace gpuop::kube {
 
-SteadyClock& SteadyClock::Instance() {
-  static SteadyClock clock;
-  return clock;
-}
-
-void FakeClock::Advance(std::chrono::nanoseconds step) {
-  now_.fetch_add(std::max(step, std::chrono::nanoseconds(0)).count());
-  absl::MutexLock lock(&watchers_mu_);
-  for (const auto& [id, on_jump] : watchers_) on_jump();
-}
-
-int64_t FakeClock::WatchJumps(std::function<void()> on_jump) {
-  absl::MutexLock lock(&watchers_mu_);
-  const int64_t id = next_watcher_id_++;
-  watchers_.emplace(id, std::move(on_jump));
-  return id;
-}
-
-void FakeClock::StopWatching(int64_t id) {
-  absl::MutexLock lock(&watchers_mu_);
-  watchers_.erase(id);
-}
-
 std::chrono::nanoseconds ExponentialFailureRateLimiter::When(const std::string& key) {
   int failures = 0;
   {

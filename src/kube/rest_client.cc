@@ -1,7 +1,5 @@
 #include "kube/rest_client.h"
 
-#include <thread>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -60,17 +58,19 @@ void AppendQueryParam(std::string& path, const std::string& key, const std::stri
                   QueryEscape(value));
 }
 
-absl::StatusOr<std::unique_ptr<RestClient>> RestClient::Create(RestConfig config) {
+absl::StatusOr<std::unique_ptr<RestClient>> RestClient::Create(RestConfig config,
+                                                               common::Clock& clock) {
   if (config.server.empty()) return absl::InvalidArgumentError("RestClient: no server");
-  return std::unique_ptr<RestClient>(new RestClient(std::move(config)));
+  return std::unique_ptr<RestClient>(new RestClient(std::move(config), clock));
 }
 
-RestClient::RestClient(RestConfig config) : config_(std::move(config)), http_(config_.tls) {}
+RestClient::RestClient(RestConfig config, common::Clock& clock)
+    : config_(std::move(config)), clock_(clock), http_(config_.tls) {}
 
 absl::StatusOr<std::string> RestClient::BearerToken() {
   if (config_.token_file.empty()) return config_.bearer_token;
   absl::MutexLock lock(&token_mu_);
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.Now();
   if (cached_token_.empty() || now - token_read_at_ >= kTokenRereadPeriod) {
     absl::StatusOr<std::string> token = common::ReadFile(config_.token_file);
     if (!token.ok()) {
@@ -97,24 +97,28 @@ absl::StatusOr<HttpRequest> RestClient::BuildRequest(const Call& call) {
   return request;
 }
 
-absl::StatusOr<json> RestClient::Do(const Call& call) {
+absl::StatusOr<std::string> RestClient::DoRaw(const Call& call) {
   GPUOP_ASSIGN_OR_RETURN(HttpRequest request, BuildRequest(call));
-  const std::string what = absl::StrCat(call.method, " ", call.path_and_query);
   for (int attempt = 0;; ++attempt) {
     GPUOP_ASSIGN_OR_RETURN(HttpResponse response, http_.Send(request));
-    if (response.status >= 200 && response.status <= 299) {
-      json parsed = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-      if (parsed.is_discarded()) {
-        return absl::DataLossError(absl::StrCat(what, ": the server's answer is not JSON"));
-      }
-      return parsed;
-    }
+    if (response.status >= 200 && response.status <= 299) return std::move(response.body);
     const std::optional<std::chrono::seconds> wait = RetryAfter(response);
     if (!wait.has_value() || attempt >= kMaxRetries) {
-      return ApiError(response.status, response.body, what);
+      return ApiError(response.status, response.body,
+                      absl::StrCat(call.method, " ", call.path_and_query));
     }
-    std::this_thread::sleep_for(*wait);
+    clock_.Sleep(*wait);
   }
+}
+
+absl::StatusOr<json> RestClient::Do(const Call& call) {
+  GPUOP_ASSIGN_OR_RETURN(std::string body, DoRaw(call));
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return absl::DataLossError(
+        absl::StrCat(call.method, " ", call.path_and_query, ": the server's answer is not JSON"));
+  }
+  return parsed;
 }
 
 absl::StatusOr<HttpResponse> RestClient::Stream(const Call& call,

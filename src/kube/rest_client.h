@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "kube/http_client.h"
 #include "kube/resource.h"
 #include "kube/rest_config.h"
@@ -65,7 +66,9 @@ struct DeleteOptions {
 
 class RestClient {
  public:
-  static absl::StatusOr<std::unique_ptr<RestClient>> Create(RestConfig config);
+  // `clock` times Retry-After waits and token-file re-reads; tests pass a FakeClock.
+  static absl::StatusOr<std::unique_ptr<RestClient>> Create(
+      RestConfig config, common::Clock& clock = common::SteadyClock::Instance());
 
   absl::StatusOr<json> Get(const Resource& resource, const std::string& ns,
                            const std::string& name);
@@ -100,6 +103,9 @@ class RestClient {
   // Sends `call` with auth headers, retrying 429/5xx answers that carry Retry-After; returns
   // the parsed body of a 2xx answer, an ApiError otherwise.
   absl::StatusOr<json> Do(const Call& call);
+  // As Do, but hands back the 2xx body unparsed (for the list/watch path, which parses with
+  // simdjson).
+  absl::StatusOr<std::string> DoRaw(const Call& call);
   // Streams a long response (a watch) to `on_chunk`; see HttpClient::Stream.
   absl::StatusOr<HttpResponse> Stream(const Call& call, const HttpClient::ChunkHandler& on_chunk,
                                       const std::atomic<bool>* cancel);
@@ -107,15 +113,16 @@ class RestClient {
   const RestConfig& Config() const { return config_; }
 
  private:
-  explicit RestClient(RestConfig config);
+  RestClient(RestConfig config, common::Clock& clock);
   absl::StatusOr<std::string> BearerToken();
   absl::StatusOr<HttpRequest> BuildRequest(const Call& call);
 
   const RestConfig config_;
+  common::Clock& clock_;
   HttpClient http_;
   absl::Mutex token_mu_;
   std::string cached_token_ ABSL_GUARDED_BY(token_mu_);
-  std::chrono::steady_clock::time_point token_read_at_ ABSL_GUARDED_BY(token_mu_);
+  common::Clock::TimePoint token_read_at_ ABSL_GUARDED_BY(token_mu_);
 };
 
 }  // namespace gpuop::kube

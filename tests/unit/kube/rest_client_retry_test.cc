@@ -1,0 +1,146 @@
+// The REST client's waiting logic, on a FakeClock: Retry-After on 429/5xx (client-go's rules:
+// retry only when the server says when, at most 10 times) and the re-read of a rotating
+// ServiceAccount token file. The answers come from a scripted loopback server because the real
+// API server cannot be made to send them on demand.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "common/clock.h"
+#include "kube/api_error.h"
+#include "kube/rest_client.h"
+#include "tests/unit/kube/scripted_http_server.h"
+
+namespace gpuop::kube {
+namespace {
+
+using ::gpuop::testing::ScriptedHttpServer;
+using ::gpuop::testing::ScriptedResponse;
+
+constexpr char kNode[] = R"({"kind":"Node","metadata":{"name":"n1"}})";
+constexpr char kTooManyRequests[] =
+    R"({"kind":"Status","status":"Failure","reason":"TooManyRequests","code":429})";
+
+std::unique_ptr<RestClient> ClientFor(const ScriptedHttpServer& server, common::Clock& clock,
+                                      RestConfig config = {}) {
+  config.server = server.Url();
+  auto client = RestClient::Create(std::move(config), clock);
+  EXPECT_TRUE(client.ok()) << client.status();
+  return *std::move(client);
+}
+
+TEST(RestClientRetry, WaitsAsRetryAfterSaysThenReturnsTheAnswer) {
+  ScriptedHttpServer server;
+  server.Script({{.status = 429, .headers = {{"Retry-After", "2"}}, .body = kTooManyRequests},
+                 {.status = 503, .headers = {{"Retry-After", "1"}}, .body = "busy"},
+                 {.status = 200, .headers = {}, .body = kNode}});
+  common::FakeClock clock;
+  const auto start = clock.Now();
+
+  auto node = ClientFor(server, clock)->Get(resources::kNodes, "", "n1");
+
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ((*node)["metadata"]["name"], "n1");
+  EXPECT_EQ(server.Requests().size(), 3u);
+  EXPECT_EQ(clock.Now() - start, std::chrono::seconds(3));
+}
+
+TEST(RestClientRetry, AnErrorWithoutRetryAfterIsReturnedAtOnce) {
+  ScriptedHttpServer server;
+  server.Script({{.status = 503, .headers = {}, .body = "down"}, {.status = 200, .body = kNode}});
+  common::FakeClock clock;
+  const auto start = clock.Now();
+
+  auto node = ClientFor(server, clock)->Get(resources::kNodes, "", "n1");
+
+  EXPECT_TRUE(absl::IsUnavailable(node.status())) << node.status();
+  EXPECT_EQ(HttpCodeOf(node.status()), 503);
+  EXPECT_EQ(server.Requests().size(), 1u);
+  EXPECT_EQ(clock.Now(), start);
+}
+
+TEST(RestClientRetry, RetryAfterOnAClientErrorOtherThan429IsNotRetried) {
+  ScriptedHttpServer server;
+  server.Script({{.status = 409, .headers = {{"Retry-After", "1"}}, .body = "conflict"}});
+  common::FakeClock clock;
+
+  auto node = ClientFor(server, clock)->Get(resources::kNodes, "", "n1");
+
+  EXPECT_EQ(HttpCodeOf(node.status()), 409);
+  EXPECT_EQ(server.Requests().size(), 1u);
+}
+
+TEST(RestClientRetry, LongWaitsAreCappedAndRetriesEndAfterTen) {
+  ScriptedHttpServer server;
+  std::vector<ScriptedResponse> refusals(
+      12, {.status = 429, .headers = {{"Retry-After", "3600"}}, .body = kTooManyRequests});
+  server.Script(refusals);
+  common::FakeClock clock;
+  const auto start = clock.Now();
+
+  auto node = ClientFor(server, clock)->Get(resources::kNodes, "", "n1");
+
+  EXPECT_TRUE(absl::IsResourceExhausted(node.status())) << node.status();
+  EXPECT_EQ(ReasonOf(node.status()), "TooManyRequests");
+  EXPECT_EQ(server.Requests().size(), 11u);  // The first try and ten retries.
+  EXPECT_EQ(clock.Now() - start, 10 * std::chrono::seconds(30));
+}
+
+class TokenFile {
+ public:
+  TokenFile()
+      : path_(std::filesystem::temp_directory_path() /
+              ("gpuop-token-" + std::to_string(getpid()))) {}
+  ~TokenFile() { std::filesystem::remove(path_); }
+  void Write(const std::string& token) const { std::ofstream(path_) << token << "\n"; }
+  void Remove() const { std::filesystem::remove(path_); }
+  std::string Path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(RestClientToken, ARotatedTokenFileIsReadAgainAfterAMinute) {
+  ScriptedHttpServer server;
+  server.Script(std::vector<ScriptedResponse>(5, {.status = 200, .body = kNode}));
+  common::FakeClock clock;
+  TokenFile token;
+  token.Write("first");
+  auto client = ClientFor(server, clock, {.token_file = token.Path()});
+
+  ASSERT_TRUE(client->Get(resources::kNodes, "", "n1").ok());
+  token.Write("second");
+  clock.Advance(std::chrono::seconds(30));
+  ASSERT_TRUE(client->Get(resources::kNodes, "", "n1").ok());  // Still within the minute.
+  clock.Advance(std::chrono::seconds(31));
+  ASSERT_TRUE(client->Get(resources::kNodes, "", "n1").ok());
+  // Kubelet swaps the file by renaming; a read that finds it missing keeps the last token.
+  token.Remove();
+  clock.Advance(std::chrono::minutes(2));
+  ASSERT_TRUE(client->Get(resources::kNodes, "", "n1").ok());
+
+  std::vector<std::string> sent;
+  for (const auto& request : server.Requests()) sent.push_back(request.Header("authorization"));
+  EXPECT_THAT(sent, ::testing::ElementsAre("Bearer first", "Bearer first", "Bearer second",
+                                           "Bearer second"));
+}
+
+TEST(RestClientToken, AMissingTokenFileAtTheStartIsUnauthenticatedAndSendsNothing) {
+  ScriptedHttpServer server;
+  common::FakeClock clock;
+  TokenFile token;  // Never written.
+  auto client = ClientFor(server, clock, {.token_file = token.Path()});
+
+  auto node = client->Get(resources::kNodes, "", "n1");
+
+  EXPECT_TRUE(absl::IsUnauthenticated(node.status())) << node.status();
+  EXPECT_THAT(std::string(node.status().message()), ::testing::HasSubstr(token.Path()));
+  EXPECT_TRUE(server.Requests().empty());
+}
+
+}  // namespace
+}  // namespace gpuop::kube
