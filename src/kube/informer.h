@@ -5,9 +5,9 @@
 // that hear of every add, update and delete (to enqueue keys in a workqueue). Fed by a
 // Reflector on its own thread.
 //
-//   struct NodeView { std::map<std::string, std::string> labels; };
+//   struct NodeView { LabelSet labels; };
 //   Informer<NodeView> nodes(client, resources::kNodes, "", {.metadata_only = true},
-//                            [](const json& o) { return NodeView{...}; },
+//                            [](JsonElement o) { return NodeView{LabelSet::FromElement(...)}; },
 //                            {.on_add = [&](const std::string& key) { queue.Add(key); }});
 //   nodes.Start();
 //   nodes.WaitForSync(std::chrono::seconds(30));
@@ -28,10 +28,6 @@
 
 namespace gpuop::kube {
 
-// "namespace/name" for namespaced objects, "name" otherwise, as client-go's
-// MetaNamespaceKeyFunc.
-std::string ObjectKey(const json& object);
-
 // Handlers run on the informer's thread, without its lock held, so they may read the cache.
 struct InformerHandlers {
   std::function<void(const std::string& key)> on_add;
@@ -42,7 +38,8 @@ struct InformerHandlers {
 template <typename T>
 class Informer final : private ReflectorSink {
  public:
-  using Projection = std::function<T(const json& object)>;
+  // Turns a parsed object into what the cache keeps; the element dies after the call.
+  using Projection = std::function<T(JsonElement object)>;
 
   Informer(RestClient& client, Resource resource, std::string ns, ListWatchOptions options,
            Projection project, InformerHandlers handlers = {})
@@ -104,47 +101,52 @@ class Informer final : private ReflectorSink {
     T view;
   };
 
-  void Replace(std::vector<json> objects) override {
+  // Relists build the new set beside the old (only this thread touches it), then swap it in
+  // under the lock, so readers never see a half-listed cache.
+  void StartReplace() override { pending_.clear(); }
+
+  void AddToReplace(JsonElement object) override {
+    std::string key = ObjectKey(object);
+    pending_.insert_or_assign(std::move(key), Item{ResourceVersionOf(object), project_(object)});
+  }
+
+  void FinishReplace() override {
     std::vector<std::pair<const std::function<void(const std::string&)>*, std::string>> calls;
     {
       absl::MutexLock lock(&mu_);
-      absl::flat_hash_map<std::string, Item> fresh;
-      fresh.reserve(objects.size());
-      for (const json& object : objects) {
-        std::string key = ObjectKey(object);
-        std::string version = ResourceVersionOf(object);
+      for (const auto& [key, item] : pending_) {
         const auto old = items_.find(key);
         if (old == items_.end()) {
           calls.emplace_back(&handlers_.on_add, key);
-        } else if (old->second.resource_version != version) {
+        } else if (old->second.resource_version != item.resource_version) {
           calls.emplace_back(&handlers_.on_update, key);
         }
-        fresh.emplace(std::move(key), Item{std::move(version), project_(object)});
       }
       for (const auto& [key, item] : items_) {
-        if (!fresh.contains(key)) calls.emplace_back(&handlers_.on_delete, key);
+        if (!pending_.contains(key)) calls.emplace_back(&handlers_.on_delete, key);
       }
-      items_ = std::move(fresh);
+      items_.swap(pending_);
       synced_ = true;
     }
+    pending_ = {};  // Frees the old set's memory now rather than at the next relist.
     for (const auto& [handler, key] : calls) {
       if (*handler) (*handler)(key);
     }
   }
 
-  void Apply(WatchEvent event) override {
+  void Apply(const WatchEvent& event) override {
     std::string key = ObjectKey(event.object);
     const std::function<void(const std::string&)>* handler = nullptr;
-    {
+    if (event.type == WatchEvent::Type::kDeleted) {
       absl::MutexLock lock(&mu_);
-      if (event.type == WatchEvent::Type::kDeleted) {
-        if (items_.erase(key) > 0) handler = &handlers_.on_delete;
-      } else {
-        Item item{event.ResourceVersion(), project_(event.object)};
-        const bool existed = items_.contains(key);
-        items_.insert_or_assign(key, std::move(item));
-        handler = existed ? &handlers_.on_update : &handlers_.on_add;
-      }
+      if (items_.erase(key) > 0) handler = &handlers_.on_delete;
+    } else {
+      // Projected outside the lock, so readers wait less.
+      Item item{event.ResourceVersion(), project_(event.object)};
+      absl::MutexLock lock(&mu_);
+      const bool existed = items_.contains(key);
+      items_.insert_or_assign(key, std::move(item));
+      handler = existed ? &handlers_.on_update : &handlers_.on_add;
     }
     if (handler != nullptr && *handler) (*handler)(key);
   }
@@ -154,6 +156,7 @@ class Informer final : private ReflectorSink {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Item> items_ ABSL_GUARDED_BY(mu_);
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, Item> pending_;  // The relist in progress.
   common::StopSignal stop_;
   Reflector reflector_;
   std::thread thread_;

@@ -21,6 +21,18 @@ LabelSet LabelSet::FromJson(const nlohmann::json& labels) {
   return set;
 }
 
+LabelSet LabelSet::FromElement(JsonElement labels) {
+  simdjson::dom::object object;
+  if (labels.get(object) != simdjson::SUCCESS) return {};
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  pairs.reserve(object.size());
+  for (const auto field : object) {
+    std::string_view value;
+    if (field.value.get(value) == simdjson::SUCCESS) pairs.emplace_back(field.key, value);
+  }
+  return FromPairs(std::move(pairs));
+}
+
 LabelSet LabelSet::FromPairs(std::vector<std::pair<std::string_view, std::string_view>> pairs) {
   std::sort(pairs.begin(), pairs.end());
   LabelSet set;

@@ -6,8 +6,9 @@
 // of the text, this costs the text and one string header. Lookups scan, which for the few
 // dozen labels of a Node is as fast as a tree.
 //
-//   LabelSet labels = LabelSet::FromJson(object["metadata"]["labels"]);
-//   if (labels.Get("nvidia.com/gpu.present") == "true") ...
+//   JsonElement labels;
+//   if (ElementAt(object, {"metadata", "labels"}, labels)) node.labels =
+//   LabelSet::FromElement(labels); if (labels.Get("nvidia.com/gpu.present") == "true") ...
 
 #include <functional>
 #include <optional>
@@ -18,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/json_element.h"
+
 namespace gpuop::kube {
 
 class LabelSet {
@@ -26,6 +29,8 @@ class LabelSet {
   // From a labels object ({"key": "value", ...}); non-string values are skipped (the API never
   // sends them). Anything but an object gives an empty set.
   static LabelSet FromJson(const nlohmann::json& labels);
+  // The same from a simdjson element (the informers' parser).
+  static LabelSet FromElement(JsonElement labels);
   // From key/value pairs in any order (sorted here); for parsers other than nlohmann.
   static LabelSet FromPairs(std::vector<std::pair<std::string_view, std::string_view>> pairs);
 

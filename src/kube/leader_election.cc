@@ -142,7 +142,7 @@ void LeaderElector::Run(const common::StopSignal& stop,
     Informer<bool> lease_watch(
         client_, resources::kLeases, config_.lease_namespace,
         {.field_selector = "metadata.name=" + config_.lease_name, .metadata_only = true},
-        [](const json&) { return true; },
+        [](JsonElement) { return true; },
         {.on_add = [this](const std::string&) { NoteLeaseChanged(); },
          .on_update = [this](const std::string&) { NoteLeaseChanged(); },
          .on_delete = [this](const std::string&) { NoteLeaseChanged(); }});

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/status_macros.h"
 #include "kube/api_error.h"
 
 namespace gpuop::kube {
@@ -38,17 +39,54 @@ std::string Reflector::LastError() const {
 
 absl::Status Reflector::ListOnce() {
   ++lists_;
-  absl::StatusOr<ListPage> list = client_.ListAll(resource_, ns_,
-                                                  {.label_selector = options_.label_selector,
-                                                   .field_selector = options_.field_selector,
-                                                   .limit = options_.page_size,
-                                                   .metadata_only = options_.metadata_only});
-  if (!list.ok()) return list.status();
-  std::vector<json> objects;
-  objects.reserve(list->items.size());
-  for (json& item : list->items) objects.push_back(std::move(item));
-  sink_.Replace(std::move(objects));
-  resource_version_ = list->resource_version;
+  sink_.StartReplace();
+  // A parser keeps buffers sized for the largest document it has read (several times its size)
+  // for its whole life: one for the list alone, so that between relists only the watch's small
+  // one stays.
+  simdjson::dom::parser page_parser;
+  std::string continue_token;
+  std::string list_version;
+  do {
+    GPUOP_RETURN_IF_ERROR(ListPageOnce(page_parser, continue_token, list_version));
+  } while (!continue_token.empty());
+  sink_.FinishReplace();
+  // Only a complete list may be watched from: after a failed one, Run lists again.
+  resource_version_ = std::move(list_version);
+  return absl::OkStatus();
+}
+
+absl::Status Reflector::ListPageOnce(simdjson::dom::parser& parser, std::string& continue_token,
+                                     std::string& list_version) {
+  std::string path = resource_.Path(ns_);
+  AppendQueryParam(path, "labelSelector", options_.label_selector);
+  AppendQueryParam(path, "fieldSelector", options_.field_selector);
+  if (options_.page_size > 0) AppendQueryParam(path, "limit", absl::StrCat(options_.page_size));
+  AppendQueryParam(path, "continue", continue_token);
+  GPUOP_ASSIGN_OR_RETURN(
+      std::string body,
+      client_.DoRaw({.path_and_query = path,
+                     .accept = options_.metadata_only ? kAcceptMetadataList : "application/json"}));
+  simdjson::dom::element list;
+  if (const auto error = parser.parse(body).get(list); error) {
+    return absl::DataLossError(
+        absl::StrCat("list ", resource_.Path(ns_),
+                     ": the answer is not JSON: ", simdjson::error_message(error)));
+  }
+  simdjson::dom::array items;
+  if (list["items"].get(items) != simdjson::SUCCESS) {
+    // The API sends "items": null for an empty list.
+    if (!list["items"].is_null()) {
+      return absl::DataLossError(absl::StrCat("list ", resource_.Path(ns_), ": no items array"));
+    }
+  } else {
+    for (const simdjson::dom::element item : items) sink_.AddToReplace(item);
+  }
+  // Every page of one list is served from the same snapshot; the first page's version is where
+  // the watch must start.
+  if (list_version.empty()) {
+    list_version = std::string(StringAt(list, {"metadata", "resourceVersion"}));
+  }
+  continue_token = std::string(StringAt(list, {"metadata", "continue"}));
   return absl::OkStatus();
 }
 
@@ -64,7 +102,7 @@ absl::Status Reflector::WatchOnce(const common::StopSignal& stop, bool& made_pro
   LineSplitter splitter;
   absl::Status stream_error;
   const auto on_line = [&](std::string_view line) {
-    absl::StatusOr<WatchEvent> event = ParseWatchEvent(line);
+    absl::StatusOr<WatchEvent> event = ParseWatchEvent(watch_parser_, line);
     if (!event.ok()) {
       stream_error = event.status();
       return false;
@@ -73,7 +111,7 @@ absl::Status Reflector::WatchOnce(const common::StopSignal& stop, bool& made_pro
     if (std::string version = event->ResourceVersion(); !version.empty()) {
       resource_version_ = std::move(version);
     }
-    if (event->type != WatchEvent::Type::kBookmark) sink_.Apply(*std::move(event));
+    if (event->type != WatchEvent::Type::kBookmark) sink_.Apply(*event);
     return !stop.Stopped();
   };
   absl::StatusOr<HttpResponse> response = client_.Stream(

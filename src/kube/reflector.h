@@ -10,8 +10,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "common/stop_signal.h"
 #include "kube/rest_client.h"
 #include "kube/watch_event.h"
@@ -29,14 +27,18 @@ struct ListWatchOptions {
   std::chrono::milliseconds max_backoff = std::chrono::seconds(30);
 };
 
-// Receives what the reflector learns. Called from the reflector's thread only.
+// Receives what the reflector learns, as simdjson elements that are valid only during the call.
+// Called from the reflector's thread only.
 class ReflectorSink {
  public:
   virtual ~ReflectorSink() = default;
-  // The complete current set, after every (re)list.
-  virtual void Replace(std::vector<nlohmann::json> objects) = 0;
+  // A (re)list: StartReplace, then each object of the complete current set, page by page, then
+  // FinishReplace. A list that fails half-way is never finished; the next starts afresh.
+  virtual void StartReplace() = 0;
+  virtual void AddToReplace(JsonElement object) = 0;
+  virtual void FinishReplace() = 0;
   // One change (never a bookmark).
-  virtual void Apply(WatchEvent event) = 0;
+  virtual void Apply(const WatchEvent& event) = 0;
 };
 
 class Reflector {
@@ -55,6 +57,9 @@ class Reflector {
 
  private:
   absl::Status ListOnce();
+  // One page: its objects go to the sink; the list's version is kept from the first page.
+  absl::Status ListPageOnce(simdjson::dom::parser& parser, std::string& continue_token,
+                            std::string& list_version);
   absl::Status WatchOnce(const common::StopSignal& stop, bool& made_progress);
 
   RestClient& client_;
@@ -62,7 +67,8 @@ class Reflector {
   const std::string ns_;
   const ListWatchOptions options_;
   ReflectorSink& sink_;
-  std::string resource_version_;  // Where the next watch starts; empty = list first.
+  std::string resource_version_;        // Where the next watch starts; empty = list first.
+  simdjson::dom::parser watch_parser_;  // Reused across events: it keeps its buffers.
   std::atomic<int64_t> lists_{0};
   std::atomic<int64_t> watches_{0};
   mutable absl::Mutex error_mu_;

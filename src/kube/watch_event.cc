@@ -6,43 +6,43 @@
 
 namespace gpuop::kube {
 
-std::string ResourceVersionOf(const nlohmann::json& object) {
-  if (!object.is_object()) return "";
-  const auto metadata = object.find("metadata");
-  if (metadata == object.end() || !metadata->is_object()) return "";
-  return metadata->value("resourceVersion", "");
-}
+namespace {
 
-absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
-  nlohmann::json parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_object()) {
-    return absl::DataLossError(
-        absl::StrCat("watch: a line is not a JSON object: ", std::string(line.substr(0, 120))));
+std::string Excerpt(std::string_view line) { return std::string(line.substr(0, 120)); }
+
+}  // namespace
+
+absl::StatusOr<WatchEvent> ParseWatchEvent(simdjson::dom::parser& parser, std::string_view line) {
+  simdjson::dom::element parsed;
+  if (const auto error = parser.parse(line.data(), line.size()).get(parsed); error) {
+    return absl::DataLossError(absl::StrCat("watch: a line is not JSON (",
+                                            simdjson::error_message(error), "): ", Excerpt(line)));
   }
-  const auto type = parsed.find("type");
-  const auto object = parsed.find("object");
-  if (type == parsed.end() || !type->is_string() || object == parsed.end() ||
-      !object->is_object()) {
-    return absl::DataLossError(
-        absl::StrCat("watch: an event lacks type or object: ", std::string(line.substr(0, 120))));
-  }
-  const std::string& name = type->get_ref<const std::string&>();
+  std::string_view type;
+  simdjson::dom::object object;
   WatchEvent event;
-  if (name == "ADDED") {
-    event.type = WatchEvent::Type::kAdded;
-  } else if (name == "MODIFIED") {
-    event.type = WatchEvent::Type::kModified;
-  } else if (name == "DELETED") {
-    event.type = WatchEvent::Type::kDeleted;
-  } else if (name == "BOOKMARK") {
-    event.type = WatchEvent::Type::kBookmark;
-  } else if (name == "ERROR") {
-    const long code = object->value("code", 500L);
-    return ApiError(code, object->dump(), "watch");
-  } else {
-    return absl::DataLossError(absl::StrCat("watch: unknown event type \"", name, "\""));
+  if (parsed["type"].get(type) != simdjson::SUCCESS ||
+      parsed["object"].get(object) != simdjson::SUCCESS ||
+      parsed["object"].get(event.object) != simdjson::SUCCESS) {
+    return absl::DataLossError(
+        absl::StrCat("watch: an event lacks type or object: ", Excerpt(line)));
   }
-  event.object = std::move(*object);
+  if (type == "ADDED") {
+    event.type = WatchEvent::Type::kAdded;
+  } else if (type == "MODIFIED") {
+    event.type = WatchEvent::Type::kModified;
+  } else if (type == "DELETED") {
+    event.type = WatchEvent::Type::kDeleted;
+  } else if (type == "BOOKMARK") {
+    event.type = WatchEvent::Type::kBookmark;
+  } else if (type == "ERROR") {
+    int64_t code = 0;
+    if (object["code"].get(code) != simdjson::SUCCESS) code = 500;
+    return ApiError(static_cast<long>(code), simdjson::minify(object), "watch");
+  } else {
+    return absl::DataLossError(
+        absl::StrCat("watch: unknown event type \"", std::string(type), "\""));
+  }
   return event;
 }
 

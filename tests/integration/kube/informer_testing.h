@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "kube/informer.h"
+#include "kube/label_set.h"
 #include "kube/rest_client.h"
 #include "tests/integration/testenv.h"
 
@@ -37,13 +38,14 @@ struct NodeView {
   std::map<std::string, std::string> labels;
 };
 
-inline NodeView ProjectNode(const json& object) {
+inline NodeView ProjectNode(JsonElement object) {
   NodeView view;
-  view.kind = object.value("kind", "");
-  const json& metadata = object.at("metadata");
-  view.resource_version = metadata.value("resourceVersion", "");
-  if (metadata.contains("labels")) {
-    for (const auto& [key, value] : metadata["labels"].items()) view.labels[key] = value;
+  view.kind = std::string(StringAt(object, {"kind"}));
+  view.resource_version = ResourceVersionOf(object);
+  JsonElement labels;
+  if (ElementAt(object, {"metadata", "labels"}, labels)) {
+    LabelSet::FromElement(labels).ForEach(
+        [&](std::string_view key, std::string_view value) { view.labels.emplace(key, value); });
   }
   return view;
 }

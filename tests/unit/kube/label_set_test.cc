@@ -44,6 +44,16 @@ TEST(LabelSet, FromPairsSortsAndEqualsTheJsonBuiltSet) {
   EXPECT_EQ(from_pairs.Get("z"), "1");
 }
 
+TEST(LabelSet, FromASimdjsonElementEqualsTheNlohmannBuiltSet) {
+  // simdjson keeps the document's key order; the set must come out sorted all the same.
+  simdjson::dom::parser parser;
+  const JsonElement labels =
+      parser.parse(std::string_view(R"({"z":"1","a":"2","n":5,"m":"","o":{"x":"y"}})"));
+  const LabelSet set = LabelSet::FromElement(labels);
+  EXPECT_EQ(set, LabelSet::FromJson({{"a", "2"}, {"m", ""}, {"z", "1"}}));
+  EXPECT_TRUE(LabelSet::FromElement(parser.parse(std::string_view("[1]"))).Empty());
+}
+
 TEST(LabelSet, EqualSetsCompareEqual) {
   EXPECT_EQ(LabelSet::FromJson({{"a", "1"}}), LabelSet::FromJson({{"a", "1"}}));
   EXPECT_FALSE(LabelSet::FromJson({{"a", "1"}}) == LabelSet::FromJson({{"a", "2"}}));
