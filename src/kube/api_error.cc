@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include <nlohmann/json.hpp>
 
+#include "kube/json_fields.h"
+
 namespace gpuop::kube {
 namespace {
 
@@ -45,9 +47,9 @@ absl::Status ApiError(long http_code, const std::string& body, const std::string
   std::string reason;
   std::string message;
   const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_object() && parsed.value("kind", "") == "Status") {
-    reason = parsed.value("reason", "");
-    message = parsed.value("message", "");
+  if (parsed.is_object() && StringField(parsed, "kind") == "Status") {
+    reason = StringField(parsed, "reason");
+    message = StringField(parsed, "message");
   }
   if (message.empty()) {
     // Not a metav1.Status (a proxy's HTML page, say): quote the start of it.

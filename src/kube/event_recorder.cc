@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "kube/json_fields.h"
 #include "kube/micro_time.h"
 
 namespace gpuop::kube {
@@ -28,13 +29,12 @@ std::string UniqueSuffix() {
 
 ObjectReference ReferenceTo(const json& object) {
   ObjectReference ref;
-  ref.api_version = object.value("apiVersion", "");
-  ref.kind = object.value("kind", "");
-  if (const auto metadata = object.find("metadata"); metadata != object.end()) {
-    ref.name = metadata->value("name", "");
-    ref.ns = metadata->value("namespace", "");
-    ref.uid = metadata->value("uid", "");
-  }
+  ref.api_version = StringField(object, "apiVersion");
+  ref.kind = StringField(object, "kind");
+  const json& metadata = ObjectField(object, "metadata");
+  ref.name = StringField(metadata, "name");
+  ref.ns = StringField(metadata, "namespace");
+  ref.uid = StringField(metadata, "uid");
   return ref;
 }
 

@@ -4,22 +4,10 @@
 
 #include "kube/api_error.h"
 #include "kube/informer.h"
+#include "kube/json_fields.h"
 #include "kube/micro_time.h"
 
 namespace gpuop::kube {
-namespace {
-
-std::string StringAt(const json& spec, const char* key) {
-  const auto it = spec.find(key);
-  return it != spec.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-int64_t IntAt(const json& spec, const char* key) {
-  const auto it = spec.find(key);
-  return it != spec.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-}
-
-}  // namespace
 
 LeaderElector::LeaderElector(RestClient& client, LeaderElectionConfig config)
     : client_(client), config_(std::move(config)) {}
@@ -82,9 +70,9 @@ LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
   if (!lease.ok()) return Attempt::kFailed;
 
   const json spec = lease->value("spec", json::object());
-  const Record current{StringAt(spec, "holderIdentity"), IntAt(spec, "leaseDurationSeconds"),
-                       StringAt(spec, "acquireTime"), StringAt(spec, "renewTime"),
-                       IntAt(spec, "leaseTransitions")};
+  const Record current{StringField(spec, "holderIdentity"), IntField(spec, "leaseDurationSeconds"),
+                       StringField(spec, "acquireTime"), StringField(spec, "renewTime"),
+                       IntField(spec, "leaseTransitions")};
   if (current != observed_) {
     observed_ = current;
     observed_at_ = std::chrono::steady_clock::now();
@@ -124,7 +112,7 @@ void LeaderElector::Release() {
       client_.Get(resources::kLeases, config_.lease_namespace, config_.lease_name);
   if (!lease.ok()) return;
   json& spec = (*lease)["spec"];
-  if (!spec.is_object() || spec.value("holderIdentity", "") != config_.identity) return;
+  if (!spec.is_object() || StringField(spec, "holderIdentity") != config_.identity) return;
   // As client-go: no holder, and a one-second lease, so every standby may take it now.
   const std::string now = MicroTimeNow();
   spec["holderIdentity"] = "";

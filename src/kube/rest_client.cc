@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "common/version.h"
 #include "kube/api_error.h"
+#include "kube/json_fields.h"
 
 namespace gpuop::kube {
 namespace {
@@ -36,8 +37,7 @@ std::string QueryEscape(std::string_view text) {
 }
 
 std::string NameOf(const json& object) {
-  if (!object.is_object() || !object.contains("metadata")) return "";
-  return object["metadata"].value("name", "");
+  return StringField(ObjectField(object, "metadata"), "name");
 }
 
 // Seconds of a Retry-After header (the API server sends whole seconds), or nullopt.
@@ -146,11 +146,12 @@ absl::StatusOr<ListPage> RestClient::List(const Resource& resource, const std::s
       json list, Do({.path_and_query = path,
                      .accept = options.metadata_only ? kAcceptMetadataList : "application/json"}));
   ListPage page;
-  if (list.contains("items") && list["items"].is_array()) page.items = std::move(list["items"]);
-  if (list.contains("metadata") && list["metadata"].is_object()) {
-    page.resource_version = list["metadata"].value("resourceVersion", "");
-    page.continue_token = list["metadata"].value("continue", "");
+  if (list.is_object() && list.contains("items") && list["items"].is_array()) {
+    page.items = std::move(list["items"]);
   }
+  const json& metadata = ObjectField(list, "metadata");
+  page.resource_version = StringField(metadata, "resourceVersion");
+  page.continue_token = StringField(metadata, "continue");
   return page;
 }
 

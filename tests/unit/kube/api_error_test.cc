@@ -1,5 +1,6 @@
 #include "kube/api_error.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "kube/resource.h"
@@ -57,6 +58,20 @@ TEST(ApiError, ANonStatusBodyIsQuotedShort) {
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(ReasonOf(status), "");
   EXPECT_LT(status.message().size(), 260u);
+}
+
+TEST(ApiError, AStatusWithFieldsOfTheWrongTypeIsQuotedNotThrown) {
+  // Found by the watch-event fuzzer: json::value() threw on a non-string "kind" and the
+  // exception ended the process.
+  for (const std::string body :
+       {R"({"kind":{},"reason":"Expired","code":410})",
+        R"({"kind":"Status","reason":7,"message":["too old"],"code":410})"}) {
+    SCOPED_TRACE(body);
+    const absl::Status status = ApiError(410, body, "watch");
+    EXPECT_TRUE(IsGone(status));
+    EXPECT_EQ(ReasonOf(status), "");
+    EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr(body.substr(0, 20)));
+  }
 }
 
 TEST(Resource, BuildsCoreGroupNamespacedAndSubresourcePaths) {
