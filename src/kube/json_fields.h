@@ -27,10 +27,10 @@ inline int64_t IntField(const nlohmann::json& object, const char* key) {
 
 // object[key] when it is an object; otherwise an empty object (never throws).
 inline const nlohmann::json& ObjectField(const nlohmann::json& object, const char* key) {
-  static const nlohmann::json kEmpty = nlohmann::json::object();
-  if (!object.is_object()) return kEmpty;
+  static const nlohmann::json empty = nlohmann::json::object();
+  if (!object.is_object()) return empty;
   const auto it = object.find(key);
-  return it != object.end() && it->is_object() ? *it : kEmpty;
+  return it != object.end() && it->is_object() ? *it : empty;
 }
 
 }  // namespace gpuop::kube
