@@ -10,4 +10,9 @@ namespace gpuop::cli {
 
 std::vector<Subcommand> AllSubcommands();
 
+// Each subcommand's entry, defined in its <name>_command.cc.
+Subcommand VfioManagerSubcommand();
+Subcommand ValidatorSubcommand();
+Subcommand DoctorSubcommand();
+
 }  // namespace gpuop::cli

@@ -1,0 +1,14 @@
+#pragma once
+
+// Files on a node that are part of the contract with NVIDIA's operands and the seeds' docs:
+// the validation ready-files other agents wait for (reference/gpu-operator.md §4.4).
+
+namespace gpuop::api {
+
+inline constexpr char kValidationsDir[] = "/run/nvidia/validations";
+// "<workload>\n": container, vm-passthrough or vm-vgpu. Written first by the validator.
+inline constexpr char kWorkloadTypeFile[] = "workload-type";
+// Empty; present when every NVIDIA GPU of the node is on a vfio driver.
+inline constexpr char kVfioPciReadyFile[] = "vfio-pci-ready";
+
+}  // namespace gpuop::api

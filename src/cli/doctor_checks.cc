@@ -1,0 +1,332 @@
+#include "cli/doctor_checks.h"
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+#include "host/kernel_modules.h"
+#include "host/nvidia_gpu_ids.h"
+#include "host/pci_device.h"
+#include "host/pci_ids.h"
+
+namespace gpuop::cli {
+namespace {
+
+using Verdict = DoctorCheck::Verdict;
+
+// The CPU flags of /proc/cpuinfo's first "flags" line.
+std::vector<std::string> CpuFlags(const host::HostRoot& root) {
+  const std::string cpuinfo = root.Read("/proc/cpuinfo").value_or("");
+  for (const absl::string_view line : absl::StrSplit(cpuinfo, '\n')) {
+    if (!absl::StartsWith(line, "flags")) continue;
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    return absl::StrSplit(line.substr(colon + 1), ' ', absl::SkipEmpty());
+  }
+  return {};
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// "Y"/"y"/"1" in a kvm module parameter.
+bool ParameterEnabled(const host::HostRoot& root, const char* path) {
+  const std::string value = root.ReadTrimmed(path).value_or("");
+  return value == "Y" || value == "y" || value == "1";
+}
+
+std::string Describe(const host::PciDevice& device, const host::PciIds* ids) {
+  std::string name = ids != nullptr ? ids->DeviceName(device.vendor, device.device) : "";
+  return absl::StrFormat("%s [%04x:%04x]%s driver=%s", device.address, device.vendor, device.device,
+                         name.empty() ? "" : " " + name,
+                         device.driver.empty() ? "none" : device.driver);
+}
+
+// Every *.conf under /etc/modprobe.d and /usr/lib/modprobe.d, for blacklist lines.
+bool NouveauBlacklisted(const host::HostRoot& root) {
+  if (absl::StrContains(root.Read("/proc/cmdline").value_or(""), "modprobe.blacklist=nouveau")) {
+    return true;
+  }
+  for (const char* dir : {"/etc/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d"}) {
+    for (const std::string& file : root.List(dir)) {
+      const std::string text = root.Read(absl::StrCat(dir, "/", file)).value_or("");
+      for (const absl::string_view line : absl::StrSplit(text, '\n')) {
+        const std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+        if (words.size() >= 2 && words[0] == "blacklist" && words[1] == "nouveau") return true;
+      }
+    }
+  }
+  return false;
+}
+
+// containerd config files that could hold runtime handlers: the main file and drop-ins.
+std::vector<std::string> ContainerdConfigs(const host::HostRoot& root) {
+  std::vector<std::string> files;
+  if (root.Exists("/etc/containerd/config.toml")) files.push_back("/etc/containerd/config.toml");
+  for (const char* dir : {"/etc/containerd/conf.d", "/opt/kata/containerd/config.d"}) {
+    for (const std::string& file : root.List(dir)) {
+      if (absl::EndsWith(file, ".toml")) files.push_back(absl::StrCat(dir, "/", file));
+    }
+  }
+  return files;
+}
+
+}  // namespace
+
+std::string_view VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kOk:
+      return "ok";
+    case Verdict::kWarn:
+      return "warn";
+    case Verdict::kFail:
+      return "fail";
+    case Verdict::kInfo:
+      return "info";
+    case Verdict::kSkip:
+      return "skip";
+  }
+  return "info";
+}
+
+std::vector<DoctorCheck> RunDoctorChecks(const host::HostRoot& root) {
+  std::vector<DoctorCheck> checks;
+  const host::PciScan scan = host::ScanPciDevices(root);
+  absl::StatusOr<host::PciIds> ids = host::PciIds::Load(root);
+  std::vector<const host::PciDevice*> gpus;
+  std::map<int, std::vector<const host::PciDevice*>> groups;
+  for (const host::PciDevice& device : scan.devices) {
+    if (device.IsNvidiaGpu()) gpus.push_back(&device);
+    if (device.iommu_group.has_value()) groups[*device.iommu_group].push_back(&device);
+  }
+  const bool have_gpus = !gpus.empty();
+
+  {
+    DoctorCheck check{.name = "NVIDIA GPUs"};
+    std::vector<std::string> lines;
+    lines.reserve(gpus.size());
+    for (const host::PciDevice* gpu : gpus) {
+      lines.push_back(Describe(*gpu, ids.ok() ? &*ids : nullptr));
+    }
+    if (have_gpus) {
+      check.verdict = Verdict::kOk;
+      check.detail = absl::StrCat(gpus.size(), ": ", absl::StrJoin(lines, "; "));
+    } else {
+      check.verdict = Verdict::kInfo;
+      check.detail = absl::StrCat("none among ", scan.devices.size(),
+                                  " PCI functions: this node has nothing to pass through");
+    }
+    if (!scan.problems.empty()) {
+      check.verdict = Verdict::kWarn;
+      absl::StrAppend(&check.detail, "; unreadable: ", scan.problems.front().message());
+    }
+    if (!ids.ok()) check.hint = "install Debian's pci.ids for device names";
+    checks.push_back(std::move(check));
+  }
+
+  const std::vector<std::string> flags = CpuFlags(root);
+  {
+    DoctorCheck check{.name = "CPU virtualization"};
+    const bool vmx = Contains(flags, "vmx");
+    const bool svm = Contains(flags, "svm");
+    const bool kvm = root.Exists("/dev/kvm");
+    check.detail = absl::StrCat(vmx   ? "VT-x (vmx)"
+                                : svm ? "AMD-V (svm)"
+                                      : "no vmx/svm flag",
+                                kvm ? ", /dev/kvm present" : ", no /dev/kvm");
+    check.verdict = (vmx || svm) && kvm ? Verdict::kOk
+                    : have_gpus         ? Verdict::kFail
+                                        : Verdict::kWarn;
+    if (check.verdict != Verdict::kOk) {
+      check.hint = "enable VT-x / AMD-V in the BIOS and load kvm_intel or kvm_amd";
+    }
+    checks.push_back(std::move(check));
+  }
+
+  const std::string cmdline = root.ReadTrimmed("/proc/cmdline").value_or("");
+  {
+    DoctorCheck check{.name = "IOMMU"};
+    const std::vector<std::string> units = root.List("/sys/class/iommu");
+    const size_t group_count = root.List("/sys/kernel/iommu_groups").size();
+    if (!units.empty() && group_count > 0) {
+      check.verdict = Verdict::kOk;
+      check.detail = absl::StrCat("on (", absl::StrJoin(units, ","), "), ", group_count, " groups");
+    } else {
+      check.verdict = have_gpus ? Verdict::kFail : Verdict::kWarn;
+      check.detail = "off: /sys/kernel/iommu_groups is empty";
+      check.hint = "enable VT-d / AMD-Vi in the BIOS; on Intel boot with intel_iommu=on";
+    }
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "kernel command line"};
+    std::vector<std::string> found;
+    for (const char* option : {"intel_iommu=on", "amd_iommu=on", "iommu=pt"}) {
+      if (absl::StrContains(cmdline, option)) found.push_back(option);
+    }
+    check.verdict = found.empty() ? Verdict::kInfo : Verdict::kOk;
+    check.detail = found.empty() ? "no IOMMU options" : absl::StrJoin(found, " ");
+    if (found.empty()) check.hint = "Intel hosts need intel_iommu=on; iommu=pt spares host DMA";
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "nouveau"};
+    const bool loaded = host::ModuleLoaded(root, "nouveau");
+    const bool blacklisted = NouveauBlacklisted(root);
+    check.detail = absl::StrCat(loaded ? "loaded" : "not loaded",
+                                blacklisted ? ", blacklisted" : ", not blacklisted");
+    check.verdict = loaded && have_gpus         ? Verdict::kFail
+                    : !blacklisted && have_gpus ? Verdict::kWarn
+                                                : Verdict::kOk;
+    if (check.verdict != Verdict::kOk) {
+      check.hint =
+          "add 'blacklist nouveau' and 'options nouveau modeset=0' to "
+          "/etc/modprobe.d/blacklist-nouveau.conf, update the initramfs, reboot";
+    }
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "vfio modules"};
+    const bool driver = root.Exists("/sys/bus/pci/drivers/vfio-pci");
+    const bool available = absl::StrContains(host::ReadModulesAlias(root), "vfio_pci");
+    const bool modules = root.Exists("/proc/modules");
+    check.detail = driver      ? "vfio-pci loaded"
+                   : available ? "vfio_pci available, not loaded (the vfio-manager loads it)"
+                   : modules   ? "vfio_pci not found in this kernel's modules"
+                               : "this kernel has no loadable module support";
+    check.verdict = driver || available ? Verdict::kOk
+                    : have_gpus         ? Verdict::kFail
+                                        : Verdict::kWarn;
+    if (check.verdict != Verdict::kOk) check.hint = "install the kernel's modules package";
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "GPU drivers"};
+    std::vector<std::string> off_vfio;
+    for (const host::PciDevice* gpu : gpus) {
+      if (!host::IsVfioDriver(gpu->driver)) {
+        off_vfio.push_back(
+            absl::StrCat(gpu->address, " on ", gpu->driver.empty() ? "none" : gpu->driver));
+      }
+    }
+    if (!have_gpus) {
+      check.verdict = Verdict::kSkip;
+      check.detail = "no GPUs";
+    } else if (off_vfio.empty()) {
+      check.verdict = Verdict::kOk;
+      check.detail = "every GPU is on a vfio driver";
+    } else {
+      check.verdict = Verdict::kWarn;
+      check.detail = absl::StrJoin(off_vfio, "; ");
+      check.hint =
+          "for vm-passthrough, label the node nvidia.com/gpu.workload.config="
+          "vm-passthrough; the vfio-manager binds them";
+    }
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "IOMMU groups of GPUs"};
+    std::vector<std::string> problems;
+    for (const host::PciDevice* gpu : gpus) {
+      if (!gpu->iommu_group.has_value()) continue;
+      for (const host::PciDevice* peer : groups[*gpu->iommu_group]) {
+        if (peer == gpu || peer->IsPciBridge()) continue;
+        if (peer->vendor != host::kNvidiaVendorId) {
+          problems.push_back(absl::StrCat("group ", *gpu->iommu_group, " of ", gpu->address,
+                                          " also holds ", Describe(*peer, nullptr)));
+        }
+      }
+    }
+    check.verdict = !have_gpus ? Verdict::kSkip : problems.empty() ? Verdict::kOk : Verdict::kWarn;
+    check.detail = !have_gpus         ? "no GPUs"
+                   : problems.empty() ? "each GPU's group holds only its own functions"
+                                      : absl::StrJoin(problems, "; ");
+    if (!problems.empty()) {
+      check.hint =
+          "a foreign device in a GPU's group goes to the VM too: move the card to "
+          "another slot or enable ACS in the BIOS";
+    }
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "/dev/vfio"};
+    const bool container = root.Exists("/dev/vfio/vfio");
+    const size_t nodes = root.List("/dev/vfio").size();
+    const bool iommufd = root.Exists("/dev/iommu");
+    check.detail = absl::StrCat(container ? "/dev/vfio/vfio present" : "no /dev/vfio/vfio", ", ",
+                                nodes > 0 && container ? nodes - 1 : 0, " group nodes",
+                                iommufd ? ", iommufd (/dev/iommu) present" : ", no iommufd");
+    check.verdict = container ? Verdict::kOk : have_gpus ? Verdict::kWarn : Verdict::kInfo;
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "CPU TEE"};
+    const bool snp = ParameterEnabled(root, "/sys/module/kvm_amd/parameters/sev_snp");
+    const bool tdx = ParameterEnabled(root, "/sys/module/kvm_intel/parameters/tdx");
+    check.verdict = snp || tdx ? Verdict::kOk : Verdict::kInfo;
+    check.detail = snp   ? "AMD SEV-SNP enabled"
+                   : tdx ? "Intel TDX enabled"
+                         : "none enabled: CC mode stays off";
+    if (!snp && !tdx) {
+      check.hint = "for confidential containers enable SEV-SNP or TDX in the BIOS and kvm module";
+    }
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "CC-capable GPUs"};
+    std::vector<std::string> capable;
+    for (const host::PciDevice* gpu : gpus) {
+      if (host::IsCcCapableGpu(gpu->device)) {
+        capable.push_back(
+            absl::StrCat(gpu->address, " (", std::string(host::GpuArchitecture(gpu->device)), ")"));
+      }
+    }
+    check.verdict = !have_gpus ? Verdict::kSkip : Verdict::kInfo;
+    check.detail = !have_gpus
+                       ? "no GPUs"
+                       : absl::StrCat(capable.size(), " of ", gpus.size(),
+                                      capable.empty() ? "" : ": ", absl::StrJoin(capable, ", "));
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "Kata artifacts"};
+    std::vector<std::string> found;
+    for (const char* path : {"/opt/kata/bin/containerd-shim-kata-v2",
+                             "/opt/nvidia-gpu-operator/artifacts/runtimeclasses"}) {
+      if (root.Exists(path)) found.push_back(path);
+    }
+    check.verdict = found.empty() ? Verdict::kInfo : Verdict::kOk;
+    check.detail = found.empty() ? "none installed" : absl::StrJoin(found, ", ");
+    if (found.empty()) check.hint = "the kata-manager installs them once the node is labelled";
+    checks.push_back(std::move(check));
+  }
+  {
+    DoctorCheck check{.name = "containerd runtime handlers"};
+    std::vector<std::string> handlers;
+    const std::vector<std::string> files = ContainerdConfigs(root);
+    for (const std::string& file : files) {
+      const std::string text = root.Read(file).value_or("");
+      for (const char* handler :
+           {"kata-qemu-nvidia-gpu-snp", "kata-qemu-nvidia-gpu-tdx", "kata-qemu-nvidia-gpu"}) {
+        if (absl::StrContains(text, absl::StrCat("runtimes.", handler, "]")) ||
+            absl::StrContains(text, absl::StrCat("runtimes.\"", handler, "\"]"))) {
+          handlers.push_back(handler);
+        }
+      }
+    }
+    check.verdict = handlers.empty() ? Verdict::kInfo : Verdict::kOk;
+    check.detail = files.empty() ? "no containerd config found"
+                   : handlers.empty()
+                       ? absl::StrCat("no Kata handler in ", absl::StrJoin(files, ", "))
+                       : absl::StrJoin(handlers, ", ");
+    checks.push_back(std::move(check));
+  }
+  return checks;
+}
+
+}  // namespace gpuop::cli

@@ -1,0 +1,90 @@
+// `gpuop doctor`: the node preflight (doctor_checks.h) as a table for people or JSON for
+// machines. Exit status 1 when a check fails, so scripts can gate on it.
+
+#include <algorithm>
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include <nlohmann/json.hpp>
+
+#include "cli/dispatcher.h"
+#include "cli/doctor_checks.h"
+#include "cli/flag_parser.h"
+#include "cli/subcommands.h"
+
+namespace gpuop::cli {
+namespace {
+
+constexpr char kSummary[] =
+    "Checks this node for sandboxed GPU workloads (IOMMU, virtualization, nouveau, vfio, TEE,\n"
+    "CC-capable GPUs, Kata, containerd) and says what to fix. Exit status 1 when a check fails.";
+
+bool AnyFailed(const std::vector<DoctorCheck>& checks) {
+  return std::any_of(checks.begin(), checks.end(), [](const DoctorCheck& check) {
+    return check.verdict == DoctorCheck::Verdict::kFail;
+  });
+}
+
+// RunDoctorChecks puts the GPU count first; it is "info" exactly when there is none.
+bool AnyGpu(const std::vector<DoctorCheck>& checks) {
+  return !checks.empty() && checks.front().verdict != DoctorCheck::Verdict::kInfo;
+}
+
+void PrintTable(const std::vector<DoctorCheck>& checks, std::ostream& out) {
+  size_t width = 0;
+  for (const DoctorCheck& check : checks) width = std::max(width, check.name.size());
+  for (const DoctorCheck& check : checks) {
+    out << absl::StrFormat("%-4s  %-*s  %s\n", std::string(VerdictName(check.verdict)),
+                           static_cast<int>(width), check.name, check.detail);
+    if (!check.hint.empty() && check.verdict != DoctorCheck::Verdict::kOk) {
+      out << absl::StrFormat("      %-*s  -> %s\n", static_cast<int>(width), "", check.hint);
+    }
+  }
+  out << (AnyFailed(checks) ? "verdict: NOT READY for GPU passthrough\n"
+          : AnyGpu(checks)
+              ? "verdict: no blocking problem found\n"
+              : "verdict: no NVIDIA GPU here; the warnings matter once one is added\n");
+}
+
+void PrintJson(const std::vector<DoctorCheck>& checks, std::ostream& out) {
+  nlohmann::ordered_json report = {{"ready", !AnyFailed(checks)},
+                                   {"checks", nlohmann::json::array()}};
+  for (const DoctorCheck& check : checks) {
+    report["checks"].push_back({{"name", check.name},
+                                {"verdict", std::string(VerdictName(check.verdict))},
+                                {"detail", check.detail},
+                                {"hint", check.hint}});
+  }
+  out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+int RunDoctor(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string host_root = EnvOr("HOST_ROOT", "/");
+  bool json = false;
+  FlagParser flags("doctor");
+  flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
+  flags.Bool("json", &json, "print JSON instead of a table");
+  if (absl::Status parsed = flags.Parse(args); !parsed.ok()) {
+    err << parsed.message() << "\n" << flags.Usage(kSummary);
+    return kExitUsage;
+  }
+  if (flags.HelpRequested()) {
+    out << flags.Usage(kSummary);
+    return 0;
+  }
+  const std::vector<DoctorCheck> checks = RunDoctorChecks(host::HostRoot(host_root));
+  if (json) {
+    PrintJson(checks, out);
+  } else {
+    PrintTable(checks, out);
+  }
+  return AnyFailed(checks) ? 1 : 0;
+}
+
+}  // namespace
+
+Subcommand DoctorSubcommand() {
+  return {"doctor", "check this node for sandboxed GPU workloads and say what to fix", RunDoctor};
+}
+
+}  // namespace gpuop::cli

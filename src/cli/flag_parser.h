@@ -1,0 +1,50 @@
+#pragma once
+
+// Flags of one subcommand: `--name=value`, `--name value`, and `--name` for booleans. Each
+// subcommand declares its flags with defaults from the environment where NVIDIA's agents read
+// them from the environment (HOST_ROOT, NODE_NAME, ...), so our DaemonSets can set either.
+//
+//   FlagParser flags("vfio-manager");
+//   flags.String("host-root", &host_root, "where the host's / is mounted");
+//   if (absl::Status s = flags.Parse(args); !s.ok()) ...
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace gpuop::cli {
+
+class FlagParser {
+ public:
+  explicit FlagParser(std::string command) : command_(std::move(command)) {}
+
+  void String(std::string name, std::string* value, std::string help);
+  void Bool(std::string name, bool* value, std::string help);
+
+  // Fills the declared values. An unknown flag, a missing value or a positional argument is
+  // InvalidArgument naming it. "--help" sets HelpRequested() instead.
+  absl::Status Parse(const std::vector<std::string>& args);
+  bool HelpRequested() const { return help_requested_; }
+  // "usage: gpuop <command> [flags]" and one line per flag with its default.
+  std::string Usage(const std::string& summary) const;
+
+ private:
+  struct Flag {
+    std::string name;
+    std::string help;
+    std::string* string_value = nullptr;
+    bool* bool_value = nullptr;
+    std::string default_text;
+  };
+  Flag* Find(const std::string& name);
+
+  std::string command_;
+  std::vector<Flag> flags_;
+  bool help_requested_ = false;
+};
+
+// $name, or `fallback` when unset or empty.
+std::string EnvOr(const char* name, const std::string& fallback);
+
+}  // namespace gpuop::cli

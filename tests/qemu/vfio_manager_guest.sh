@@ -1,0 +1,59 @@
+# Guest script (run-guest --script): `gpuop vfio-manager` against a real kernel. It must bind
+# every PCI device of vendor 0x1234 (here only the emulated edu device, 1234:11e8) to vfio-pci,
+# leave every other device alone (the e1000e NIC stays on e1000e), and be idempotent. Then
+# `gpuop doctor --json` must run and report.
+. /etc/gpuop-guest/lib.sh
+
+echo "PCI devices before:"
+pci_state
+
+edu=$(pci_find 0x1234 0x11e8)
+nic=$(pci_find 0x8086 0x10d3)
+testdev=$(pci_find 0x1b36 0x0005)
+check "edu device present ($edu)" [ -n "$edu" ]
+check "e1000e device present ($nic)" [ -n "$nic" ]
+check "e1000e device on e1000e before vfio-manager" driver_is "$nic" e1000e
+group=$(pci_group "$edu")
+check "edu device in an IOMMU group ($group)" [ "$group" != none ]
+
+echo "+ gpuop vfio-manager --host-root / --vendor 1234 --once"
+rc=0
+gpuop vfio-manager --host-root / --vendor 1234 --once || rc=$?
+check "vfio-manager --once exits 0 (exit $rc)" [ "$rc" = 0 ]
+
+echo "readlink /sys/bus/pci/devices/$edu/driver: $(readlink "/sys/bus/pci/devices/$edu/driver")"
+check "edu device on vfio-pci" driver_is "$edu" vfio-pci
+check "/dev/vfio/$group exists" [ -c "/dev/vfio/$group" ]
+check "e1000e device still on e1000e (untouched)" driver_is "$nic" e1000e
+check "pci-testdev (vendor 1b36) untouched (no driver)" [ "$(pci_driver "$testdev")" = none ]
+
+echo "PCI devices after:"
+before=$(pci_state)
+echo "$before"
+
+# Idempotent: a second run succeeds and changes nothing, on any device.
+echo "+ gpuop vfio-manager --host-root / --vendor 1234 --once (again)"
+rc=0
+gpuop vfio-manager --host-root / --vendor 1234 --once || rc=$?
+check "second vfio-manager --once exits 0 (exit $rc)" [ "$rc" = 0 ]
+after=$(pci_state)
+check "second vfio-manager --once changes nothing" [ "$before" = "$after" ]
+check "edu device still on vfio-pci" driver_is "$edu" vfio-pci
+if [ "$before" != "$after" ]; then
+  echo "PCI devices after the second run:"
+  echo "$after"
+fi
+
+# doctor reports (exit 0: all good, 1: problems found); whatever it finds, it must not fail
+# otherwise and must print JSON.
+echo "+ gpuop doctor --json"
+rc=0
+out=$(gpuop doctor --json) || rc=$?
+echo "$out" | head -n 60
+check "doctor --json exits 0 or 1 (exit $rc)" [ "$rc" = 0 -o "$rc" = 1 ]
+case "$out" in
+  "{"*) pass "doctor --json prints a JSON object" ;;
+  *) fail "doctor --json prints a JSON object (output starts with '$(echo "$out" | head -c 20)')" ;;
+esac
+
+checks_done

@@ -1,0 +1,52 @@
+#include "common/atomic_file.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace gpuop::common {
+namespace {
+
+std::string Slurp(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class AtomicFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gpuop-atomic-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(AtomicFileTest, ReplacesTheContentsAndLeavesNoTempFileBehind) {
+  const auto path = dir_ / "workload-type";
+  ASSERT_TRUE(WriteFileAtomically(path.string(), "container\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(path.string(), "vm-passthrough\n", 0600).ok());
+  EXPECT_EQ(Slurp(path), "vm-passthrough\n");
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir_)) ++entries;
+  EXPECT_EQ(entries, 1);
+}
+
+TEST_F(AtomicFileTest, AFolderThatDoesNotExistIsAnErrorAndWritesNothing) {
+  const auto path = dir_ / "missing" / "file";
+  const absl::Status status = WriteFileAtomically(path.string(), "x");
+  EXPECT_TRUE(absl::IsNotFound(status)) << status;
+  EXPECT_NE(status.message().find(path.string()), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+}  // namespace
+}  // namespace gpuop::common
