@@ -19,10 +19,10 @@ class Kernel {
 
   // Writes `value` to the attribute at `path` (absolute on the host, e.g.
   // "/sys/bus/pci/drivers_probe") in a single write(2), as sysfs requires. A failed write comes
-  // back as absl::ErrnoToStatus of its errno (EBUSY -> Unavailable, ENODEV -> NotFound,
-  // EINVAL -> InvalidArgument). Some writes block in the kernel (an unbind waits for the
-  // driver's users to let go): after `timeout` the call returns DeadlineExceeded, and the write
-  // may still complete later.
+  // back as absl::ErrnoToStatus of its errno (EBUSY -> FailedPrecondition, ENODEV ->
+  // NotFound, EINVAL -> InvalidArgument, as Debian's abseil maps them). Some writes block in the
+  // kernel (an unbind waits for the driver's users to let go): after `timeout` the call returns
+  // DeadlineExceeded, and the write may still complete later.
   virtual absl::Status WriteAttribute(std::string_view path, std::string_view value,
                                       std::chrono::milliseconds timeout) = 0;
 

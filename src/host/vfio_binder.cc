@@ -155,7 +155,7 @@ DeviceBinding VfioBinder::Bind(const std::string& address) {
       hint =
           " (the IOMMU is off: enable VT-d or AMD-Vi in the BIOS and boot with "
           "intel_iommu=on or amd_iommu=on)";
-    } else if (absl::IsUnavailable(bound)) {
+    } else if (absl::IsFailedPrecondition(bound)) {  // EBUSY: it has a driver again.
       hint = " (another driver took the device; is a udev rule binding it?)";
     }
     return fail(absl::Status(bound.code(), absl::StrCat(what, ": ", bound.message(), hint)));
