@@ -64,14 +64,7 @@ int RunDoctor(const std::vector<std::string>& args, std::ostream& out, std::ostr
   FlagParser flags("doctor");
   flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
   flags.Bool("json", &json, "print JSON instead of a table");
-  if (absl::Status parsed = flags.Parse(args); !parsed.ok()) {
-    err << parsed.message() << "\n" << flags.Usage(kSummary);
-    return kExitUsage;
-  }
-  if (flags.HelpRequested()) {
-    out << flags.Usage(kSummary);
-    return 0;
-  }
+  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
   const std::vector<DoctorCheck> checks = RunDoctorChecks(host::HostRoot(host_root));
   if (json) {
     PrintJson(checks, out);

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
+#include "cli/dispatcher.h"
+
 namespace gpuop::cli {
 
 void FlagParser::String(std::string name, std::string* value, std::string help) {
@@ -73,6 +75,20 @@ std::string FlagParser::Usage(const std::string& summary) const {
     usage += "\n";
   }
   return usage;
+}
+
+std::optional<int> FlagParser::ParseOrExit(const std::vector<std::string>& args,
+                                           const std::string& summary, std::ostream& out,
+                                           std::ostream& err) {
+  if (absl::Status parsed = Parse(args); !parsed.ok()) {
+    err << parsed.message() << "\n" << Usage(summary);
+    return kExitUsage;
+  }
+  if (help_requested_) {
+    out << Usage(summary);
+    return 0;
+  }
+  return std::nullopt;
 }
 
 std::string EnvOr(const char* name, const std::string& fallback) {

@@ -8,6 +8,8 @@
 //   flags.String("host-root", &host_root, "where the host's / is mounted");
 //   if (absl::Status s = flags.Parse(args); !s.ok()) ...
 
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,10 @@ class FlagParser {
   bool HelpRequested() const { return help_requested_; }
   // "usage: gpuop <command> [flags]" and one line per flag with its default.
   std::string Usage(const std::string& summary) const;
+  // Parse, answering --help (exit 0) and bad flags (usage on `err`, exit kExitUsage) itself:
+  // returns the exit status when the command should end there, nullopt to go on.
+  std::optional<int> ParseOrExit(const std::vector<std::string>& args, const std::string& summary,
+                                 std::ostream& out, std::ostream& err);
 
  private:
   struct Flag {

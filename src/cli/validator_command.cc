@@ -60,14 +60,7 @@ int RunValidator(const std::vector<std::string>& args, std::ostream& out, std::o
   flags.String("kubeconfig", &kubeconfig, "default: in-cluster, then $KUBECONFIG");
   flags.String("validations-dir", &validations_dir, "where the ready files go");
   const std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (absl::Status parsed = flags.Parse(rest); !parsed.ok()) {
-    err << parsed.message() << "\n" << flags.Usage(kSummary);
-    return kExitUsage;
-  }
-  if (flags.HelpRequested()) {
-    out << flags.Usage(kSummary);
-    return 0;
-  }
+  if (std::optional<int> exit = flags.ParseOrExit(rest, kSummary, out, err)) return *exit;
   if (workload.empty() && !node_name.empty()) {
     absl::StatusOr<std::string> label = WorkloadLabel(node_name, kubeconfig);
     if (!label.ok()) {

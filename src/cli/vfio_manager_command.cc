@@ -39,14 +39,7 @@ int RunVfioManager(const std::vector<std::string>& args, std::ostream& out, std:
   flags.Bool("unbind-on-exit", &unbind_on_exit,
              "on SIGTERM, give the devices this run bound back to their previous drivers");
   flags.String("log-format", &log_format, "text or json");
-  if (absl::Status parsed = flags.Parse(args); !parsed.ok()) {
-    err << parsed.message() << "\n" << flags.Usage(kSummary);
-    return kExitUsage;
-  }
-  if (flags.HelpRequested()) {
-    out << flags.Usage(kSummary);
-    return 0;
-  }
+  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
   uint32_t vendor_id = 0;
   common::LogFormat format;
   if (!absl::SimpleHexAtoi(vendor, &vendor_id) || vendor_id > 0xffff) {
