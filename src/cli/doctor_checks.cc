@@ -1,5 +1,6 @@
 #include "cli/doctor_checks.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -94,16 +95,22 @@ std::string_view VerdictName(Verdict verdict) {
   return "info";
 }
 
-std::vector<DoctorCheck> RunDoctorChecks(const host::HostRoot& root) {
-  std::vector<DoctorCheck> checks;
+bool DoctorReport::Failed() const {
+  return std::any_of(checks.begin(), checks.end(),
+                     [](const DoctorCheck& check) { return check.verdict == Verdict::kFail; });
+}
+
+DoctorReport RunDoctorChecks(const host::HostRoot& root) {
+  DoctorReport report;
+  std::vector<DoctorCheck>& checks = report.checks;
   const host::PciScan scan = host::ScanPciDevices(root);
   absl::StatusOr<host::PciIds> ids = host::PciIds::Load(root);
   std::vector<const host::PciDevice*> gpus;
-  std::map<int, std::vector<const host::PciDevice*>> groups;
+  std::map<int, std::vector<const host::PciDevice*>> groups = host::DevicesByIommuGroup(scan);
   for (const host::PciDevice& device : scan.devices) {
     if (device.IsNvidiaGpu()) gpus.push_back(&device);
-    if (device.iommu_group.has_value()) groups[*device.iommu_group].push_back(&device);
   }
+  report.gpus = gpus.size();
   const bool have_gpus = !gpus.empty();
 
   {
@@ -326,7 +333,7 @@ std::vector<DoctorCheck> RunDoctorChecks(const host::HostRoot& root) {
                        : absl::StrJoin(handlers, ", ");
     checks.push_back(std::move(check));
   }
-  return checks;
+  return report;
 }
 
 }  // namespace gpuop::cli

@@ -22,6 +22,13 @@ struct DoctorCheck {
 
 std::string_view VerdictName(DoctorCheck::Verdict verdict);  // "ok", "warn", ...
 
-std::vector<DoctorCheck> RunDoctorChecks(const host::HostRoot& root);
+struct DoctorReport {
+  std::vector<DoctorCheck> checks;
+  size_t gpus = 0;  // NVIDIA GPUs found.
+
+  bool Failed() const;  // Some check failed.
+};
+
+DoctorReport RunDoctorChecks(const host::HostRoot& root);
 
 }  // namespace gpuop::cli

@@ -19,18 +19,8 @@ constexpr char kSummary[] =
     "Checks this node for sandboxed GPU workloads (IOMMU, virtualization, nouveau, vfio, TEE,\n"
     "CC-capable GPUs, Kata, containerd) and says what to fix. Exit status 1 when a check fails.";
 
-bool AnyFailed(const std::vector<DoctorCheck>& checks) {
-  return std::any_of(checks.begin(), checks.end(), [](const DoctorCheck& check) {
-    return check.verdict == DoctorCheck::Verdict::kFail;
-  });
-}
-
-// RunDoctorChecks puts the GPU count first; it is "info" exactly when there is none.
-bool AnyGpu(const std::vector<DoctorCheck>& checks) {
-  return !checks.empty() && checks.front().verdict != DoctorCheck::Verdict::kInfo;
-}
-
-void PrintTable(const std::vector<DoctorCheck>& checks, std::ostream& out) {
+void PrintTable(const DoctorReport& report, std::ostream& out) {
+  const std::vector<DoctorCheck>& checks = report.checks;
   size_t width = 0;
   for (const DoctorCheck& check : checks) width = std::max(width, check.name.size());
   for (const DoctorCheck& check : checks) {
@@ -40,22 +30,21 @@ void PrintTable(const std::vector<DoctorCheck>& checks, std::ostream& out) {
       out << absl::StrFormat("      %-*s  -> %s\n", static_cast<int>(width), "", check.hint);
     }
   }
-  out << (AnyFailed(checks) ? "verdict: NOT READY for GPU passthrough\n"
-          : AnyGpu(checks)
+  out << (report.Failed() ? "verdict: NOT READY for GPU passthrough\n"
+          : report.gpus > 0
               ? "verdict: no blocking problem found\n"
               : "verdict: no NVIDIA GPU here; the warnings matter once one is added\n");
 }
 
-void PrintJson(const std::vector<DoctorCheck>& checks, std::ostream& out) {
-  nlohmann::ordered_json report = {{"ready", !AnyFailed(checks)},
-                                   {"checks", nlohmann::json::array()}};
-  for (const DoctorCheck& check : checks) {
-    report["checks"].push_back({{"name", check.name},
-                                {"verdict", std::string(VerdictName(check.verdict))},
-                                {"detail", check.detail},
-                                {"hint", check.hint}});
+void PrintJson(const DoctorReport& report, std::ostream& out) {
+  nlohmann::ordered_json json = {{"ready", !report.Failed()}, {"checks", nlohmann::json::array()}};
+  for (const DoctorCheck& check : report.checks) {
+    json["checks"].push_back({{"name", check.name},
+                              {"verdict", std::string(VerdictName(check.verdict))},
+                              {"detail", check.detail},
+                              {"hint", check.hint}});
   }
-  out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  out << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 int RunDoctor(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -65,13 +54,13 @@ int RunDoctor(const std::vector<std::string>& args, std::ostream& out, std::ostr
   flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
   flags.Bool("json", &json, "print JSON instead of a table");
   if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
-  const std::vector<DoctorCheck> checks = RunDoctorChecks(host::HostRoot(host_root));
+  const DoctorReport report = RunDoctorChecks(host::HostRoot(host_root));
   if (json) {
-    PrintJson(checks, out);
+    PrintJson(report, out);
   } else {
-    PrintTable(checks, out);
+    PrintTable(report, out);
   }
-  return AnyFailed(checks) ? 1 : 0;
+  return report.Failed() ? 1 : 0;
 }
 
 }  // namespace

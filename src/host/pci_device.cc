@@ -85,4 +85,12 @@ PciScan ScanPciDevices(const HostRoot& root) {
   return scan;
 }
 
+std::map<int, std::vector<const PciDevice*>> DevicesByIommuGroup(const PciScan& scan) {
+  std::map<int, std::vector<const PciDevice*>> groups;
+  for (const PciDevice& device : scan.devices) {
+    if (device.iommu_group.has_value()) groups[*device.iommu_group].push_back(&device);
+  }
+  return groups;
+}
+
 }  // namespace gpuop::host

@@ -6,6 +6,7 @@
 // UCSI functions). Read-only; binding is in vfio_binder.h.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,5 +59,9 @@ struct PciScan {
 // Every PCI function of the node. A device that cannot be read is reported, not fatal: one
 // odd function must not hide the GPUs.
 PciScan ScanPciDevices(const HostRoot& root);
+
+// The scanned functions of each IOMMU group, by group number, pointing into `scan`. Devices
+// without a group (IOMMU off) are in none.
+std::map<int, std::vector<const PciDevice*>> DevicesByIommuGroup(const PciScan& scan);
 
 }  // namespace gpuop::host

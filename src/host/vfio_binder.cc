@@ -24,25 +24,23 @@ bool Selected(const PciDevice& device, const TargetSelection& selection) {
   return device.IsNvidiaGpu() || (selection.include_nvswitches && device.IsNvSwitch());
 }
 
-std::string ReasonFor(const PciDevice& device) {
+}  // namespace
+
+std::string BindTarget::Reason() const {
+  if (!companion_of.empty()) return "companion of " + companion_of;
   if (device.IsNvidiaGpu()) return "gpu";
   if (device.IsNvSwitch()) return "nvswitch";
   return "device";
 }
 
-}  // namespace
-
 std::vector<BindTarget> BindTargets(const PciScan& scan, const TargetSelection& selection) {
   std::map<std::string, BindTarget> targets;
-  std::map<int, std::vector<const PciDevice*>> groups;
+  std::map<int, std::vector<const PciDevice*>> groups = DevicesByIommuGroup(scan);
   std::map<std::string, const PciDevice*> by_address;
-  for (const PciDevice& device : scan.devices) {
-    by_address[device.address] = &device;
-    if (device.iommu_group.has_value()) groups[*device.iommu_group].push_back(&device);
-  }
+  for (const PciDevice& device : scan.devices) by_address[device.address] = &device;
   for (const PciDevice& device : scan.devices) {
     if (!Selected(device, selection)) continue;
-    targets.insert_or_assign(device.address, BindTarget{device, ReasonFor(device)});
+    targets.insert_or_assign(device.address, BindTarget{device, ""});
   }
   // Companions: of selected devices only, and not selected themselves.
   std::vector<BindTarget> companions;
@@ -59,7 +57,7 @@ std::vector<BindTarget> BindTargets(const PciScan& scan, const TargetSelection& 
           peer->second->IsPciBridge()) {
         continue;
       }
-      companions.push_back(BindTarget{*peer->second, "companion of " + address});
+      companions.push_back(BindTarget{*peer->second, address});
     }
   }
   for (BindTarget& companion : companions) {

@@ -37,7 +37,10 @@ struct TargetSelection {
 // Bridges in a group are left out: they stay on pcieport without harming the group.
 struct BindTarget {
   PciDevice device;
-  std::string reason;  // "gpu", "nvswitch", "device", or "companion of 0000:65:00.0".
+  std::string companion_of;  // The selected device it goes with; empty when selected itself.
+
+  // For logs: "gpu", "nvswitch", "device", or "companion of 0000:65:00.0".
+  std::string Reason() const;
 };
 std::vector<BindTarget> BindTargets(const PciScan& scan, const TargetSelection& selection);
 

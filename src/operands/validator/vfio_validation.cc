@@ -16,10 +16,7 @@ namespace gpuop::operands {
 absl::Status CheckGpusOnVfio(const host::HostRoot& root) {
   const host::PciScan scan = host::ScanPciDevices(root);
   if (!scan.problems.empty()) return scan.problems.front();
-  std::map<int, std::vector<const host::PciDevice*>> groups;
-  for (const host::PciDevice& device : scan.devices) {
-    if (device.iommu_group.has_value()) groups[*device.iommu_group].push_back(&device);
-  }
+  std::map<int, std::vector<const host::PciDevice*>> groups = host::DevicesByIommuGroup(scan);
   int gpus = 0;
   for (const host::PciDevice& gpu : scan.devices) {
     if (!gpu.IsNvidiaGpu()) continue;

@@ -30,7 +30,7 @@ VfioPassReport VfioManager::BindAll() {
   }
   report.scan_problems = std::move(scan.problems);
   for (const host::BindTarget& target : host::BindTargets(scan, options_.selection)) {
-    if (target.reason.rfind("companion", 0) != 0) ++report.selected;
+    if (target.companion_of.empty()) ++report.selected;
     host::DeviceBinding binding = binder_.Bind(target.device.address);
     const std::string& bdf = binding.address;
     switch (binding.outcome) {
@@ -38,14 +38,14 @@ VfioPassReport VfioManager::BindAll() {
         break;  // Steady state: nothing to say on every pass.
       case host::DeviceBinding::Outcome::kBound:
         log_.Info("bound to vfio", {{"bdf", bdf},
-                                    {"role", target.reason},
+                                    {"role", target.Reason()},
                                     {"driver", binding.driver},
                                     {"previous_driver", binding.previous_driver}});
         bound_by_us_.push_back(binding);
         break;
       case host::DeviceBinding::Outcome::kFailed:
         log_.Error("bind failed", {{"bdf", bdf},
-                                   {"role", target.reason},
+                                   {"role", target.Reason()},
                                    {"error", std::string(binding.error.message())}});
         break;
     }
@@ -56,9 +56,13 @@ VfioPassReport VfioManager::BindAll() {
   return report;
 }
 
+std::string VfioManager::ReadyFile() const {
+  return absl::StrCat(options_.validations_dir, "/", api::kVfioPciReadyFile);
+}
+
 void VfioManager::UpdateReadyFile(const VfioPassReport& report) {
   if (options_.validations_dir.empty()) return;
-  const std::string ready = absl::StrCat(options_.validations_dir, "/", api::kVfioPciReadyFile);
+  const std::string ready = ReadyFile();
   std::error_code error;
   if (report.AllBound() && report.selected > 0) {
     std::filesystem::create_directories(options_.validations_dir, error);
@@ -103,8 +107,7 @@ void VfioManager::RestoreAll() {
   bound_by_us_.clear();
   if (!options_.validations_dir.empty()) {
     std::error_code error;
-    std::filesystem::remove(absl::StrCat(options_.validations_dir, "/", api::kVfioPciReadyFile),
-                            error);
+    std::filesystem::remove(ReadyFile(), error);
   }
 }
 

@@ -52,6 +52,7 @@ class VfioManager {
   void RestoreAll();
 
  private:
+  std::string ReadyFile() const;
   void UpdateReadyFile(const VfioPassReport& report);
 
   const host::HostRoot& root_;

@@ -15,7 +15,7 @@ std::map<std::string, DoctorCheck> ChecksOf(testing::SimHost host) {
   auto kernel = testing::SimulatedKernel::Create(std::move(host));
   EXPECT_TRUE(kernel.ok()) << kernel.status();
   std::map<std::string, DoctorCheck> by_name;
-  for (DoctorCheck& check : RunDoctorChecks(host::HostRoot((*kernel)->Root()))) {
+  for (DoctorCheck& check : RunDoctorChecks(host::HostRoot((*kernel)->Root())).checks) {
     by_name[check.name] = std::move(check);
   }
   return by_name;

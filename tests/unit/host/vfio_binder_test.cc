@@ -99,7 +99,7 @@ TEST(VfioManager, TakesTheGpusAudioFunctionAlongSoTheGroupIsViable) {
   const PciScan scan = ScanPciDevices(node.root);
   const std::vector<BindTarget> targets = BindTargets(scan, {});
   ASSERT_EQ(targets.size(), 2u);
-  EXPECT_EQ(targets[1].reason, std::string("companion of ") + testing::kVgaGpuBdf);
+  EXPECT_EQ(targets[1].Reason(), std::string("companion of ") + testing::kVgaGpuBdf);
 
   EXPECT_TRUE(node.BindAll().AllBound());
   EXPECT_EQ(node.kernel->DriverOf(testing::kVgaGpuBdf), "vfio-pci");
