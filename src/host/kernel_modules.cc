@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace gpuop::host {
@@ -25,7 +24,7 @@ std::string VfioModuleFor(std::string_view modalias, std::string_view modules_al
     if (end == std::string_view::npos) end = modules_alias.size();
     const std::string_view line = modules_alias.substr(at, end - at);
     at = end + 1;
-    if (!absl::StartsWith(std::string(line), std::string(kAliasPrefix))) continue;
+    if (!line.starts_with(kAliasPrefix)) continue;
     // "alias <pattern> <module>"
     const size_t pattern_start = 6;
     const size_t space = line.find(' ', pattern_start);
@@ -57,8 +56,7 @@ std::vector<std::string> DriverNamesOfModule(std::string_view module) {
 }
 
 bool IsVfioDriver(std::string_view driver) {
-  return driver == kVfioPciDriver || absl::EndsWith(std::string(driver), "_vfio_pci") ||
-         absl::EndsWith(std::string(driver), "-vfio-pci");
+  return driver == kVfioPciDriver || driver.ends_with("_vfio_pci") || driver.ends_with("-vfio-pci");
 }
 
 bool ModuleLoaded(const HostRoot& root, std::string_view module) {

@@ -19,11 +19,9 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(simdjson::dom::parser& parser, std::s
                                             simdjson::error_message(error), "): ", Excerpt(line)));
   }
   std::string_view type;
-  simdjson::dom::object object;
   WatchEvent event;
   if (parsed["type"].get(type) != simdjson::SUCCESS ||
-      parsed["object"].get(object) != simdjson::SUCCESS ||
-      parsed["object"].get(event.object) != simdjson::SUCCESS) {
+      parsed["object"].get(event.object) != simdjson::SUCCESS || !event.object.is_object()) {
     return absl::DataLossError(
         absl::StrCat("watch: an event lacks type or object: ", Excerpt(line)));
   }
@@ -37,8 +35,8 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(simdjson::dom::parser& parser, std::s
     event.type = WatchEvent::Type::kBookmark;
   } else if (type == "ERROR") {
     int64_t code = 0;
-    if (object["code"].get(code) != simdjson::SUCCESS) code = 500;
-    return ApiError(static_cast<long>(code), simdjson::minify(object), "watch");
+    if (event.object["code"].get(code) != simdjson::SUCCESS) code = 500;
+    return ApiError(static_cast<long>(code), simdjson::minify(event.object), "watch");
   } else {
     return absl::DataLossError(
         absl::StrCat("watch: unknown event type \"", std::string(type), "\""));
