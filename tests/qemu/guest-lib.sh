@@ -64,6 +64,20 @@ pci_state() {
   done
 }
 
+# find_emulated_devices: sets edu, nic and testdev to the addresses of run-guest's emulated
+# devices (QEMU's edu 1234:11e8, the e1000e NIC 8086:10d3, pci-testdev 1b36:0005) and group to
+# edu's IOMMU group, checking the state every guest script starts from.
+find_emulated_devices() {
+  edu=$(pci_find 0x1234 0x11e8)
+  nic=$(pci_find 0x8086 0x10d3)
+  testdev=$(pci_find 0x1b36 0x0005)
+  check "edu device present ($edu)" [ -n "$edu" ]
+  check "e1000e device present ($nic)" [ -n "$nic" ]
+  check "e1000e device on e1000e at the start" driver_is "$nic" e1000e
+  group=$(pci_group "$edu")
+  check "edu device in an IOMMU group ($group)" [ "$group" != none ]
+}
+
 # driver_is <bdf> <driver>: whether readlink of the device's driver link ends in /<driver>.
 driver_is() {
   case "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" in

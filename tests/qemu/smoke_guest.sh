@@ -15,14 +15,7 @@ check "vfio-pci driver registered" [ -d /sys/bus/pci/drivers/vfio-pci ]
 check "modprobe vfio-pci works" modprobe vfio-pci
 check "/dev/vfio/vfio exists" [ -c /dev/vfio/vfio ]
 
-edu=$(pci_find 0x1234 0x11e8)
-nic=$(pci_find 0x8086 0x10d3)
-testdev=$(pci_find 0x1b36 0x0005)
-check "edu device present ($edu)" [ -n "$edu" ]
-check "e1000e device present ($nic)" [ -n "$nic" ]
-check "e1000e device on e1000e before the bind" driver_is "$nic" e1000e
-group=$(pci_group "$edu")
-check "edu device in an IOMMU group ($group)" [ "$group" != none ]
+find_emulated_devices
 
 # The bind: driver_override makes vfio-pci the only driver that may take the device (and keeps
 # it so across rebinds); drivers_probe asks the kernel to attach it now.

@@ -7,14 +7,7 @@
 echo "PCI devices before:"
 pci_state
 
-edu=$(pci_find 0x1234 0x11e8)
-nic=$(pci_find 0x8086 0x10d3)
-testdev=$(pci_find 0x1b36 0x0005)
-check "edu device present ($edu)" [ -n "$edu" ]
-check "e1000e device present ($nic)" [ -n "$nic" ]
-check "e1000e device on e1000e before vfio-manager" driver_is "$nic" e1000e
-group=$(pci_group "$edu")
-check "edu device in an IOMMU group ($group)" [ "$group" != none ]
+find_emulated_devices
 
 echo "+ gpuop vfio-manager --host-root / --vendor 1234 --once"
 rc=0

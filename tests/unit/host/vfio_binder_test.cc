@@ -12,7 +12,7 @@
 #include "host/pci_device.h"
 #include "operands/validator/vfio_validation.h"
 #include "operands/vfio_manager/vfio_manager.h"
-#include "tests/fixtures/simulated_kernel.h"
+#include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/topologies.h"
 
 namespace gpuop::host {
@@ -22,14 +22,9 @@ using ::gpuop::testing::SimHost;
 using ::gpuop::testing::SimulatedKernel;
 using ::testing::HasSubstr;
 
-std::unique_ptr<SimulatedKernel> Boot(SimHost host) {
-  auto kernel = SimulatedKernel::Create(std::move(host));
-  EXPECT_TRUE(kernel.ok()) << kernel.status();
-  return *std::move(kernel);
-}
-
 struct Node {
-  explicit Node(SimHost host) : kernel(Boot(std::move(host))), root(kernel->Root()) {}
+  explicit Node(SimHost host)
+      : kernel(testing::BootOrFail(std::move(host))), root(kernel->Root()) {}
 
   operands::VfioPassReport BindAll(TargetSelection selection = {}, BinderOptions binder = {}) {
     operands::VfioManager manager(root, *kernel,
