@@ -5,6 +5,8 @@
 #include <chrono>
 #include <iostream>
 
+#include "common/files.h"
+#include "kube/micro_time.h"
 #include "tests/integration/background_process.h"
 #include "tests/integration/kube/informer_testing.h"
 
@@ -76,6 +78,31 @@ TEST_F(LeaderElection, StandbyTakesOverAfterTheLeaderDiesAndAtOnceAfterACleanRel
             << " ms (lease duration " << kLeaseDuration.count() << " s)\n"
             << "leader released -> standby leads: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(handover).count() << " ms\n";
+}
+
+TEST_F(LeaderElection, ALeaderWhoseLeaseIsTakenStopsLeadingAtItsNextRenewal) {
+  auto a = Candidate("a");
+  ASSERT_TRUE(WaitFor([&] { return Holder() == "a"; }));
+
+  // Someone else writes the lease as theirs (a forced takeover, or a clock gone wrong).
+  auto lease = client_->Get(resources::kLeases, ns_, "operator");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  (*lease)["spec"]["holderIdentity"] = "thief";
+  (*lease)["spec"]["renewTime"] = MicroTimeNow();
+  ASSERT_TRUE(client_->Update(resources::kLeases, ns_, *lease).ok());
+  const auto taken = Clock::now();
+
+  const std::string log = gpuop::testing::TestEnvState() + "/" + ns_ + "-a.log";
+  ASSERT_TRUE(WaitFor(
+      [&] { return common::ReadFile(log).value_or("").find("stopped a") != std::string::npos; },
+      kLeaseDuration));
+  const auto stopped = Clock::now() - taken;
+  // At its next renewal (every 0.5 s), not after a renew deadline (4 s) or lease (6 s).
+  EXPECT_LT(stopped, std::chrono::seconds(2));
+  EXPECT_EQ(a->Wait(), 0);
+  EXPECT_EQ(Holder(), "thief");  // And it does not take the lease back.
+  std::cout << "lease taken -> leader stops: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(stopped).count() << " ms\n";
 }
 
 }  // namespace

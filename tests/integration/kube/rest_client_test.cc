@@ -149,6 +149,55 @@ TEST(RestClient, ServerSideApplyConflictsBetweenManagersUntilForced) {
   EXPECT_TRUE(client->Delete(resources::kNodes, "", name).ok());
 }
 
+TEST(RestClient, AppliesReadsAndDeletesInTheAppsRbacAndNodeGroups) {
+  // What the operator writes for each operand: a DaemonSet (apps/v1), a ClusterRole
+  // (rbac.authorization.k8s.io/v1) and a RuntimeClass (node.k8s.io/v1).
+  auto client = AdminClient();
+  const std::string name = UniqueName("operand");
+  const json labels = {{"app", name}};
+  const json daemon_set = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "DaemonSet"},
+      {"metadata", {{"name", name}, {"namespace", "default"}}},
+      {"spec",
+       {{"selector", {{"matchLabels", labels}}},
+        {"template",
+         {{"metadata", {{"labels", labels}}},
+          {"spec",
+           {{"nodeSelector", {{"nvidia.com/gpu.deploy.vfio-manager", "true"}}},
+            {"containers", {{{"name", "agent"}, {"image", "gpuop:test"}}}}}}}}}}};
+  const json cluster_role = {
+      {"apiVersion", "rbac.authorization.k8s.io/v1"},
+      {"kind", "ClusterRole"},
+      {"metadata", {{"name", name}}},
+      {"rules", {{{"apiGroups", {""}}, {"resources", {"nodes"}}, {"verbs", {"get", "patch"}}}}}};
+  const json runtime_class = {{"apiVersion", "node.k8s.io/v1"},
+                              {"kind", "RuntimeClass"},
+                              {"metadata", {{"name", name}}},
+                              {"handler", "kata-qemu-nvidia-gpu"}};
+  struct Case {
+    const Resource& resource;
+    std::string ns;
+    json object;
+  };
+  for (const Case& c : {Case{resources::kDaemonSets, "default", daemon_set},
+                        Case{resources::kClusterRoles, "", cluster_role},
+                        Case{resources::kRuntimeClasses, "", runtime_class}}) {
+    SCOPED_TRACE(c.resource.plural);
+    auto applied = client->Apply(c.resource, c.ns, c.object);
+    ASSERT_TRUE(applied.ok()) << applied.status();
+    auto read = client->Get(c.resource, c.ns, name);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ((*read)["kind"], c.object["kind"]);
+    EXPECT_EQ((*read)["metadata"]["uid"], (*applied)["metadata"]["uid"]);
+    auto listed = client->List(c.resource, c.ns, {.field_selector = "metadata.name=" + name});
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    EXPECT_EQ(listed->items.size(), 1u);
+    EXPECT_TRUE(client->Delete(c.resource, c.ns, name).ok());
+    EXPECT_TRUE(absl::IsNotFound(client->Get(c.resource, c.ns, name).status()));
+  }
+}
+
 TEST(RestClient, UpdatesTheStatusSubresourceOfACustomResource) {
   auto client = AdminClient();
   const std::string group = UniqueName("status") + ".testenv.gpuop.io";

@@ -1,10 +1,14 @@
 // The REST client's waiting logic, on a FakeClock: Retry-After on 429/5xx (client-go's rules:
 // retry only when the server says when, at most 10 times) and the re-read of a rotating
-// ServiceAccount token file. The answers come from a scripted loopback server because the real
-// API server cannot be made to send them on demand.
+// ServiceAccount token file; and the timeout every call carries. The answers come from a scripted
+// loopback server because the real API server cannot be made to send them on demand.
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -88,6 +92,33 @@ TEST(RestClientRetry, LongWaitsAreCappedAndRetriesEndAfterTen) {
   EXPECT_EQ(ReasonOf(node.status()), "TooManyRequests");
   EXPECT_EQ(server.Requests().size(), 11u);  // The first try and ten retries.
   EXPECT_EQ(clock.Now() - start, 10 * std::chrono::seconds(30));
+}
+
+TEST(RestClientTimeout, AServerThatNeverAnswersEndsTheCallAtItsTimeout) {
+  // A listening socket nobody accepts on: the connection is made by the kernel's backlog, the
+  // request is sent, and no answer ever comes.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  socklen_t length = sizeof(address);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  ASSERT_EQ(listen(listener, 4), 0);
+  auto client =
+      RestClient::Create({.server = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port))});
+  ASSERT_TRUE(client.ok());
+
+  const auto start = std::chrono::steady_clock::now();
+  auto answer = (*client)->Do(
+      {.path_and_query = "/api/v1/nodes/n1", .timeout = std::chrono::milliseconds(300)});
+  const auto took = std::chrono::steady_clock::now() - start;
+
+  EXPECT_TRUE(absl::IsDeadlineExceeded(answer.status())) << answer.status();
+  // It waited (curl's timer may end a fraction early), rather than failing at once.
+  EXPECT_GE(took, std::chrono::milliseconds(250));
+  EXPECT_LT(took, std::chrono::seconds(10));
+  close(listener);
 }
 
 class TokenFile {
