@@ -11,4 +11,8 @@ inline constexpr char kWorkloadTypeFile[] = "workload-type";
 // Empty; present when every NVIDIA GPU of the node is on a vfio driver.
 inline constexpr char kVfioPciReadyFile[] = "vfio-pci-ready";
 
+// Ours, on the host's tmpfs /run (the vfio-manager DaemonSet mounts /run/gpuop): the drivers the
+// VFIO manager took devices from, so that --unbind-on-exit survives an agent restart.
+inline constexpr char kVfioManagerStateFile[] = "/run/gpuop/vfio-manager/previous-drivers.json";
+
 }  // namespace gpuop::api

@@ -25,6 +25,22 @@ absl::StatusOr<uint32_t> ReadHex(const HostRoot& root, const std::string& path, 
 
 }  // namespace
 
+bool IsPciAddress(std::string_view text) {
+  const auto hex = [](std::string_view digits) {
+    return !digits.empty() &&
+           digits.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  };
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon < 4 || colon > 8) return false;
+  const std::string_view rest = text.substr(colon + 1);  // "65:00.0"
+  if (rest.size() != 7 || rest[2] != ':' || rest[5] != '.') return false;
+  if (!hex(text.substr(0, colon)) || !hex(rest.substr(0, 2)) || !hex(rest.substr(3, 2))) {
+    return false;
+  }
+  const int device = std::stoi(std::string(rest.substr(3, 2)), nullptr, 16);
+  return device <= 0x1f && rest[6] >= '0' && rest[6] <= '7';
+}
+
 absl::StatusOr<PciDevice> ReadPciDevice(const HostRoot& root, const std::string& address) {
   const std::string dir = absl::StrCat(kPciDevicesDir, "/", address);
   if (!root.Exists(dir)) return absl::NotFoundError(absl::StrCat("no PCI device ", address));

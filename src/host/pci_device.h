@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -46,6 +47,11 @@ struct PciDevice {
   // A PCI-to-PCI bridge or root port: it shares an IOMMU group without needing a vfio driver.
   bool IsPciBridge() const { return (class_code >> 8) == 0x0604; }
 };
+
+// Whether `text` has the form of a sysfs PCI address, "0000:65:00.0" (domain of 4 or more hex
+// digits, bus, device 00-1f, function 0-7). Checked before a name from outside (a state file,
+// a request) becomes a path under /sys.
+bool IsPciAddress(std::string_view text);
 
 // One device, from its sysfs directory. NotFound when it is gone (hot-removed); a malformed
 // attribute (vendor, device, class) is DataLoss naming the file and its contents.

@@ -110,6 +110,16 @@ std::string ResourceNameFor(std::string_view device_name, uint16_t device_id) {
     }
     // Anything else ('[', ']', '(', '+', ...) is dropped.
   }
+  // Beyond upstream: Kubernetes rejects a resource name that does not start and end with a
+  // letter or digit or is over 63 characters, so a name like "Foo Inc." ("FOO_INC_") is
+  // trimmed and cut rather than advertised and refused by kubelet.
+  constexpr size_t kMaxResourceName = 63;
+  const auto not_edge = [](char c) { return c == '_' || c == '-'; };
+  while (!name.empty() && not_edge(name.back())) name.pop_back();
+  const size_t first = name.find_first_not_of("_-");
+  name = first == std::string::npos ? "" : name.substr(first, kMaxResourceName);
+  while (!name.empty() && not_edge(name.back())) name.pop_back();
+  if (name.empty()) return absl::StrFormat("%04x", device_id);
   return name;
 }
 

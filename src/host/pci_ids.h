@@ -41,7 +41,9 @@ class PciIds {
 
 // The sandbox device plugin's formatting of a device name into a resource name: upper case,
 // '/' and '.' to '_', runs of whitespace to '_', then anything outside [A-Za-z0-9_-] dropped.
-// An empty name gives the device id in four hex digits ("2331"), as the reference says.
+// An empty name gives the device id in four hex digits ("2331"), as the reference says; so does
+// a name with nothing left. Leading and trailing '_'/'-' are trimmed and the result cut to 63
+// characters, the limits Kubernetes puts on the name part of a resource.
 std::string ResourceNameFor(std::string_view device_name, uint16_t device_id);
 
 }  // namespace gpuop::host

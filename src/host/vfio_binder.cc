@@ -140,6 +140,12 @@ DeviceBinding VfioBinder::Bind(const std::string& address) {
           " ms: device busy (is a process using /dev/nvidia*, "
           "such as nvidia-persistenced or a container? stop it and the bind completes)")));
     }
+    // ENODEV after waiting on the device lock: an unbind an earlier pass gave up on has
+    // finished meanwhile. The driver link says whether the device is free now.
+    if (!unbound.ok() &&
+        root_.LinkTargetName(DeviceAttribute(address, "driver")).value_or("").empty()) {
+      unbound = absl::OkStatus();
+    }
     if (!unbound.ok()) {
       return fail(absl::Status(unbound.code(), absl::StrCat(what, ": unbind from ", device->driver,
                                                             ": ", unbound.message())));
@@ -176,6 +182,9 @@ absl::Status VfioBinder::Restore(const DeviceBinding& binding) {
   const std::string what =
       absl::StrCat("restore ", address, " to ",
                    binding.previous_driver.empty() ? "no driver" : binding.previous_driver);
+  if (!root_.Exists(absl::StrCat(kPciDevicesDir, "/", address))) {
+    return absl::NotFoundError(absl::StrCat(what, ": the device is gone"));
+  }
   // "\n" clears the override, as the kernel's documentation does it (echo > driver_override).
   if (absl::Status cleared = kernel_.WriteAttribute(DeviceAttribute(address, "driver_override"),
                                                     "\n", options_.write_timeout);

@@ -68,7 +68,7 @@ class VfioBinder {
   DeviceBinding Bind(const std::string& address);
 
   // Undoes a kBound result: back to the previous driver (or unbound if it had none), with
-  // driver_override cleared. Used by --unbind-on-exit.
+  // driver_override cleared. Used by --unbind-on-exit. NotFound when the device is gone.
   absl::Status Restore(const DeviceBinding& binding);
 
  private:

@@ -37,6 +37,32 @@ if [ "$before" != "$after" ]; then
   echo "$after"
 fi
 
+# The long-running agent, as in its pod: serves /readyz and /metrics while the device is on
+# vfio, and with --unbind-on-exit gives back, on SIGTERM, what an *earlier process* bound (the
+# --once runs above, through the state file under /run/gpuop): the edu device had no driver.
+check "the state file names the edu device" grep -q "$edu" /run/gpuop/vfio-manager/previous-drivers.json
+ip link set lo up
+echo "+ gpuop vfio-manager --host-root / --vendor 1234 --unbind-on-exit --metrics-address 127.0.0.1:8080 &"
+gpuop vfio-manager --host-root / --vendor 1234 --unbind-on-exit --metrics-address 127.0.0.1:8080 &
+agent=$!
+ready=""
+for _ in $(seq 1 50); do
+  if ready=$(wget -q -O - http://127.0.0.1:8080/readyz 2>/dev/null); then break; fi
+  sleep 0.2
+done
+check "/readyz answers ok while the device is on vfio ($ready)" [ "$ready" = ok ]
+metrics=$(wget -q -O - http://127.0.0.1:8080/metrics || true)
+echo "$metrics" | grep "^gpuop_vfio_manager" || true
+check "/metrics says ready" sh -c "echo '$metrics' | grep -qx 'gpuop_vfio_manager_ready 1'"
+kill -TERM "$agent"
+rc=0
+wait "$agent" || rc=$?
+check "the agent exits 0 on SIGTERM (exit $rc)" [ "$rc" = 0 ]
+check "edu device back to no driver" [ "$(pci_driver "$edu")" = none ]
+check "its driver_override cleared" [ "$(cat "/sys/bus/pci/devices/$edu/driver_override")" = "(null)" ]
+check "the state file is gone" [ ! -e /run/gpuop/vfio-manager/previous-drivers.json ]
+check "e1000e device still on e1000e" driver_is "$nic" e1000e
+
 # doctor reports (exit 0: all good, 1: problems found); whatever it finds, it must not fail
 # otherwise and must print JSON.
 echo "+ gpuop doctor --json"

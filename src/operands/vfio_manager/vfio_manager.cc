@@ -7,6 +7,7 @@
 #include "api/paths.h"
 #include "common/atomic_file.h"
 #include "host/uevent_monitor.h"
+#include "operands/vfio_manager/previous_drivers.h"
 
 namespace gpuop::operands {
 
@@ -18,9 +19,52 @@ bool VfioPassReport::AllBound() const {
   return true;
 }
 
+std::string VfioPassReport::NotReadyReason() const {
+  if (Ready()) return "";
+  int failed = 0;
+  for (const host::DeviceBinding& binding : bindings) {
+    if (binding.outcome == host::DeviceBinding::Outcome::kFailed) ++failed;
+  }
+  if (failed > 0) return absl::StrCat(failed, " PCI function(s) could not be bound to vfio");
+  if (!scan_problems.empty()) {
+    return absl::StrCat(scan_problems.size(), " PCI device(s) could not be read");
+  }
+  return "no devices to bind";
+}
+
 VfioManager::VfioManager(const host::HostRoot& root, host::Kernel& kernel,
                          VfioManagerOptions options, common::Logger& log)
-    : root_(root), binder_(root, kernel, options.binder), options_(std::move(options)), log_(log) {}
+    : root_(root), binder_(root, kernel, options.binder), options_(std::move(options)), log_(log) {
+  LoadState();
+}
+
+void VfioManager::LoadState() {
+  if (options_.state_file.empty()) return;
+  absl::StatusOr<std::vector<host::DeviceBinding>> earlier =
+      LoadPreviousDrivers(options_.state_file);
+  if (!earlier.ok()) {
+    log_.Warn("ignoring the state file; drivers bound before this start will not be restored",
+              {{"error", std::string(earlier.status().message())}});
+    return;
+  }
+  for (host::DeviceBinding& binding : *earlier) {
+    // Only what is still as we left it: someone may have rebound the device meanwhile.
+    absl::StatusOr<host::PciDevice> device = host::ReadPciDevice(root_, binding.address);
+    if (device.ok() && device->driver == binding.driver) {
+      log_.Info("bound by an earlier run",
+                {{"bdf", binding.address}, {"previous_driver", binding.previous_driver}});
+      bound_by_us_.push_back(std::move(binding));
+    }
+  }
+  if (bound_by_us_.size() != earlier->size()) SaveState();
+}
+
+void VfioManager::SaveState() {
+  if (options_.state_file.empty()) return;
+  if (absl::Status saved = SavePreviousDrivers(options_.state_file, bound_by_us_); !saved.ok()) {
+    log_.Error("cannot record the previous drivers", {{"error", std::string(saved.message())}});
+  }
+}
 
 VfioPassReport VfioManager::BindAll() {
   VfioPassReport report;
@@ -29,6 +73,7 @@ VfioPassReport VfioManager::BindAll() {
     log_.Error("cannot read a PCI device", {{"error", std::string(problem.message())}});
   }
   report.scan_problems = std::move(scan.problems);
+  const size_t bound_before = bound_by_us_.size();
   for (const host::BindTarget& target : host::BindTargets(scan, options_.selection)) {
     if (target.companion_of.empty()) ++report.selected;
     host::DeviceBinding binding = binder_.Bind(target.device.address);
@@ -52,7 +97,9 @@ VfioPassReport VfioManager::BindAll() {
     report.bindings.push_back(std::move(binding));
   }
   if (report.selected == 0) log_.Warn("no devices to bind on this node");
+  if (bound_by_us_.size() != bound_before) SaveState();
   UpdateReadyFile(report);
+  for (const VfioPassObserver& observer : observers_) observer(report);
   return report;
 }
 
@@ -64,7 +111,7 @@ void VfioManager::UpdateReadyFile(const VfioPassReport& report) {
   if (options_.validations_dir.empty()) return;
   const std::string ready = ReadyFile();
   std::error_code error;
-  if (report.AllBound() && report.selected > 0) {
+  if (report.Ready()) {
     std::filesystem::create_directories(options_.validations_dir, error);
     if (absl::Status written = common::WriteFileAtomically(ready, ""); !written.ok()) {
       log_.Error("cannot write the ready file", {{"error", std::string(written.message())}});
@@ -96,15 +143,21 @@ int VfioManager::Run(const common::StopSignal& stop) {
 }
 
 void VfioManager::RestoreAll() {
+  std::vector<host::DeviceBinding> not_restored;  // Kept in the state file for the next run.
   for (auto it = bound_by_us_.rbegin(); it != bound_by_us_.rend(); ++it) {
-    if (absl::Status restored = binder_.Restore(*it); !restored.ok()) {
+    absl::Status restored = binder_.Restore(*it);
+    if (restored.ok()) {
+      log_.Info("restored", {{"bdf", it->address}, {"driver", it->previous_driver}});
+    } else if (absl::IsNotFound(restored)) {
+      log_.Info("gone; nothing to restore", {{"bdf", it->address}});
+    } else {
       log_.Error("restore failed",
                  {{"bdf", it->address}, {"error", std::string(restored.message())}});
-    } else {
-      log_.Info("restored", {{"bdf", it->address}, {"driver", it->previous_driver}});
+      not_restored.insert(not_restored.begin(), *it);
     }
   }
-  bound_by_us_.clear();
+  bound_by_us_ = std::move(not_restored);
+  SaveState();
   if (!options_.validations_dir.empty()) {
     std::error_code error;
     std::filesystem::remove(ReadyFile(), error);

@@ -7,6 +7,7 @@
 // the drivers it changed when it stops.
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,21 +26,36 @@ struct VfioManagerOptions {
   // /run/nvidia/validations itself). Empty: no ready file.
   std::string validations_dir;
   bool unbind_on_exit = false;
+  // Remembers the drivers this agent took devices from, across restarts (previous_drivers.h).
+  // Empty: kept in memory only.
+  std::string state_file;
   // Rescan this often even without uevents (they can be lost, or unavailable in a pod).
   std::chrono::milliseconds resync_period = std::chrono::seconds(60);
 };
+
+struct VfioPassReport;
+// Called after every pass (metrics, readiness, Events on the node).
+using VfioPassObserver = std::function<void(const VfioPassReport&)>;
 
 struct VfioPassReport {
   std::vector<host::DeviceBinding> bindings;
   std::vector<absl::Status> scan_problems;
   int selected = 0;  // GPUs (or devices) selected, companions not counted.
   bool AllBound() const;
+  // AllBound with at least one device: what vfio-pci-ready stands for.
+  bool Ready() const { return AllBound() && selected > 0; }
+  // For /readyz: why not Ready(), in a line.
+  std::string NotReadyReason() const;
 };
 
 class VfioManager {
  public:
+  // Reads the state file: devices an earlier run bound and that are still on vfio count as
+  // bound by this one.
   VfioManager(const host::HostRoot& root, host::Kernel& kernel, VfioManagerOptions options,
               common::Logger& log);
+
+  void AddObserver(VfioPassObserver observer) { observers_.push_back(std::move(observer)); }
 
   // One pass: scan, bind what is not bound, log each device, update the ready file.
   VfioPassReport BindAll();
@@ -54,12 +70,15 @@ class VfioManager {
  private:
   std::string ReadyFile() const;
   void UpdateReadyFile(const VfioPassReport& report);
+  void LoadState();
+  void SaveState();
 
   const host::HostRoot& root_;
   host::VfioBinder binder_;
   const VfioManagerOptions options_;
   common::Logger& log_;
   std::vector<host::DeviceBinding> bound_by_us_;
+  std::vector<VfioPassObserver> observers_;
 };
 
 }  // namespace gpuop::operands

@@ -74,6 +74,17 @@ TEST(ResourceNameFor, FormatsAsTheSandboxDevicePluginDoes) {
 TEST(ResourceNameFor, AnUnknownDeviceIsNamedByItsId) {
   EXPECT_EQ(ResourceNameFor("", 0x2335), "2335");
   EXPECT_EQ(ResourceNameFor("", 0x0a1b), "0a1b");
+  EXPECT_EQ(ResourceNameFor("[ ]", 0x0a1b), "0a1b");  // Found by pci_ids_fuzzer.
+}
+
+TEST(ResourceNameFor, IsAlwaysANameKubernetesAccepts) {
+  EXPECT_EQ(ResourceNameFor("Foo Inc.", 0x1), "FOO_INC");
+  EXPECT_EQ(ResourceNameFor(" [GH100] ", 0x1), "GH100");
+  EXPECT_EQ(ResourceNameFor("-x-", 0x1), "X");
+  const std::string long_name =
+      ResourceNameFor(std::string(50, 'a') + " " + std::string(50, 'b'), 1);
+  EXPECT_EQ(long_name, std::string(50, 'A') + "_" + std::string(12, 'B'));
+  EXPECT_EQ(ResourceNameFor(std::string(62, 'a') + " b", 1), std::string(62, 'A'));
 }
 
 }  // namespace

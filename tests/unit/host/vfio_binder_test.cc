@@ -24,7 +24,7 @@ using ::testing::HasSubstr;
 
 struct Node {
   explicit Node(SimHost host)
-      : kernel(testing::BootOrFail(std::move(host))), root(kernel->Root()) {}
+      : kernel(testing::BootOrThrow(std::move(host))), root(kernel->Root()) {}
 
   operands::VfioPassReport BindAll(TargetSelection selection = {}, BinderOptions binder = {}) {
     operands::VfioManager manager(root, *kernel,
@@ -137,6 +137,18 @@ TEST(VfioManager, AnUnbindThatBlocksFailsThatGpuWithAHintAndNoReadyFile) {
   EXPECT_TRUE(node.BindAll().AllBound());
   EXPECT_EQ(node.kernel->DriverOf(testing::kH100PcieBdf), "vfio-pci");
   EXPECT_TRUE(node.ReadyFileExists());
+}
+
+TEST(VfioManager, AnUnbindGivenUpOnThatFinishesDuringTheNextPassStillEndsOnVfio) {
+  Node node(testing::GpuWithBlockedUnbind(std::chrono::milliseconds(800)));
+  ASSERT_FALSE(node.BindAll({}, {.unbind_timeout = std::chrono::milliseconds(100)}).AllBound());
+
+  // At once, without waiting: this pass's writes queue on the device lock behind the first
+  // unbind, whose completion leaves the device driverless; its own unbind then finds no driver.
+  const operands::VfioPassReport report = node.BindAll();
+  EXPECT_TRUE(report.AllBound()) << report.bindings[0].error;
+  EXPECT_EQ(node.kernel->DriverOf(testing::kH100PcieBdf), "vfio-pci");
+  EXPECT_EQ(report.bindings[0].previous_driver, "nvidia");
 }
 
 TEST(VfioManager, WithTheIommuOffTheBindFailsNamingTheBiosSetting) {
