@@ -1,0 +1,220 @@
+#include "api/cluster_policy.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace gpuop::api {
+namespace {
+
+using nlohmann::json;
+
+// Reads typed fields of one JSON object and keeps the first error, with the field's path.
+// Absent and null fields read as "not given"; a field of the wrong type is an error.
+class Fields {
+ public:
+  Fields(const json& object, std::string path, absl::Status& error)
+      : object_(object), path_(std::move(path)), error_(error) {
+    if (!object_.is_null() && !object_.is_object()) Fail("", "is not an object");
+  }
+
+  const json* Find(const char* key) const {
+    if (!object_.is_object()) return nullptr;
+    const auto it = object_.find(key);
+    return it == object_.end() || it->is_null() ? nullptr : &*it;
+  }
+  std::optional<bool> Bool(const char* key) {
+    const json* value = Find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_boolean()) return Fail(key, "is not true or false"), std::nullopt;
+    return value->get<bool>();
+  }
+  std::string String(const char* key) {
+    const json* value = Find(key);
+    if (value == nullptr) return "";
+    if (!value->is_string()) return Fail(key, "is not a string"), "";
+    return value->get<std::string>();
+  }
+  // One of `allowed`, or "" when absent.
+  std::string Enum(const char* key, std::initializer_list<const char*> allowed) {
+    std::string value = String(key);
+    if (value.empty()) return value;
+    for (const char* candidate : allowed) {
+      if (value == candidate) return value;
+    }
+    Fail(key, absl::StrCat("\"", value, "\" is not one of ", absl::StrJoin(allowed, ", ")));
+    return "";
+  }
+  std::vector<std::string> Strings(const char* key) {
+    std::vector<std::string> values;
+    const json* value = Find(key);
+    if (value == nullptr) return values;
+    if (!value->is_array()) return Fail(key, "is not a list"), values;
+    for (const json& item : *value) {
+      if (!item.is_string()) return Fail(key, "has an item that is not a string"), values;
+      values.push_back(item.get<std::string>());
+    }
+    return values;
+  }
+  std::map<std::string, std::string> StringMap(const char* key) {
+    std::map<std::string, std::string> values;
+    const json* value = Find(key);
+    if (value == nullptr) return values;
+    if (!value->is_object()) return Fail(key, "is not a map"), values;
+    for (const auto& [name, item] : value->items()) {
+      if (!item.is_string()) {
+        FailAt(absl::StrCat(Path(key), "[\"", name, "\"]"), "is not a string");
+        return values;
+      }
+      values[name] = item.get<std::string>();
+    }
+    return values;
+  }
+  const json& Object(const char* key) {
+    static const json none;
+    const json* value = Find(key);
+    return value == nullptr ? none : *value;
+  }
+  std::string Path(const char* key) const { return absl::StrCat(path_, ".", key); }
+
+  void Fail(const char* key, const std::string& why) {
+    FailAt(*key == '\0' ? path_ : Path(key), why);
+  }
+  void FailAt(const std::string& path, const std::string& why) {
+    if (error_.ok()) error_ = absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+  }
+
+ private:
+  const json& object_;
+  const std::string path_;
+  absl::Status& error_;
+};
+
+OperandSpec ReadOperand(const json& section, const std::string& path, absl::Status& error) {
+  Fields fields(section, path, error);
+  OperandSpec spec;
+  spec.enabled = fields.Bool("enabled");
+  spec.repository = fields.String("repository");
+  spec.image = fields.String("image");
+  spec.version = fields.String("version");
+  spec.image_pull_policy = fields.String("imagePullPolicy");
+  spec.image_pull_secrets = fields.Strings("imagePullSecrets");
+  spec.args = fields.Strings("args");
+  if (const json* env = fields.Find("env")) {
+    if (!env->is_array()) {
+      fields.Fail("env", "is not a list of {name, value}");
+    } else {
+      for (const json& variable : *env) {
+        if (!variable.is_object() || !variable.contains("name") || !variable["name"].is_string()) {
+          fields.Fail("env", "has an entry without a name");
+          break;
+        }
+      }
+      spec.env = *env;
+    }
+  }
+  if (const json* resources = fields.Find("resources")) {
+    if (!resources->is_object()) fields.Fail("resources", "is not an object");
+    spec.resources = *resources;
+  }
+  return spec;
+}
+
+void ReadKataConfig(const json& config, const std::string& path, ClusterPolicy& policy,
+                    absl::Status& error) {
+  Fields fields(config, path, error);
+  if (std::string dir = fields.String("artifactsDir"); !dir.empty()) {
+    if (dir.front() != '/') fields.Fail("artifactsDir", "is not an absolute path");
+    policy.kata_artifacts_dir = dir;
+  }
+  const json* classes = fields.Find("runtimeClasses");
+  if (classes == nullptr) return;
+  if (!classes->is_array()) return fields.Fail("runtimeClasses", "is not a list");
+  for (size_t i = 0; i < classes->size(); ++i) {
+    Fields entry((*classes)[i], absl::StrCat(path, ".runtimeClasses[", i, "]"), error);
+    KataRuntimeClass runtime_class;
+    runtime_class.name = entry.String("name");
+    runtime_class.node_selector = entry.StringMap("nodeSelector");
+    Fields artifacts(entry.Object("artifacts"), entry.Path("artifacts"), error);
+    runtime_class.artifacts_url = artifacts.String("url");
+    runtime_class.artifacts_pull_secret = artifacts.String("pullSecret");
+    // As NVIDIA's sanitiser does: an entry without a name or URL is dropped, not fatal.
+    if (runtime_class.name.empty() || runtime_class.artifacts_url.empty()) continue;
+    policy.kata_runtime_classes.push_back(std::move(runtime_class));
+  }
+}
+
+}  // namespace
+
+std::optional<Workload> ParseWorkload(std::string_view value) {
+  if (value == "container") return Workload::kContainer;
+  if (value == "vm-passthrough") return Workload::kVmPassthrough;
+  if (value == "vm-vgpu") return Workload::kVmVgpu;
+  return std::nullopt;
+}
+
+std::string_view WorkloadName(Workload workload) {
+  switch (workload) {
+    case Workload::kContainer:
+      return "container";
+    case Workload::kVmPassthrough:
+      return "vm-passthrough";
+    case Workload::kVmVgpu:
+      return "vm-vgpu";
+  }
+  return "container";
+}
+
+const OperandSpec* ClusterPolicy::Operand(std::string_view spec_key) const {
+  const auto it = operands.find(std::string(spec_key));
+  return it == operands.end() ? nullptr : &it->second;
+}
+
+bool ClusterPolicy::OperandEnabled(std::string_view spec_key, bool default_enabled) const {
+  const OperandSpec* spec = Operand(spec_key);
+  return spec != nullptr && spec->enabled.has_value() ? *spec->enabled : default_enabled;
+}
+
+absl::StatusOr<ClusterPolicy> ParseClusterPolicy(const json& object) {
+  absl::Status error;
+  ClusterPolicy policy;
+  Fields top(object, "ClusterPolicy", error);
+  Fields metadata(top.Object("metadata"), "metadata", error);
+  policy.name = metadata.String("name");
+  policy.uid = metadata.String("uid");
+  policy.creation_timestamp = metadata.String("creationTimestamp");
+  if (const json* generation = metadata.Find("generation");
+      generation != nullptr && generation->is_number_integer()) {
+    policy.generation = generation->get<int64_t>();
+  }
+
+  const json& spec_object = top.Object("spec");
+  Fields spec(spec_object, "spec", error);
+  Fields sandbox(spec.Object("sandboxWorkloads"), "spec.sandboxWorkloads", error);
+  policy.sandbox_enabled = sandbox.Bool("enabled").value_or(false);
+  const std::string workload =
+      sandbox.Enum("defaultWorkload", {"container", "vm-passthrough", "vm-vgpu"});
+  policy.default_workload = ParseWorkload(workload).value_or(Workload::kContainer);
+  policy.sandbox_mode = sandbox.Enum("mode", {"kubevirt", "kata"}) == "kata"
+                            ? SandboxMode::kKata
+                            : SandboxMode::kKubevirt;
+
+  for (const char* key : kOperandSpecKeys) {
+    const json* section = spec.Find(key);
+    if (section == nullptr) continue;
+    policy.operands[key] = ReadOperand(*section, spec.Path(key), error);
+  }
+  Fields cc(spec.Object("ccManager"), "spec.ccManager", error);
+  policy.cc_default_mode = cc.Enum("defaultMode", {"on", "off", "devtools", "ppcie"});
+  Fields kata(spec.Object("kataManager"), "spec.kataManager", error);
+  ReadKataConfig(kata.Object("config"), "spec.kataManager.config", policy, error);
+  Fields nfd(spec.Object("nfd"), "spec.nfd", error);
+  policy.nfd_node_feature_rules = nfd.Bool("nodefeaturerules").value_or(false);
+
+  if (!error.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ClusterPolicy ", policy.name, ": ", error.message()));
+  }
+  return policy;
+}
+
+}  // namespace gpuop::api

@@ -1,0 +1,139 @@
+#include "operator/node_routing.h"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+#include "api/labels.h"
+
+namespace gpuop::op {
+namespace {
+
+namespace operand = api::operand;
+
+std::string DeployLabel(const char* name) { return absl::StrCat(api::kDeployLabelPrefix, name); }
+
+bool HasLabelWithPrefix(const kube::LabelSet& labels, std::string_view prefix) {
+  bool found = false;
+  labels.ForEach([&](std::string_view key, std::string_view) {
+    if (key.starts_with(prefix)) found = true;
+  });
+  return found;
+}
+
+// §2.1: the mig.capable label, else a product known to have MIG; never with a vGPU host driver.
+bool MigCapable(const kube::LabelSet& labels) {
+  if (!labels.Get(api::kVgpuHostDriverVersionLabel).value_or("").empty()) return false;
+  if (std::optional<std::string_view> capable = labels.Get(api::kMigCapableLabel)) {
+    return *capable == "true";
+  }
+  const std::string product =
+      absl::AsciiStrToLower(std::string(labels.Get(api::kGpuProductLabel).value_or("")));
+  return absl::StrContains(product, "h100") || absl::StrContains(product, "a100") ||
+         absl::StrContains(product, "a30");
+}
+
+// §2.4, with the kata/kubevirt device plugin chosen by the mode.
+std::set<std::string> DeployLabelsFor(api::Workload workload, const RoutingPolicy& policy,
+                                      const kube::LabelSet& labels) {
+  std::set<std::string> names;
+  switch (workload) {
+    case api::Workload::kContainer:
+      names = {operand::kDriver,
+               operand::kGpuFeatureDiscovery,
+               operand::kContainerToolkit,
+               operand::kDevicePlugin,
+               operand::kDcgm,
+               operand::kDcgmExporter,
+               operand::kNodeStatusExporter,
+               operand::kOperatorValidator,
+               operand::kClient};
+      if (MigCapable(labels)) names.insert(operand::kMigManager);
+      break;
+    case api::Workload::kVmPassthrough:
+      names = {policy.sandbox_mode == api::SandboxMode::kKata ? operand::kKataSandboxDevicePlugin
+                                                              : operand::kSandboxDevicePlugin,
+               operand::kSandboxValidator,
+               operand::kVfioManager,
+               operand::kKataManager,
+               operand::kCcManager,
+               operand::kClient};
+      break;
+    case api::Workload::kVmVgpu:
+      names = {operand::kVgpuManager, operand::kVgpuDeviceManager, operand::kSandboxValidator,
+               operand::kCcManager, operand::kClient};
+      if (policy.sandbox_mode == api::SandboxMode::kKubevirt) {
+        names.insert(operand::kSandboxDevicePlugin);
+      }
+      break;
+  }
+  std::set<std::string> keys;
+  for (const std::string& name : names) keys.insert(DeployLabel(name.c_str()));
+  return keys;
+}
+
+}  // namespace
+
+RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy) {
+  return {.sandbox_enabled = policy.sandbox_enabled,
+          .default_workload = policy.default_workload,
+          .sandbox_mode = policy.sandbox_mode};
+}
+
+NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy) {
+  NodeRoute route;
+
+  // gpu.present (§2.2).
+  bool nfd_sees_gpu = false;
+  for (const char* key : api::kNfdNvidiaPciLabels) {
+    if (labels.Get(key) == "true") nfd_sees_gpu = true;
+  }
+  const std::optional<std::string_view> present = labels.Get(api::kGpuPresentLabel);
+  if (nfd_sees_gpu) {
+    route.has_gpu = true;
+    if (present != "true") route.changes[api::kGpuPresentLabel] = "true";
+  } else if (HasLabelWithPrefix(labels, api::kNfdLabelPrefix)) {
+    if (present == "true") route.changes[api::kGpuPresentLabel] = "false";
+  } else {
+    route.has_gpu = present == "true";
+  }
+
+  std::set<std::string> wanted;
+  route.operands_disabled = labels.Get(api::kDeployOperandsLabel) == "false";
+  if (route.has_gpu && !route.operands_disabled) {
+    if (!policy.sandbox_enabled) {
+      route.workload = api::Workload::kContainer;  // The node label is not consulted (§2.3).
+    } else if (std::optional<std::string_view> label = labels.Get(api::kWorkloadConfigLabel)) {
+      route.workload = api::ParseWorkload(*label);
+      if (!route.workload) route.invalid_workload = std::string(*label);
+    } else {
+      route.workload = policy.default_workload;
+    }
+    if (route.workload) wanted = DeployLabelsFor(*route.workload, policy, labels);
+  }
+
+  // §2.5: known keys not wanted go, whatever their value; wanted keys are added only where
+  // absent or empty, so a value another agent wrote (a pause) is left alone.
+  for (const char* name : api::kAllDeployOperands) {
+    const std::string key = DeployLabel(name);
+    const std::optional<std::string_view> value = labels.Get(key);
+    if (wanted.contains(key)) {
+      if (!value || value->empty()) route.changes[key] = "true";
+    } else if (value) {
+      route.changes[key] = std::nullopt;
+    }
+  }
+  return route;
+}
+
+nlohmann::json LabelPatch(const std::map<std::string, std::optional<std::string>>& changes) {
+  nlohmann::json labels = nlohmann::json::object();
+  for (const auto& [key, value] : changes) {
+    labels[key] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  }
+  return {{"metadata", {{"labels", labels}}}};
+}
+
+}  // namespace gpuop::op

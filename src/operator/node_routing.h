@@ -1,0 +1,50 @@
+#pragma once
+
+// Which workload a GPU node serves and which nvidia.com/gpu.deploy.<operand> labels it should
+// carry: a pure function from the node's labels and the policy to the label changes, so that
+// every case is a row in a table test (reference/gpu-operator.md §2). The reconciler reads the
+// node, calls RouteNode, and patches what it returns.
+//
+// Where we differ from NVIDIA's operator, on purpose:
+// - An invalid nvidia.com/gpu.workload.config value takes every operand off the node and is
+//   reported (invalid_workload), instead of silently falling back to the default: a typo must
+//   not turn a VM node into a container node.
+// - gpu.present follows NFD where NFD runs on the node (it labels every node it runs on);
+//   without NFD, an admin's nvidia.com/gpu.present=true is believed.
+// - In kata mode vm-vgpu nodes get no sandbox-device-plugin label (its DaemonSet never runs in
+//   kata mode anyway).
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/cluster_policy.h"
+#include "kube/label_set.h"
+
+namespace gpuop::op {
+
+// What routing reads of a ClusterPolicy.
+struct RoutingPolicy {
+  bool sandbox_enabled = false;
+  api::Workload default_workload = api::Workload::kContainer;
+  api::SandboxMode sandbox_mode = api::SandboxMode::kKubevirt;
+};
+RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy);
+
+struct NodeRoute {
+  bool has_gpu = false;
+  bool operands_disabled = false;         // nvidia.com/gpu.deploy.operands=false
+  std::optional<api::Workload> workload;  // Unset: no GPU, or an invalid workload label.
+  std::string invalid_workload;           // The label's value when it names no workload.
+  // Labels to set (a value) or remove (nullopt). Empty when the node is as it should be.
+  std::map<std::string, std::optional<std::string>> changes;
+};
+
+NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy);
+
+// The JSON merge patch that applies `changes` to a Node: {"metadata":{"labels":{k: v|null}}}.
+nlohmann::json LabelPatch(const std::map<std::string, std::optional<std::string>>& changes);
+
+}  // namespace gpuop::op

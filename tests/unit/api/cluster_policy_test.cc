@@ -1,0 +1,134 @@
+// ParseClusterPolicy on objects as NVIDIA's chart renders them, and on malformed ones.
+
+#include "api/cluster_policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace gpuop::api {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+// The shape `helm install gpu-operator ... --set sandboxWorkloads.enabled=true
+// --set kataManager.enabled=true --set ccManager.enabled=true` produces (trimmed), with fields
+// we do not read, which must not get in the way.
+json SeedPolicy() {
+  return json::parse(R"({
+    "apiVersion": "nvidia.com/v1", "kind": "ClusterPolicy",
+    "metadata": {"name": "cluster-policy", "uid": "0b7c", "generation": 3,
+                 "creationTimestamp": "2026-11-20T10:00:00Z"},
+    "spec": {
+      "operator": {"defaultRuntime": "containerd", "runtimeClass": "nvidia"},
+      "daemonsets": {"priorityClassName": "system-node-critical", "tolerations": []},
+      "driver": {"enabled": true, "repository": "nvcr.io/nvidia", "image": "driver",
+                 "version": "570.124.06", "useOpenKernelModules": false},
+      "toolkit": {"enabled": true}, "devicePlugin": {"enabled": true}, "dcgm": {"enabled": false},
+      "dcgmExporter": {"enabled": true}, "gfd": {"enabled": true},
+      "nodeStatusExporter": {"enabled": false},
+      "sandboxWorkloads": {"enabled": true, "defaultWorkload": "vm-passthrough", "mode": "kata"},
+      "vfioManager": {"enabled": true, "repository": "nvcr.io/nvidia/cloud-native",
+                      "image": "k8s-driver-manager", "version": "v0.12.0",
+                      "driverManager": {"image": "k8s-driver-manager"},
+                      "env": [{"name": "BIND_NVSWITCHES", "value": "false"}]},
+      "ccManager": {"enabled": true, "defaultMode": "on", "imagePullSecrets": ["ngc"],
+                    "resources": {"limits": {"memory": "200Mi"}}, "args": ["--verbose"]},
+      "kataManager": {"enabled": true, "config": {
+        "artifactsDir": "/opt/nvidia-gpu-operator/artifacts/runtimeclasses",
+        "runtimeClasses": [
+          {"name": "kata-nvidia-gpu", "nodeSelector": {},
+           "artifacts": {"url": "nvcr.io/nvidia/cloud-native/kata-gpu-artifacts:ubuntu22.04-535.54.03"}},
+          {"name": "kata-nvidia-gpu-snp", "nodeSelector": {"nvidia.com/cc.capable": "true"},
+           "artifacts": {"url": "nvcr.io/nvidia/cloud-native/kata-gpu-artifacts:ubuntu22.04-535.86.10-snp",
+                         "pullSecret": "ngc"}},
+          {"name": "", "artifacts": {"url": "dropped"}}]}},
+      "sandboxDevicePlugin": {"enabled": true},
+      "kataSandboxDevicePlugin": {"enabled": true},
+      "nfd": {"nodefeaturerules": true},
+      "someFutureField": {"x": 1}
+    },
+    "status": {"state": "ready"}
+  })");
+}
+
+TEST(ParseClusterPolicy, ReadsWhatTheSeedsSet) {
+  auto policy = ParseClusterPolicy(SeedPolicy());
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->name, "cluster-policy");
+  EXPECT_EQ(policy->generation, 3);
+  EXPECT_TRUE(policy->sandbox_enabled);
+  EXPECT_EQ(policy->default_workload, Workload::kVmPassthrough);
+  EXPECT_EQ(policy->sandbox_mode, SandboxMode::kKata);
+  EXPECT_EQ(policy->cc_default_mode, "on");
+  EXPECT_TRUE(policy->OperandEnabled("vfioManager"));
+  EXPECT_FALSE(policy->OperandEnabled("dcgm", true));
+  EXPECT_TRUE(policy->OperandEnabled("validator", true));  // Absent: the default.
+  const OperandSpec* vfio = policy->Operand("vfioManager");
+  ASSERT_NE(vfio, nullptr);
+  EXPECT_EQ(vfio->image, "k8s-driver-manager");
+  EXPECT_EQ(vfio->env[0]["name"], "BIND_NVSWITCHES");
+  const OperandSpec* cc = policy->Operand("ccManager");
+  EXPECT_EQ(cc->image_pull_secrets, std::vector<std::string>{"ngc"});
+  EXPECT_EQ(cc->resources["limits"]["memory"], "200Mi");
+  EXPECT_EQ(cc->args, std::vector<std::string>{"--verbose"});
+  ASSERT_EQ(policy->kata_runtime_classes.size(), 2u);  // The nameless one is dropped.
+  EXPECT_EQ(policy->kata_runtime_classes[1].name, "kata-nvidia-gpu-snp");
+  EXPECT_EQ(policy->kata_runtime_classes[1].node_selector.at("nvidia.com/cc.capable"), "true");
+  EXPECT_EQ(policy->kata_runtime_classes[1].artifacts_pull_secret, "ngc");
+  EXPECT_TRUE(policy->nfd_node_feature_rules);
+}
+
+TEST(ParseClusterPolicy, AnEmptySpecMeansNvidiasDefaults) {
+  auto policy = ParseClusterPolicy(json::parse(R"({"metadata": {"name": "p"}, "spec": {}})"));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_FALSE(policy->sandbox_enabled);
+  EXPECT_EQ(policy->default_workload, Workload::kContainer);
+  EXPECT_EQ(policy->sandbox_mode, SandboxMode::kKubevirt);
+  EXPECT_EQ(policy->cc_default_mode, "");
+  EXPECT_EQ(policy->kata_artifacts_dir, "/opt/nvidia-gpu-operator/artifacts/runtimeclasses");
+  EXPECT_FALSE(policy->OperandEnabled("vfioManager"));
+}
+
+struct BadField {
+  const char* pointer;  // JSON pointer of the field to replace
+  json value;
+  const char* message;  // what the error must say
+};
+
+TEST(ParseClusterPolicy, AMalformedFieldIsAnErrorNamingIt) {
+  for (const BadField& bad : std::vector<BadField>{
+           {"/spec/sandboxWorkloads/defaultWorkload", "vm-pass",
+            "spec.sandboxWorkloads.defaultWorkload: \"vm-pass\" is not one of container, "
+            "vm-passthrough, vm-vgpu"},
+           {"/spec/sandboxWorkloads/mode", "firecracker", "spec.sandboxWorkloads.mode"},
+           {"/spec/sandboxWorkloads/enabled", "yes", "spec.sandboxWorkloads.enabled: is not true"},
+           {"/spec/ccManager/defaultMode", "maybe", "spec.ccManager.defaultMode"},
+           {"/spec/vfioManager/imagePullSecrets", "ngc", "spec.vfioManager.imagePullSecrets"},
+           {"/spec/vfioManager/env", json::array({json{{"value", "x"}}}),
+            "spec.vfioManager.env: has an entry without a name"},
+           {"/spec/kataManager/config/runtimeClasses/1/nodeSelector", json{{"a", 1}},
+            "spec.kataManager.config.runtimeClasses[1].nodeSelector[\"a\"]: is not a string"},
+           {"/spec/kataManager/config/artifactsDir", "relative/dir", "is not an absolute path"},
+           {"/spec/sandboxWorkloads", 7, "spec.sandboxWorkloads: is not an object"},
+       }) {
+    json object = SeedPolicy();
+    object[json::json_pointer(bad.pointer)] = bad.value;
+    auto policy = ParseClusterPolicy(object);
+    ASSERT_FALSE(policy.ok()) << bad.pointer;
+    EXPECT_TRUE(absl::IsInvalidArgument(policy.status()));
+    EXPECT_THAT(std::string(policy.status().message()), HasSubstr(bad.message)) << bad.pointer;
+    EXPECT_THAT(std::string(policy.status().message()), HasSubstr("ClusterPolicy cluster-policy"));
+  }
+}
+
+TEST(ParseClusterPolicy, PpcieIsAcceptedAsADefaultMode) {
+  json object = SeedPolicy();
+  object["spec"]["ccManager"]["defaultMode"] = "ppcie";
+  auto policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->cc_default_mode, "ppcie");
+}
+
+}  // namespace
+}  // namespace gpuop::api

@@ -1,0 +1,226 @@
+// RouteNode as a table: every workload, sandbox on and off, both sandbox modes, paused deploy
+// labels, the operands opt-out, invalid workload labels, GPU presence with and without NFD.
+
+#include "operator/node_routing.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+
+namespace gpuop::op {
+namespace {
+
+using Labels = std::map<std::string, std::string>;
+using api::SandboxMode;
+using api::Workload;
+
+constexpr char kNfdGpu[] = "feature.node.kubernetes.io/pci-10de.present";
+constexpr char kNfdKernel[] = "feature.node.kubernetes.io/kernel-version.major";
+
+kube::LabelSet ToLabelSet(const Labels& labels) {
+  std::vector<std::pair<std::string_view, std::string_view>> pairs(labels.begin(), labels.end());
+  return kube::LabelSet::FromPairs(std::move(pairs));
+}
+
+// The node's gpu.present and deploy labels after the route's changes are applied.
+Labels After(const Labels& before, const NodeRoute& route) {
+  Labels labels = before;
+  for (const auto& [key, value] : route.changes) {
+    if (value) {
+      labels[key] = *value;
+    } else {
+      labels.erase(key);
+    }
+  }
+  Labels ours;
+  for (const auto& [key, value] : labels) {
+    if (absl::StartsWith(key, "nvidia.com/gpu.deploy.") || key == "nvidia.com/gpu.present") {
+      ours[key] = value;
+    }
+  }
+  return ours;
+}
+
+Labels Deploy(std::initializer_list<std::pair<const char*, const char*>> operands,
+              const char* present = "true") {
+  Labels labels;
+  if (present != nullptr) labels["nvidia.com/gpu.present"] = present;
+  for (const auto& [name, value] : operands) {
+    labels[std::string("nvidia.com/gpu.deploy.") + name] = value;
+  }
+  return labels;
+}
+
+const Labels kContainerSet = Deploy({{"driver", "true"},
+                                     {"gpu-feature-discovery", "true"},
+                                     {"container-toolkit", "true"},
+                                     {"device-plugin", "true"},
+                                     {"dcgm", "true"},
+                                     {"dcgm-exporter", "true"},
+                                     {"node-status-exporter", "true"},
+                                     {"operator-validator", "true"},
+                                     {"client", "true"}});
+const Labels kPassthroughKata = Deploy({{"kata-sandbox-device-plugin", "true"},
+                                        {"sandbox-validator", "true"},
+                                        {"vfio-manager", "true"},
+                                        {"kata-manager", "true"},
+                                        {"cc-manager", "true"},
+                                        {"client", "true"}});
+const Labels kPassthroughKubevirt = Deploy({{"sandbox-device-plugin", "true"},
+                                            {"sandbox-validator", "true"},
+                                            {"vfio-manager", "true"},
+                                            {"kata-manager", "true"},
+                                            {"cc-manager", "true"},
+                                            {"client", "true"}});
+const Labels kVgpuKubevirt = Deploy({{"sandbox-device-plugin", "true"},
+                                     {"vgpu-manager", "true"},
+                                     {"vgpu-device-manager", "true"},
+                                     {"sandbox-validator", "true"},
+                                     {"cc-manager", "true"},
+                                     {"client", "true"}});
+const Labels kVgpuKata = Deploy({{"vgpu-manager", "true"},
+                                 {"vgpu-device-manager", "true"},
+                                 {"sandbox-validator", "true"},
+                                 {"cc-manager", "true"},
+                                 {"client", "true"}});
+
+Labels With(Labels labels, const Labels& more) {
+  for (const auto& [key, value] : more) labels[key] = value;
+  return labels;
+}
+
+struct Row {
+  const char* name;
+  Labels node;
+  RoutingPolicy policy;
+  Labels expected;  // gpu.present and deploy labels afterwards.
+  std::optional<Workload> workload;
+  std::string invalid = "";
+};
+
+const RoutingPolicy kSandboxKata{true, Workload::kContainer, SandboxMode::kKata};
+const RoutingPolicy kSandboxKubevirt{true, Workload::kContainer, SandboxMode::kKubevirt};
+const RoutingPolicy kSandboxDefaultPassthrough{true, Workload::kVmPassthrough, SandboxMode::kKata};
+const RoutingPolicy kNoSandbox{false, Workload::kVmPassthrough, SandboxMode::kKata};
+
+std::vector<Row> Rows() {
+  const Labels gpu = {{kNfdGpu, "true"}};
+  return {
+      {"ContainerByDefault", gpu, kSandboxKata, kContainerSet, Workload::kContainer},
+      {"PassthroughKata", With(gpu, {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}),
+       kSandboxKata, kPassthroughKata, Workload::kVmPassthrough},
+      {"PassthroughKubevirt", With(gpu, {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}),
+       kSandboxKubevirt, kPassthroughKubevirt, Workload::kVmPassthrough},
+      {"VgpuKubevirt", With(gpu, {{"nvidia.com/gpu.workload.config", "vm-vgpu"}}), kSandboxKubevirt,
+       kVgpuKubevirt, Workload::kVmVgpu},
+      {"VgpuKataHasNoKubevirtPlugin", With(gpu, {{"nvidia.com/gpu.workload.config", "vm-vgpu"}}),
+       kSandboxKata, kVgpuKata, Workload::kVmVgpu},
+      {"ClusterDefaultPassthrough", gpu, kSandboxDefaultPassthrough, kPassthroughKata,
+       Workload::kVmPassthrough},
+      {"SandboxOffIgnoresTheWorkloadLabel",
+       With(gpu, {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}), kNoSandbox, kContainerSet,
+       Workload::kContainer},
+      {"SandboxOffIgnoresAnInvalidLabelToo",
+       With(gpu, {{"nvidia.com/gpu.workload.config", "kata"}}), kNoSandbox, kContainerSet,
+       Workload::kContainer},
+      {"InvalidLabelGetsNoOperands",
+       With(With(gpu, kPassthroughKata), {{"nvidia.com/gpu.workload.config", "vm-pass"}}),
+       kSandboxKata, Deploy({}), std::nullopt, "vm-pass"},
+      {"EmptyLabelIsInvalid", With(gpu, {{"nvidia.com/gpu.workload.config", ""}}), kSandboxKata,
+       Deploy({}), std::nullopt, ""},
+      {"SwitchingWorkloadMovesOperands",
+       With(With(gpu, kContainerSet), {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}),
+       kSandboxKata, kPassthroughKata, Workload::kVmPassthrough},
+      {"PausedValuesAreLeftAlone",
+       With(With(gpu, {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}),
+            Deploy({{"vfio-manager", "paused-for-cc-mode-change"},
+                    {"kata-sandbox-device-plugin", "false"},
+                    {"sandbox-validator", ""}})),
+       kSandboxKata,
+       With(kPassthroughKata, Deploy({{"vfio-manager", "paused-for-cc-mode-change"},
+                                      {"kata-sandbox-device-plugin", "false"}})),
+       Workload::kVmPassthrough},
+      {"APausedOperandOfAnotherWorkloadIsRemoved",
+       With(gpu, Deploy({{"vfio-manager", "paused-for-cc-mode-change"}})), kSandboxKata,
+       kContainerSet, Workload::kContainer},
+      {"UnknownDeployKeysStay", With(gpu, {{"nvidia.com/gpu.deploy.something-else", "true"}}),
+       kSandboxKata, With(kContainerSet, {{"nvidia.com/gpu.deploy.something-else", "true"}}),
+       Workload::kContainer},
+      {"OperandsFalseRemovesEverything",
+       With(With(gpu, kPassthroughKata), {{"nvidia.com/gpu.deploy.operands", "false"},
+                                          {"nvidia.com/gpu.workload.config", "vm-passthrough"}}),
+       kSandboxKata, With(Deploy({}), {{"nvidia.com/gpu.deploy.operands", "false"}}), std::nullopt},
+      {"MigCapableContainerNodeGetsMigManager", With(gpu, {{"nvidia.com/mig.capable", "true"}}),
+       kSandboxKata, With(kContainerSet, Deploy({{"mig-manager", "true"}})), Workload::kContainer},
+      {"MigFromTheProductName", With(gpu, {{"nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB"}}),
+       kSandboxKata, With(kContainerSet, Deploy({{"mig-manager", "true"}})), Workload::kContainer},
+      {"NoMigWithAVgpuHostDriver",
+       With(gpu, {{"nvidia.com/mig.capable", "true"},
+                  {"nvidia.com/vgpu.host-driver-version", "550.54"}}),
+       kSandboxKata, kContainerSet, Workload::kContainer},
+      {"NfdWithoutGpuTurnsPresentFalseAndRemovesOperands",
+       With({{kNfdKernel, "6"}}, kPassthroughKata), kSandboxKata, Deploy({}, "false"),
+       std::nullopt},
+      {"WithoutNfdAnAdminsGpuPresentIsBelieved",
+       {{"nvidia.com/gpu.present", "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}},
+       kSandboxKata,
+       kPassthroughKata,
+       Workload::kVmPassthrough},
+      {"WithoutNfdOrGpuPresentNothingIsAdded",
+       {{"kubernetes.io/os", "linux"}},
+       kSandboxKata,
+       Labels{},
+       std::nullopt},
+      {"DisplayClassNfdLabelCounts",
+       {{"feature.node.kubernetes.io/pci-0300_10de.present", "true"}},
+       kSandboxKata,
+       kContainerSet,
+       Workload::kContainer},
+  };
+}
+
+class RouteNodeTable : public ::testing::TestWithParam<Row> {};
+
+TEST_P(RouteNodeTable, GivesTheDeployLabelsOfItsWorkload) {
+  const Row& row = GetParam();
+  const NodeRoute route = RouteNode(ToLabelSet(row.node), row.policy);
+  EXPECT_EQ(After(row.node, route), row.expected);
+  EXPECT_EQ(route.workload, row.workload);
+  EXPECT_EQ(route.invalid_workload, row.invalid);
+  // Routing again after the patch changes nothing: the reconciler converges in one write.
+  Labels patched = row.node;
+  for (const auto& [key, value] : route.changes) {
+    if (value) {
+      patched[key] = *value;
+    } else {
+      patched.erase(key);
+    }
+  }
+  EXPECT_TRUE(RouteNode(ToLabelSet(patched), row.policy).changes.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(NodeRouter, RouteNodeTable, ::testing::ValuesIn(Rows()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(NodeRouter, ANodeAlreadyRightNeedsNoChanges) {
+  const Labels node = With({{kNfdGpu, "true"}}, kPassthroughKata);
+  const NodeRoute route = RouteNode(
+      ToLabelSet(With(node, {{"nvidia.com/gpu.workload.config", "vm-passthrough"}})), kSandboxKata);
+  EXPECT_TRUE(route.changes.empty());
+  EXPECT_TRUE(route.has_gpu);
+}
+
+TEST(LabelPatch, SetsAndRemovesWithNull) {
+  const nlohmann::json patch = LabelPatch({{"nvidia.com/gpu.deploy.vfio-manager", "true"},
+                                           {"nvidia.com/gpu.deploy.driver", std::nullopt}});
+  EXPECT_EQ(patch.dump(), R"({"metadata":{"labels":{"nvidia.com/gpu.deploy.driver":null,)"
+                          R"("nvidia.com/gpu.deploy.vfio-manager":"true"}}})");
+}
+
+}  // namespace
+}  // namespace gpuop::op
