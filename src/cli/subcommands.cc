@@ -5,7 +5,7 @@ namespace gpuop::cli {
 std::vector<Subcommand> AllSubcommands() {
   // Each role of ARCHITECTURE.md §2 joins this table as it is built; none is listed before it
   // works.
-  return {DoctorSubcommand(), ValidatorSubcommand(), VfioManagerSubcommand()};
+  return {DoctorSubcommand(), OperatorSubcommand(), ValidatorSubcommand(), VfioManagerSubcommand()};
 }
 
 }  // namespace gpuop::cli

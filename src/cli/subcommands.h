@@ -12,6 +12,7 @@ std::vector<Subcommand> AllSubcommands();
 
 // Each subcommand's entry, defined in its <name>_command.cc.
 Subcommand VfioManagerSubcommand();
+Subcommand OperatorSubcommand();
 Subcommand ValidatorSubcommand();
 Subcommand DoctorSubcommand();
 

@@ -28,8 +28,14 @@ void Reply(mg_connection* connection, int code, const char* content_type, const 
 
 }  // namespace
 
-MetricsServer::MetricsServer(std::shared_ptr<prometheus::Registry> registry)
-    : registry_(std::move(registry)) {}
+MetricsServer::MetricsServer(std::shared_ptr<prometheus::Registry> registry) {
+  collectables_.push_back(std::move(registry));
+}
+
+void MetricsServer::AddCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
+  absl::MutexLock lock(&mu_);
+  collectables_.push_back(std::move(collectable));
+}
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry) {
@@ -73,7 +79,16 @@ void MetricsServer::SetReady(bool ready, const std::string& reason) {
 
 int MetricsServer::ServeMetrics(mg_connection* connection, void* self) {
   auto* server = static_cast<MetricsServer*>(self);
-  const std::string body = prometheus::TextSerializer().Serialize(server->registry_->Collect());
+  std::vector<prometheus::MetricFamily> families;
+  {
+    absl::MutexLock lock(&server->mu_);
+    for (const auto& collectable : server->collectables_) {
+      std::vector<prometheus::MetricFamily> more = collectable->Collect();
+      families.insert(families.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
+    }
+  }
+  const std::string body = prometheus::TextSerializer().Serialize(families);
   Reply(connection, 200, "text/plain; version=0.0.4; charset=utf-8", body);
   return 200;
 }

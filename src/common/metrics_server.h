@@ -11,10 +11,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
+#include "prometheus/collectable.h"
 #include "prometheus/registry.h"
 
 struct mg_context;
@@ -34,6 +36,9 @@ class MetricsServer {
 
   int Port() const { return port_; }
 
+  // Also serves `collectable`'s metrics (one that reads its figures at scrape time).
+  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
+
   // /readyz answers 200 while ready, else 503 with `reason` as the body. Starts not ready.
   void SetReady(bool ready, const std::string& reason = "");
 
@@ -43,10 +48,10 @@ class MetricsServer {
   static int ServeHealth(mg_connection* connection, void* self);
   static int ServeReadiness(mg_connection* connection, void* self);
 
-  std::shared_ptr<prometheus::Registry> registry_;
   mg_context* context_ = nullptr;
   int port_ = 0;
   absl::Mutex mu_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   std::string not_ready_reason_ ABSL_GUARDED_BY(mu_) = "starting";
 };

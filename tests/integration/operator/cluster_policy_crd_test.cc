@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "api/cluster_policy.h"
+#include "tests/integration/operator/operator_testing.h"
 #include "tests/integration/testenv.h"
 
 namespace gpuop::op {
@@ -17,18 +18,9 @@ using gpuop::testing::UniqueName;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-constexpr char kCrd[] =
-    GPUOP_SOURCE_DIR "/deployments/helm/gpuop/crds/nvidia.com_clusterpolicies.yaml";
-
 class ClusterPolicyCrd : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    common::ProcessResult applied = Kubectl({"apply", "--server-side", "-f", kCrd});
-    ASSERT_EQ(applied.exit_code, 0) << applied.err;
-    common::ProcessResult established = Kubectl(
-        {"wait", "--for=condition=Established", "--timeout=60s", "crd/clusterpolicies.nvidia.com"});
-    ASSERT_EQ(established.exit_code, 0) << established.err;
-  }
+  static void SetUpTestSuite() { gpuop::testing::InstallClusterPolicyCrd(); }
   void TearDown() override {
     if (!name_.empty()) Kubectl({"delete", "clusterpolicy", name_, "--ignore-not-found"});
   }
@@ -37,25 +29,7 @@ class ClusterPolicyCrd : public ::testing::Test {
   // name; returns what the server stored.
   json CreateSeedPolicy(json spec_changes = json::object()) {
     name_ = UniqueName("cluster-policy");
-    json object = {{"apiVersion", "nvidia.com/v1"},
-                   {"kind", "ClusterPolicy"},
-                   {"metadata", {{"name", name_}}},
-                   {"spec",
-                    {{"operator", {{"defaultRuntime", "containerd"}, {"runtimeClass", "nvidia"}}},
-                     {"daemonsets", {{"priorityClassName", "system-node-critical"}}},
-                     {"driver", {{"enabled", true}, {"useOpenKernelModules", false}}},
-                     {"sandboxWorkloads", {{"enabled", true}}},
-                     {"kataManager",
-                      {{"enabled", true},
-                       {"config",
-                        {{"runtimeClasses",
-                          {{{"name", "kata-nvidia-gpu"},
-                            {"artifacts",
-                             {{"url", "nvcr.io/nvidia/cloud-native/kata-gpu-artifacts:x"}}}}}}}}}},
-                     {"ccManager", {{"enabled", true}, {"defaultMode", "on"}}},
-                     {"vgpuManager", {{"enabled", false}, {"driverManager", {{"image", "dm"}}}}},
-                     {"cdi", {{"enabled", true}, {"default", false}}}}}};
-    object["spec"].merge_patch(spec_changes);
+    json object = gpuop::testing::SeedClusterPolicy(name_, spec_changes);
     return KubectlJson({"create", "-o", "json", "-f", "-"}, object.dump());
   }
   std::string name_;

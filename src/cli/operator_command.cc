@@ -1,0 +1,137 @@
+// `gpuop operator`: the cluster-wide controller (operator/). For now it routes GPU nodes to
+// their workload (node labels); operand rendering and ClusterPolicy status join it.
+
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+
+#include "api/agent_endpoints.h"
+#include "cli/dispatcher.h"
+#include "cli/flag_parser.h"
+#include "cli/signals.h"
+#include "cli/subcommands.h"
+#include "common/logger.h"
+#include "common/metrics_server.h"
+#include "kube/event_recorder.h"
+#include "kube/leader_election.h"
+#include "kube/rest_client.h"
+#include "operator/node_label_controller.h"
+#include "operator/operator_metrics.h"
+
+namespace gpuop::cli {
+namespace {
+
+constexpr char kSummary[] =
+    "Reads the active ClusterPolicy (nvidia.com/v1) and keeps every GPU node's\n"
+    "nvidia.com/gpu.present and nvidia.com/gpu.deploy.<operand> labels as its workload asks.\n"
+    "Leader-elected: run two replicas; one works, the other waits.";
+
+int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string kubeconfig;
+  std::string ns = EnvOr("OPERATOR_NAMESPACE", "gpu-operator");
+  std::string identity = EnvOr("POD_NAME", "");
+  std::string lease_name = "gpuop-operator";
+  std::string metrics_address = api::kAgentMetricsAddress;
+  std::string log_format = EnvOr("LOG_FORMAT", "json");
+  bool leader_elect = true;
+  FlagParser flags("operator");
+  flags.String("kubeconfig", &kubeconfig, "kubeconfig (default: $KUBECONFIG, then in-cluster)");
+  flags.String("namespace", &ns, "the operator's namespace, for its Lease ($OPERATOR_NAMESPACE)");
+  flags.String("identity", &identity, "this replica's name in the Lease ($POD_NAME; else host)");
+  flags.String("lease-name", &lease_name, "the leader-election Lease");
+  flags.Bool("leader-elect", &leader_elect, "campaign for the Lease before working");
+  flags.String("metrics-address", &metrics_address,
+               "[host]:port serving /metrics, /healthz, /readyz; empty: none");
+  flags.String("log-format", &log_format, "json or text ($LOG_FORMAT)");
+  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
+  common::LogFormat format;
+  if (!common::ParseLogFormat(log_format, format)) {
+    err << "operator: --log-format is text or json\n";
+    return kExitUsage;
+  }
+  if (identity.empty()) identity = EnvOr("HOSTNAME", "gpuop-operator");
+
+  common::StopSignal stop;
+  StopOnSignals signals(stop);  // Before any thread starts.
+  common::Logger log(err, format);
+
+  absl::StatusOr<kube::RestConfig> config = kube::LoadRestConfig({.kubeconfig = kubeconfig});
+  if (!config.ok()) {
+    log.Error("no Kubernetes API to talk to", {{"error", std::string(config.status().message())}});
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
+      kube::RestClient::Create(*std::move(config));
+  if (!client.ok()) {
+    log.Error("cannot set up the API client", {{"error", std::string(client.status().message())}});
+    return 1;
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto metrics = std::make_shared<op::OperatorMetrics>();
+  std::unique_ptr<common::MetricsServer> server;
+  if (!metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<common::MetricsServer>> started =
+        common::MetricsServer::Start(metrics_address, registry);
+    if (!started.ok()) {
+      log.Error("cannot serve metrics", {{"error", std::string(started.status().message())}});
+      return 1;
+    }
+    server = *std::move(started);
+    server->AddCollectable(metrics);
+    server->SetReady(true);  // A standby is ready too: it is there to take over.
+  }
+
+  kube::EventRecorder recorder(**client, "gpuop.io/operator", identity);
+  std::unique_ptr<op::NodeLabelController> controller;
+  int exit_code = 0;
+  const auto start_leading = [&] {
+    log.Info("leading: starting controllers", {{"identity", identity}});
+    controller = std::make_unique<op::NodeLabelController>(**client, recorder, log,
+                                                           op::NodeLabelControllerOptions{});
+    if (!controller->Start()) {
+      exit_code = 1;
+      stop.Stop();
+      return;
+    }
+    metrics->SetController(controller.get());
+  };
+  const auto stop_leading = [&] {
+    metrics->SetController(nullptr);
+    if (controller) controller->Stop();
+    if (!stop.Stopped()) {
+      // Lost the lease while running: exit, so a fresh process campaigns with a clean slate.
+      log.Error("lost the leader lease; exiting", {{"identity", identity}});
+      exit_code = 1;
+      stop.Stop();
+    }
+  };
+
+  log.Info("operator started", {{"namespace", ns},
+                                {"identity", identity},
+                                {"leader_elect", leader_elect ? "true" : "false"},
+                                {"metrics", metrics_address}});
+  if (leader_elect) {
+    kube::LeaderElector elector(
+        **client, {.lease_namespace = ns, .lease_name = lease_name, .identity = identity});
+    elector.Run(stop, start_leading, stop_leading);
+  } else {
+    start_leading();
+    stop.SleepFor(std::chrono::hours(24 * 365 * 100));
+    stop_leading();
+  }
+  metrics->SetController(nullptr);
+  controller.reset();
+  log.Info("operator stopped");
+  return exit_code;
+}
+
+}  // namespace
+
+Subcommand OperatorSubcommand() {
+  return {"operator", "route GPU nodes to their workload (cluster controller)", RunOperator};
+}
+
+}  // namespace gpuop::cli

@@ -1,0 +1,29 @@
+#pragma once
+
+// Which ClusterPolicy rules the cluster: the oldest (by creationTimestamp, then name), as
+// NVIDIA's operator decides; every other one is ignored and told so in its status.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "api/cluster_policy.h"
+#include "kube/resource.h"
+
+namespace gpuop::op {
+
+inline const kube::Resource kClusterPolicies{"nvidia.com", "v1", "clusterpolicies", false};
+
+// A ClusterPolicy as the informer caches it: parsed, or why it could not be.
+struct PolicyView {
+  std::string name;
+  std::string creation_timestamp;
+  absl::StatusOr<api::ClusterPolicy> policy = absl::UnknownError("not parsed");
+};
+
+// The name of the active policy among `views`; nullopt when there is none.
+std::optional<std::string> ActivePolicyName(const std::vector<PolicyView>& views);
+
+}  // namespace gpuop::op

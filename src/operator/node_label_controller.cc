@@ -1,0 +1,184 @@
+#include "operator/node_label_controller.h"
+
+#include "absl/strings/str_cat.h"
+#include <nlohmann/json.hpp>
+
+#include "api/labels.h"
+#include "kube/json_element.h"
+
+namespace gpuop::op {
+namespace {
+
+PolicyView ProjectPolicy(kube::JsonElement object) {
+  PolicyView view;
+  view.name = std::string(kube::StringAt(object, {"metadata", "name"}));
+  view.creation_timestamp = std::string(kube::StringAt(object, {"metadata", "creationTimestamp"}));
+  // Policies are few and small: the whole object goes through the nlohmann-based parser.
+  const nlohmann::json parsed =
+      nlohmann::json::parse(simdjson::to_string(object), nullptr, /*allow_exceptions=*/false);
+  view.policy = api::ParseClusterPolicy(parsed);
+  return view;
+}
+
+}  // namespace
+
+NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRecorder& recorder,
+                                         common::Logger& log, NodeLabelControllerOptions options)
+    : client_(client), recorder_(recorder), log_(log), options_(options) {
+  const auto enqueue = [this](const std::string& key) { queue_.Add(key); };
+  nodes_ = std::make_unique<kube::Informer<NodeView>>(
+      client_, kube::resources::kNodes, "", kube::ListWatchOptions{.metadata_only = true},
+      [](kube::JsonElement object) {
+        NodeView view;
+        kube::JsonElement labels;
+        if (kube::ElementAt(object, {"metadata", "labels"}, labels)) {
+          view.labels = kube::LabelSet::FromElement(labels);
+        }
+        view.uid = std::string(kube::StringAt(object, {"metadata", "uid"}));
+        return view;
+      },
+      kube::InformerHandlers{.on_add = enqueue, .on_update = enqueue, .on_delete = enqueue});
+  const auto everything = [this](const std::string&) { EnqueueAllNodes(); };
+  policies_ = std::make_unique<kube::Informer<PolicyView>>(
+      client_, kClusterPolicies, "", kube::ListWatchOptions{}, ProjectPolicy,
+      kube::InformerHandlers{
+          .on_add = everything, .on_update = everything, .on_delete = everything});
+}
+
+NodeLabelController::~NodeLabelController() { Stop(); }
+
+bool NodeLabelController::Start(std::chrono::milliseconds sync_timeout) {
+  nodes_->Start();
+  policies_->Start();
+  if (!nodes_->WaitForSync(sync_timeout) || !policies_->WaitForSync(sync_timeout)) {
+    log_.Error("node and ClusterPolicy caches did not fill; is the API reachable?",
+               {{"timeout_ms", absl::StrCat(sync_timeout.count())}});
+    Stop();
+    return false;
+  }
+  EnqueueAllNodes();
+  worker_ = std::thread([this] { RunWorker(); });
+  resync_ = std::thread([this] { RunResync(); });
+  return true;
+}
+
+void NodeLabelController::Stop() {
+  stop_.Stop();
+  queue_.ShutDown();
+  if (worker_.joinable()) worker_.join();
+  if (resync_.joinable()) resync_.join();
+  nodes_->Stop();
+  policies_->Stop();
+}
+
+void NodeLabelController::EnqueueAllNodes() {
+  for (const std::string& key : nodes_->Keys()) queue_.Add(key);
+}
+
+void NodeLabelController::RunResync() {
+  while (!stop_.SleepFor(options_.resync_period)) EnqueueAllNodes();
+}
+
+void NodeLabelController::RunWorker() {
+  while (std::optional<std::string> key = queue_.Get()) {
+    absl::Status reconciled = Reconcile(*key);
+    ++stats_.reconciles;
+    if (reconciled.ok()) {
+      queue_.Forget(*key);
+    } else {
+      ++stats_.errors;
+      log_.Error("cannot label node; will retry",
+                 {{"node", *key}, {"error", std::string(reconciled.message())}});
+      queue_.AddRateLimited(*key);
+    }
+    queue_.Done(*key);
+  }
+}
+
+std::optional<api::ClusterPolicy> NodeLabelController::ActivePolicy() const {
+  std::vector<PolicyView> views;
+  policies_->ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
+  const std::optional<std::string> name = ActivePolicyName(views);
+  if (!name) return std::nullopt;
+  for (const PolicyView& view : views) {
+    if (view.name == *name && view.policy.ok()) return *view.policy;
+  }
+  return std::nullopt;
+}
+
+std::map<std::string, std::string> NodeLabelController::InvalidNodes() const {
+  absl::MutexLock lock(&mu_);
+  return invalid_nodes_;
+}
+
+std::map<std::string, int> NodeLabelController::GpuNodesByWorkload() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, int> counts;
+  for (const auto& [node, workload] : workload_of_node_) ++counts[workload];
+  return counts;
+}
+
+absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
+  const std::optional<NodeView> node = nodes_->Get(node_name);
+  if (!node) {
+    absl::MutexLock lock(&mu_);
+    invalid_nodes_.erase(node_name);
+    workload_of_node_.erase(node_name);
+    return absl::OkStatus();
+  }
+  // Without a (valid) policy nothing is decided; labels stay as they are, as NVIDIA's operator
+  // leaves them. The policy's own status says why.
+  const std::optional<api::ClusterPolicy> policy = ActivePolicy();
+  if (!policy) return absl::OkStatus();
+
+  const NodeRoute route = RouteNode(node->labels, RoutingPolicyOf(*policy));
+  bool newly_invalid = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (route.workload && route.has_gpu) {
+      workload_of_node_[node_name] = std::string(api::WorkloadName(*route.workload));
+    } else {
+      workload_of_node_.erase(node_name);
+    }
+    if (route.workload || !route.has_gpu || route.operands_disabled) {
+      invalid_nodes_.erase(node_name);
+    } else {
+      const auto [it, inserted] =
+          invalid_nodes_.insert_or_assign(node_name, route.invalid_workload);
+      newly_invalid = inserted;
+      (void)it;
+    }
+  }
+  if (newly_invalid) {
+    const std::string note = absl::StrCat(
+        api::kWorkloadConfigLabel, "=\"", route.invalid_workload, "\" is not one of ",
+        api::kWorkloadContainer, ", ", api::kWorkloadVmPassthrough, ", ", api::kWorkloadVmVgpu,
+        ": the node gets no GPU operands until the label is fixed");
+    log_.Warn("invalid workload label", {{"node", node_name}, {"value", route.invalid_workload}});
+    const kube::ObjectReference ref{"v1", "Node", node_name, "", node->uid};
+    if (absl::Status recorded = recorder_.Warning(ref, "InvalidWorkloadConfig", "Route", note);
+        !recorded.ok()) {
+      log_.Error("cannot record an event",
+                 {{"node", node_name}, {"error", std::string(recorded.message())}});
+    }
+  }
+  if (route.changes.empty()) return absl::OkStatus();
+
+  absl::StatusOr<nlohmann::json> patched =
+      client_.MergePatch(kube::resources::kNodes, "", node_name, LabelPatch(route.changes));
+  if (absl::IsNotFound(patched.status())) return absl::OkStatus();  // Deleted meanwhile.
+  if (!patched.ok()) return patched.status();
+  ++stats_.patches;
+  std::string changes;  // "key=value" to set, "key-" to remove, as kubectl label writes them.
+  for (const auto& [key, value] : route.changes) {
+    absl::StrAppend(&changes, changes.empty() ? "" : " ", key, value ? "=" + *value : "-");
+  }
+  log_.Info(
+      "node labels updated",
+      {{"node", node_name},
+       {"workload", route.workload ? std::string(api::WorkloadName(*route.workload)) : "none"},
+       {"changes", changes}});
+  return absl::OkStatus();
+}
+
+}  // namespace gpuop::op

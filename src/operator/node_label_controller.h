@@ -1,0 +1,97 @@
+#pragma once
+
+// Keeps the routing labels of every Node (nvidia.com/gpu.present and the
+// nvidia.com/gpu.deploy.<operand> labels) as RouteNode says under the active ClusterPolicy.
+// Watches Nodes (metadata only) and ClusterPolicies; one worker patches one node at a time with
+// a JSON merge patch of just the labels that differ, so a restart with nothing to change writes
+// nothing. A node whose workload label is invalid gets a Warning Event and no operands, and is
+// listed in InvalidNodes() for the ClusterPolicy's status.
+//
+//   NodeLabelController nodes(client, recorder, log, {});
+//   nodes.Start();              // informers, then the worker
+//   ...
+//   nodes.Stop();
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+
+#include "common/logger.h"
+#include "kube/event_recorder.h"
+#include "kube/informer.h"
+#include "kube/label_set.h"
+#include "kube/rest_client.h"
+#include "kube/workqueue.h"
+#include "operator/active_policy.h"
+#include "operator/node_routing.h"
+
+namespace gpuop::op {
+
+struct NodeLabelControllerOptions {
+  // Every node is looked at again this often, healing what a lost event would leave.
+  std::chrono::milliseconds resync_period = std::chrono::minutes(10);
+};
+
+// Counters for metrics and tests.
+struct NodeLabelStats {
+  std::atomic<int64_t> reconciles{0};
+  std::atomic<int64_t> patches{0};  // Writes to the API: a quiet restart adds none.
+  std::atomic<int64_t> errors{0};
+};
+
+class NodeLabelController {
+ public:
+  NodeLabelController(kube::RestClient& client, kube::EventRecorder& recorder, common::Logger& log,
+                      NodeLabelControllerOptions options);
+  ~NodeLabelController();
+  NodeLabelController(const NodeLabelController&) = delete;
+  NodeLabelController& operator=(const NodeLabelController&) = delete;
+
+  // Starts the informers and, once both have listed, the worker. False when they did not
+  // list within `sync_timeout` (the API is unreachable); the controller is then stopped.
+  bool Start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
+  // Stops the worker and the informers; idempotent.
+  void Stop();
+
+  // The active ClusterPolicy, if any and if it parses.
+  std::optional<api::ClusterPolicy> ActivePolicy() const;
+  // node name -> the invalid workload label value, for the ClusterPolicy's status.
+  std::map<std::string, std::string> InvalidNodes() const;
+  // Nodes with a GPU by workload name ("vm-passthrough"), for metrics and status.
+  std::map<std::string, int> GpuNodesByWorkload() const;
+  const NodeLabelStats& Stats() const { return stats_; }
+
+ private:
+  struct NodeView {
+    kube::LabelSet labels;
+    std::string uid;
+  };
+  void EnqueueAllNodes();
+  void RunWorker();
+  void RunResync();
+  absl::Status Reconcile(const std::string& node_name);
+
+  kube::RestClient& client_;
+  kube::EventRecorder& recorder_;
+  common::Logger& log_;
+  const NodeLabelControllerOptions options_;
+  kube::WorkQueue queue_;
+  std::unique_ptr<kube::Informer<NodeView>> nodes_;
+  std::unique_ptr<kube::Informer<PolicyView>> policies_;
+  std::thread worker_;
+  std::thread resync_;
+  common::StopSignal stop_;
+  NodeLabelStats stats_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::string> invalid_nodes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> workload_of_node_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace gpuop::op

@@ -1,0 +1,69 @@
+#include "operator/operator_metrics.h"
+
+#include "prometheus/metric_family.h"
+
+namespace gpuop::op {
+namespace {
+
+prometheus::MetricFamily Family(const char* name, const char* help, prometheus::MetricType type) {
+  prometheus::MetricFamily family;
+  family.name = name;
+  family.help = help;
+  family.type = type;
+  return family;
+}
+
+prometheus::MetricFamily One(const char* name, const char* help, prometheus::MetricType type,
+                             double value) {
+  prometheus::MetricFamily family = Family(name, help, type);
+  prometheus::ClientMetric metric;
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(metric);
+  return family;
+}
+
+}  // namespace
+
+void OperatorMetrics::SetController(const NodeLabelController* controller) {
+  absl::MutexLock lock(&mu_);
+  controller_ = controller;
+}
+
+std::vector<prometheus::MetricFamily> OperatorMetrics::Collect() const {
+  using prometheus::MetricType;
+  absl::MutexLock lock(&mu_);
+  std::vector<prometheus::MetricFamily> families;
+  families.push_back(One("gpuop_operator_leader", "1 while this replica leads.", MetricType::Gauge,
+                         controller_ != nullptr ? 1 : 0));
+  if (controller_ == nullptr) return families;
+  const NodeLabelStats& stats = controller_->Stats();
+  families.push_back(One("gpuop_operator_node_reconciles_total", "Nodes looked at.",
+                         MetricType::Counter, static_cast<double>(stats.reconciles.load())));
+  families.push_back(One("gpuop_operator_node_label_patches_total", "Node label writes.",
+                         MetricType::Counter, static_cast<double>(stats.patches.load())));
+  families.push_back(One("gpuop_operator_node_reconcile_errors_total",
+                         "Node reconciles that failed and were retried.", MetricType::Counter,
+                         static_cast<double>(stats.errors.load())));
+  prometheus::MetricFamily nodes = Family(
+      "gpuop_operator_gpu_nodes", "GPU nodes by the workload they serve.", MetricType::Gauge);
+  for (const char* workload : {"container", "vm-passthrough", "vm-vgpu"}) {
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"workload", workload});
+    const auto counts = controller_->GpuNodesByWorkload();
+    const auto it = counts.find(workload);
+    metric.gauge.value = it == counts.end() ? 0 : it->second;
+    nodes.metric.push_back(metric);
+  }
+  families.push_back(std::move(nodes));
+  families.push_back(One("gpuop_operator_invalid_workload_nodes",
+                         "GPU nodes whose nvidia.com/gpu.workload.config names no workload.",
+                         MetricType::Gauge,
+                         static_cast<double>(controller_->InvalidNodes().size())));
+  return families;
+}
+
+}  // namespace gpuop::op

@@ -1,0 +1,31 @@
+#pragma once
+
+// The operator's Prometheus metrics, read from the running controller at scrape time:
+//   gpuop_operator_leader                          1 while this replica leads
+//   gpuop_operator_node_reconciles_total           nodes looked at
+//   gpuop_operator_node_label_patches_total        node label writes
+//   gpuop_operator_node_reconcile_errors_total     failed node reconciles (retried)
+//   gpuop_operator_gpu_nodes{workload}             GPU nodes by the workload they serve
+//   gpuop_operator_invalid_workload_nodes          GPU nodes with an invalid workload label
+
+#include "absl/synchronization/mutex.h"
+
+#include "operator/node_label_controller.h"
+#include "prometheus/collectable.h"
+
+namespace gpuop::op {
+
+class OperatorMetrics : public prometheus::Collectable {
+ public:
+  // The controller while this replica leads; nullptr otherwise. It must stay alive until
+  // replaced.
+  void SetController(const NodeLabelController* controller);
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  mutable absl::Mutex mu_;
+  const NodeLabelController* controller_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+}  // namespace gpuop::op

@@ -1,0 +1,188 @@
+// The node-labelling controller against the real kube-apiserver: Nodes are plain API objects
+// labelled as NFD would, the ClusterPolicy is the seeds', and what is asserted is the labels
+// the controller leaves on each node, its Events, and that a restart writes nothing.
+
+#include "operator/node_label_controller.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "tests/integration/kube/informer_testing.h"
+#include "tests/integration/operator/operator_testing.h"
+
+namespace gpuop::op {
+namespace {
+
+using kube::json;
+using kube::WaitFor;
+using ::testing::HasSubstr;
+
+constexpr char kRun[] = "node-labels";
+constexpr char kNfdGpu[] = "feature.node.kubernetes.io/pci-10de.present";
+
+class NodeLabelControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gpuop::testing::InstallClusterPolicyCrd();
+    client_ = kube::AdminClient();
+    policy_ = gpuop::testing::UniqueName("cluster-policy");
+    auto created = client_->Create(
+        kClusterPolicies, "",
+        gpuop::testing::SeedClusterPolicy(policy_, {{"sandboxWorkloads", {{"mode", "kata"}}}}));
+    ASSERT_TRUE(created.ok()) << created.status();
+  }
+  void TearDown() override {
+    (void)client_->Delete(kClusterPolicies, "", policy_);
+    kube::DeleteLabelledNodes(*client_, kRun);
+  }
+
+  std::string CreateNode(const std::string& prefix, const json& labels) {
+    const std::string name = gpuop::testing::UniqueName(prefix);
+    json node = kube::LabelledNode(name, kRun);
+    node["metadata"]["labels"].update(labels);
+    auto created = client_->Create(kube::resources::kNodes, "", node);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return name;
+  }
+  // The node's labels under nvidia.com/gpu.*, as "key=value" lines, sorted.
+  std::string GpuLabels(const std::string& node) {
+    auto object = client_->Get(kube::resources::kNodes, "", node);
+    if (!object.ok()) return object.status().ToString();
+    std::string lines;
+    for (const auto& [key, value] : (*object)["metadata"]["labels"].items()) {
+      if (key.rfind("nvidia.com/gpu.", 0) == 0)
+        lines += key + "=" + value.get<std::string>() + "\n";
+    }
+    return lines;
+  }
+  bool LabelsBecome(const std::string& node, const std::string& expected) {
+    return WaitFor([&] { return GpuLabels(node) == expected; }, std::chrono::seconds(20));
+  }
+
+  std::unique_ptr<kube::RestClient> client_;
+  std::string policy_;
+  std::ostringstream log_text_;
+  common::Logger log_{log_text_, common::LogFormat::kText};
+};
+
+constexpr char kContainerLabels[] =
+    "nvidia.com/gpu.deploy.client=true\n"
+    "nvidia.com/gpu.deploy.container-toolkit=true\n"
+    "nvidia.com/gpu.deploy.dcgm=true\n"
+    "nvidia.com/gpu.deploy.dcgm-exporter=true\n"
+    "nvidia.com/gpu.deploy.device-plugin=true\n"
+    "nvidia.com/gpu.deploy.driver=true\n"
+    "nvidia.com/gpu.deploy.gpu-feature-discovery=true\n"
+    "nvidia.com/gpu.deploy.node-status-exporter=true\n"
+    "nvidia.com/gpu.deploy.operator-validator=true\n"
+    "nvidia.com/gpu.present=true\n";
+constexpr char kPassthroughLabels[] =
+    "nvidia.com/gpu.deploy.cc-manager=true\n"
+    "nvidia.com/gpu.deploy.client=true\n"
+    "nvidia.com/gpu.deploy.kata-manager=true\n"
+    "nvidia.com/gpu.deploy.kata-sandbox-device-plugin=true\n"
+    "nvidia.com/gpu.deploy.sandbox-validator=true\n"
+    "nvidia.com/gpu.deploy.vfio-manager=true\n"
+    "nvidia.com/gpu.present=true\n"
+    "nvidia.com/gpu.workload.config=vm-passthrough\n";
+
+TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
+  const std::string container = CreateNode("gpu-container", {{kNfdGpu, "true"}});
+  const std::string passthrough = CreateNode(
+      "gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
+  const std::string cpu_only =
+      CreateNode("cpu-only", {{"feature.node.kubernetes.io/kernel-version.major", "6"}});
+  const std::string typo =
+      CreateNode("gpu-typo", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-pass"}});
+
+  kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
+  NodeLabelController controller(*client_, recorder, log_, {});
+  ASSERT_TRUE(controller.Start(std::chrono::seconds(20)));
+
+  EXPECT_TRUE(LabelsBecome(container, kContainerLabels)) << GpuLabels(container);
+  EXPECT_TRUE(LabelsBecome(passthrough, kPassthroughLabels)) << GpuLabels(passthrough);
+  EXPECT_TRUE(LabelsBecome(typo,
+                           "nvidia.com/gpu.present=true\n"
+                           "nvidia.com/gpu.workload.config=vm-pass\n"))
+      << GpuLabels(typo);
+  EXPECT_EQ(GpuLabels(cpu_only), "");
+  EXPECT_TRUE(WaitFor([&] { return controller.InvalidNodes().contains(typo); }));
+  EXPECT_EQ(controller.InvalidNodes()[typo], "vm-pass");
+
+  // The Warning on the node with the bad label, where `kubectl describe node` shows it.
+  bool warned = WaitFor([&] {
+    auto events = client_->ListAll(kube::resources::kEvents, "default");
+    if (!events.ok()) return false;
+    for (const json& event : events->items) {
+      if (event["regarding"].value("name", "") == typo &&
+          event.value("reason", "") == "InvalidWorkloadConfig") {
+        return event.value("type", "") == "Warning" &&
+               event.value("note", "").find("\"vm-pass\" is not one of") != std::string::npos;
+      }
+    }
+    return false;
+  });
+  EXPECT_TRUE(warned);
+
+  // An agent pauses an operand; the admin moves the container node to VMs and fixes the typo.
+  ASSERT_TRUE(client_
+                  ->MergePatch(
+                      kube::resources::kNodes, "", passthrough,
+                      {{"metadata",
+                        {{"labels",
+                          {{"nvidia.com/gpu.deploy.vfio-manager", "paused-for-cc-mode-change"}}}}}})
+                  .ok());
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(
+              kube::resources::kNodes, "", container,
+              {{"metadata", {{"labels", {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}}}}})
+          .ok());
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(
+              kube::resources::kNodes, "", typo,
+              {{"metadata", {{"labels", {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}}}}})
+          .ok());
+  EXPECT_TRUE(LabelsBecome(container, kPassthroughLabels)) << GpuLabels(container);
+  EXPECT_TRUE(LabelsBecome(typo, kPassthroughLabels)) << GpuLabels(typo);
+  EXPECT_TRUE(WaitFor([&] { return !controller.InvalidNodes().contains(typo); }));
+  std::string paused = kPassthroughLabels;
+  paused.replace(paused.find("vfio-manager=true"), 17, "vfio-manager=paused-for-cc-mode-change");
+  EXPECT_TRUE(LabelsBecome(passthrough, paused)) << GpuLabels(passthrough);
+  EXPECT_GE(controller.GpuNodesByWorkload()["vm-passthrough"], 3);
+  controller.Stop();
+
+  // A restarted operator finds every node right and writes nothing.
+  auto nodes = client_->ListAll(kube::resources::kNodes, "");
+  ASSERT_TRUE(nodes.ok());
+  NodeLabelController restarted(*client_, recorder, log_, {});
+  ASSERT_TRUE(restarted.Start(std::chrono::seconds(20)));
+  EXPECT_TRUE(WaitFor([&] {
+    return restarted.Stats().reconciles.load() >= static_cast<int64_t>(nodes->items.size());
+  }));
+  EXPECT_EQ(restarted.Stats().patches.load(), 0) << log_text_.str();
+  EXPECT_EQ(restarted.Stats().errors.load(), 0);
+}
+
+TEST_F(NodeLabelControllerTest, TurningSandboxWorkloadsOffMovesEveryGpuNodeToContainers) {
+  const std::string node = CreateNode(
+      "gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
+  kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
+  NodeLabelController controller(*client_, recorder, log_, {});
+  ASSERT_TRUE(controller.Start(std::chrono::seconds(20)));
+  ASSERT_TRUE(LabelsBecome(node, kPassthroughLabels)) << GpuLabels(node);
+
+  ASSERT_TRUE(client_
+                  ->MergePatch(kClusterPolicies, "", policy_,
+                               {{"spec", {{"sandboxWorkloads", {{"enabled", false}}}}}})
+                  .ok());
+  std::string expected = kContainerLabels;
+  expected += "nvidia.com/gpu.workload.config=vm-passthrough\n";
+  EXPECT_TRUE(LabelsBecome(node, expected)) << GpuLabels(node);
+}
+
+}  // namespace
+}  // namespace gpuop::op
