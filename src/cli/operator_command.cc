@@ -89,8 +89,8 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
   int exit_code = 0;
   const auto start_leading = [&] {
     log.Info("leading: starting controllers", {{"identity", identity}});
-    controller = std::make_unique<op::NodeLabelController>(**client, recorder, log,
-                                                           op::NodeLabelControllerOptions{});
+    controller = std::make_unique<op::NodeLabelController>(
+        **client, recorder, log, op::NodeLabelControllerOptions{.operator_namespace = ns});
     if (!controller->Start()) {
       exit_code = 1;
       stop.Stop();

@@ -3,11 +3,13 @@
 // Which ClusterPolicy rules the cluster: the oldest (by creationTimestamp, then name), as
 // NVIDIA's operator decides; every other one is ignored and told so in its status.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include <nlohmann/json.hpp>
 
 #include "api/cluster_policy.h"
 #include "kube/resource.h"
@@ -20,7 +22,9 @@ inline const kube::Resource kClusterPolicies{"nvidia.com", "v1", "clusterpolicie
 struct PolicyView {
   std::string name;
   std::string creation_timestamp;
+  int64_t generation = 0;  // Moves with spec changes only, not with our status writes.
   absl::StatusOr<api::ClusterPolicy> policy = absl::UnknownError("not parsed");
+  nlohmann::json status;  // As the object has it now; null when it has none.
 };
 
 // The name of the active policy among `views`; nullopt when there is none.

@@ -1,22 +1,36 @@
 #include "operator/node_label_controller.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include <nlohmann/json.hpp>
 
 #include "api/labels.h"
 #include "kube/json_element.h"
+#include "operator/policy_status.h"
 
 namespace gpuop::op {
 namespace {
+
+// The worker's queue key for "write the ClusterPolicy statuses"; '#' is in no Node name.
+constexpr char kStatusKey[] = "#clusterpolicy-status";
+constexpr std::chrono::seconds kStatusDelay{1};
 
 PolicyView ProjectPolicy(kube::JsonElement object) {
   PolicyView view;
   view.name = std::string(kube::StringAt(object, {"metadata", "name"}));
   view.creation_timestamp = std::string(kube::StringAt(object, {"metadata", "creationTimestamp"}));
+  if (kube::JsonElement generation;
+      kube::ElementAt(object, {"metadata", "generation"}, generation) && generation.is_int64()) {
+    view.generation = generation.get_int64().value_unsafe();
+  }
   // Policies are few and small: the whole object goes through the nlohmann-based parser.
   const nlohmann::json parsed =
       nlohmann::json::parse(simdjson::to_string(object), nullptr, /*allow_exceptions=*/false);
   view.policy = api::ParseClusterPolicy(parsed);
+  if (parsed.is_object() && parsed.contains("status")) view.status = parsed["status"];
   return view;
 }
 
@@ -38,7 +52,10 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
         return view;
       },
       kube::InformerHandlers{.on_add = enqueue, .on_update = enqueue, .on_delete = enqueue});
-  const auto everything = [this](const std::string&) { EnqueueAllNodes(); };
+  const auto everything = [this](const std::string&) {
+    EnqueueAllNodes();
+    queue_.Add(kStatusKey);
+  };
   policies_ = std::make_unique<kube::Informer<PolicyView>>(
       client_, kClusterPolicies, "", kube::ListWatchOptions{}, ProjectPolicy,
       kube::InformerHandlers{
@@ -57,7 +74,10 @@ bool NodeLabelController::Start(std::chrono::milliseconds sync_timeout) {
     return false;
   }
   EnqueueAllNodes();
-  worker_ = std::thread([this] { RunWorker(); });
+  queue_.Add(kStatusKey);
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    workers_.emplace_back([this] { RunWorker(); });
+  }
   resync_ = std::thread([this] { RunResync(); });
   return true;
 }
@@ -65,7 +85,8 @@ bool NodeLabelController::Start(std::chrono::milliseconds sync_timeout) {
 void NodeLabelController::Stop() {
   stop_.Stop();
   queue_.ShutDown();
-  if (worker_.joinable()) worker_.join();
+  for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
   if (resync_.joinable()) resync_.join();
   nodes_->Stop();
   policies_->Stop();
@@ -75,19 +96,35 @@ void NodeLabelController::EnqueueAllNodes() {
   for (const std::string& key : nodes_->Keys()) queue_.Add(key);
 }
 
+void NodeLabelController::OnPolicyEvent(const std::string& key, bool spec_may_have_changed) {
+  const std::optional<PolicyView> view = policies_->Get(key);
+  {
+    absl::MutexLock lock(&mu_);
+    const int64_t generation = view ? view->generation : -1;
+    auto [it, inserted] = policy_generations_.try_emplace(key, generation);
+    if (!inserted && it->second != generation) spec_may_have_changed = true;
+    it->second = generation;
+    if (!view) policy_generations_.erase(key);
+  }
+  // Our own status writes come back as updates of the same generation: no node is affected.
+  if (spec_may_have_changed) EnqueueAllNodes();
+  queue_.Add(kStatusKey);
+}
+
 void NodeLabelController::RunResync() {
   while (!stop_.SleepFor(options_.resync_period)) EnqueueAllNodes();
 }
 
 void NodeLabelController::RunWorker() {
   while (std::optional<std::string> key = queue_.Get()) {
-    absl::Status reconciled = Reconcile(*key);
+    absl::Status reconciled = *key == kStatusKey ? WriteStatuses() : Reconcile(*key);
     ++stats_.reconciles;
     if (reconciled.ok()) {
       queue_.Forget(*key);
     } else {
       ++stats_.errors;
-      log_.Error("cannot label node; will retry",
+      log_.Error(*key == kStatusKey ? "cannot write ClusterPolicy status; will retry"
+                                    : "cannot label node; will retry",
                  {{"node", *key}, {"error", std::string(reconciled.message())}});
       queue_.AddRateLimited(*key);
     }
@@ -122,8 +159,9 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   const std::optional<NodeView> node = nodes_->Get(node_name);
   if (!node) {
     absl::MutexLock lock(&mu_);
-    invalid_nodes_.erase(node_name);
-    workload_of_node_.erase(node_name);
+    if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) > 0) {
+      queue_.AddAfter(kStatusKey, kStatusDelay);
+    }
     return absl::OkStatus();
   }
   // Without a (valid) policy nothing is decided; labels stay as they are, as NVIDIA's operator
@@ -135,6 +173,12 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   bool newly_invalid = false;
   {
     absl::MutexLock lock(&mu_);
+    // This node's entries before, to tell the status writer only of real news.
+    const auto entry = [&](const std::map<std::string, std::string>& map) {
+      const auto it = map.find(node_name);
+      return it == map.end() ? std::optional<std::string>() : it->second;
+    };
+    const auto before = std::make_pair(entry(invalid_nodes_), entry(workload_of_node_));
     if (route.workload && route.has_gpu) {
       workload_of_node_[node_name] = std::string(api::WorkloadName(*route.workload));
     } else {
@@ -147,6 +191,11 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
           invalid_nodes_.insert_or_assign(node_name, route.invalid_workload);
       newly_invalid = inserted;
       (void)it;
+    }
+    // Status lists invalid nodes and counts workloads: only a change of those is news.
+    // At most about once a second while thousands of nodes converge.
+    if (before != std::make_pair(entry(invalid_nodes_), entry(workload_of_node_))) {
+      queue_.AddAfter(kStatusKey, kStatusDelay);
     }
   }
   if (newly_invalid) {
@@ -179,6 +228,39 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
        {"workload", route.workload ? std::string(api::WorkloadName(*route.workload)) : "none"},
        {"changes", changes}});
   return absl::OkStatus();
+}
+
+absl::Status NodeLabelController::WriteStatuses() {
+  std::vector<PolicyView> views;
+  policies_->ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
+  const std::optional<std::string> active = ActivePolicyName(views);
+  if (!active) return absl::OkStatus();
+  PolicyFacts facts{.active_name = *active, .operator_namespace = options_.operator_namespace};
+  {
+    absl::MutexLock lock(&mu_);
+    facts.invalid_nodes = invalid_nodes_;
+    for (const auto& [node, workload] : workload_of_node_) ++facts.gpu_nodes_by_workload[workload];
+  }
+  const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  absl::Status first_error;
+  for (const PolicyView& view : views) {
+    facts.name = view.name;
+    facts.parse_error = view.policy.ok() ? "" : std::string(view.policy.status().message());
+    const nlohmann::json status = PolicyStatus(facts, view.status, now);
+    if (!StatusDiffers(status, view.status)) continue;
+    absl::StatusOr<nlohmann::json> written =
+        client_.MergePatch(kClusterPolicies, "", view.name, {{"status", status}}, "status");
+    if (written.ok()) {
+      ++stats_.status_writes;
+      log_.Info("ClusterPolicy status",
+                {{"policy", view.name},
+                 {"state", status["state"].get<std::string>()},
+                 {"reason", status["conditions"][0]["reason"].get<std::string>()}});
+    } else if (!absl::IsNotFound(written.status()) && first_error.ok()) {
+      first_error = written.status();
+    }
+  }
+  return first_error;
 }
 
 }  // namespace gpuop::op

@@ -2,10 +2,11 @@
 
 // Keeps the routing labels of every Node (nvidia.com/gpu.present and the
 // nvidia.com/gpu.deploy.<operand> labels) as RouteNode says under the active ClusterPolicy.
-// Watches Nodes (metadata only) and ClusterPolicies; one worker patches one node at a time with
-// a JSON merge patch of just the labels that differ, so a restart with nothing to change writes
-// nothing. A node whose workload label is invalid gets a Warning Event and no operands, and is
-// listed in InvalidNodes() for the ClusterPolicy's status.
+// Watches Nodes (metadata only) and ClusterPolicies; a few workers patch nodes in parallel (the
+// workqueue never hands one key to two workers), each with a JSON merge patch of just the
+// labels that differ, so a restart with nothing to change writes nothing. A node whose workload
+// label is invalid gets a Warning Event and no operands, and is named in the ClusterPolicy's
+// status, which the same worker keeps (policy_status.h).
 //
 //   NodeLabelController nodes(client, recorder, log, {});
 //   nodes.Start();              // informers, then the worker
@@ -19,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 
@@ -36,6 +38,11 @@ namespace gpuop::op {
 struct NodeLabelControllerOptions {
   // Every node is looked at again this often, healing what a lost event would leave.
   std::chrono::milliseconds resync_period = std::chrono::minutes(10);
+  // Parallel node writers: a local apiserver takes about 400 label patches/s from many
+  // clients but one at a time only a fraction of that.
+  int workers = 8;
+  // Written into ClusterPolicy status.namespace.
+  std::string operator_namespace;
 };
 
 // Counters for metrics and tests.
@@ -43,6 +50,7 @@ struct NodeLabelStats {
   std::atomic<int64_t> reconciles{0};
   std::atomic<int64_t> patches{0};  // Writes to the API: a quiet restart adds none.
   std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> status_writes{0};
 };
 
 class NodeLabelController {
@@ -73,9 +81,14 @@ class NodeLabelController {
     std::string uid;
   };
   void EnqueueAllNodes();
+  // A policy event: every node when a spec changed (or a policy came or went), the status
+  // always.
+  void OnPolicyEvent(const std::string& key, bool spec_may_have_changed);
   void RunWorker();
   void RunResync();
   absl::Status Reconcile(const std::string& node_name);
+  // Brings every ClusterPolicy's status up to date (the worker's kStatusKey).
+  absl::Status WriteStatuses();
 
   kube::RestClient& client_;
   kube::EventRecorder& recorder_;
@@ -84,7 +97,7 @@ class NodeLabelController {
   kube::WorkQueue queue_;
   std::unique_ptr<kube::Informer<NodeView>> nodes_;
   std::unique_ptr<kube::Informer<PolicyView>> policies_;
-  std::thread worker_;
+  std::vector<std::thread> workers_;
   std::thread resync_;
   common::StopSignal stop_;
   NodeLabelStats stats_;
@@ -92,6 +105,7 @@ class NodeLabelController {
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> invalid_nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> workload_of_node_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> policy_generations_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpuop::op

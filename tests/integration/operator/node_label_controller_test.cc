@@ -57,6 +57,18 @@ class NodeLabelControllerTest : public ::testing::Test {
     }
     return lines;
   }
+  // The policy's status.state and its Error condition's message, "state: message".
+  std::string PolicyState(const std::string& name) {
+    auto object = client_->Get(kClusterPolicies, "", name);
+    if (!object.ok()) return object.status().ToString();
+    const json& status = (*object)["status"];
+    if (!status.is_object()) return "no status";
+    std::string message;
+    for (const json& condition : status.value("conditions", json::array())) {
+      if (condition.value("type", "") == "Error") message = condition.value("message", "");
+    }
+    return status.value("state", "") + ": " + message;
+  }
   bool LabelsBecome(const std::string& node, const std::string& expected) {
     return WaitFor([&] { return GpuLabels(node) == expected; }, std::chrono::seconds(20));
   }
@@ -98,7 +110,7 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
       CreateNode("gpu-typo", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-pass"}});
 
   kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
-  NodeLabelController controller(*client_, recorder, log_, {});
+  NodeLabelController controller(*client_, recorder, log_, {.operator_namespace = "gpu-operator"});
   ASSERT_TRUE(controller.Start(std::chrono::seconds(20)));
 
   EXPECT_TRUE(LabelsBecome(container, kContainerLabels)) << GpuLabels(container);
@@ -125,6 +137,10 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
     return false;
   });
   EXPECT_TRUE(warned);
+  EXPECT_TRUE(WaitFor([&] {
+    const std::string state = PolicyState(policy_);
+    return state.rfind("notReady: ", 0) == 0 && state.find(typo) != std::string::npos;
+  })) << PolicyState(policy_);
 
   // An agent pauses an operand; the admin moves the container node to VMs and fixes the typo.
   ASSERT_TRUE(client_
@@ -149,6 +165,12 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
   EXPECT_TRUE(LabelsBecome(container, kPassthroughLabels)) << GpuLabels(container);
   EXPECT_TRUE(LabelsBecome(typo, kPassthroughLabels)) << GpuLabels(typo);
   EXPECT_TRUE(WaitFor([&] { return !controller.InvalidNodes().contains(typo); }));
+  EXPECT_TRUE(WaitFor([&] { return PolicyState(policy_).rfind("ready: ", 0) == 0; }))
+      << PolicyState(policy_);
+  const json ready = client_->Get(kClusterPolicies, "", policy_).value_or(json())["status"];
+  EXPECT_EQ(ready["namespace"], "gpu-operator");
+  EXPECT_THAT(ready["conditions"][0]["message"].get<std::string>(),
+              HasSubstr("GPU node(s) routed"));
   std::string paused = kPassthroughLabels;
   paused.replace(paused.find("vfio-manager=true"), 17, "vfio-manager=paused-for-cc-mode-change");
   EXPECT_TRUE(LabelsBecome(passthrough, paused)) << GpuLabels(passthrough);
@@ -158,12 +180,13 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
   // A restarted operator finds every node right and writes nothing.
   auto nodes = client_->ListAll(kube::resources::kNodes, "");
   ASSERT_TRUE(nodes.ok());
-  NodeLabelController restarted(*client_, recorder, log_, {});
+  NodeLabelController restarted(*client_, recorder, log_, {.operator_namespace = "gpu-operator"});
   ASSERT_TRUE(restarted.Start(std::chrono::seconds(20)));
   EXPECT_TRUE(WaitFor([&] {
     return restarted.Stats().reconciles.load() >= static_cast<int64_t>(nodes->items.size());
   }));
   EXPECT_EQ(restarted.Stats().patches.load(), 0) << log_text_.str();
+  EXPECT_EQ(restarted.Stats().status_writes.load(), 0) << log_text_.str();
   EXPECT_EQ(restarted.Stats().errors.load(), 0);
 }
 
@@ -182,6 +205,22 @@ TEST_F(NodeLabelControllerTest, TurningSandboxWorkloadsOffMovesEveryGpuNodeToCon
   std::string expected = kContainerLabels;
   expected += "nvidia.com/gpu.workload.config=vm-passthrough\n";
   EXPECT_TRUE(LabelsBecome(node, expected)) << GpuLabels(node);
+}
+
+TEST_F(NodeLabelControllerTest, ASecondClusterPolicyIsIgnored) {
+  kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
+  NodeLabelController controller(*client_, recorder, log_, {});
+  ASSERT_TRUE(controller.Start(std::chrono::seconds(20)));
+  // creationTimestamp has one-second resolution: make sure the second is younger.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::string second = gpuop::testing::UniqueName("second-policy");
+  ASSERT_TRUE(
+      client_->Create(kClusterPolicies, "", gpuop::testing::SeedClusterPolicy(second)).ok());
+  EXPECT_TRUE(WaitFor([&] { return PolicyState(second).rfind("ignored: ", 0) == 0; }))
+      << PolicyState(second);
+  EXPECT_TRUE(WaitFor([&] { return PolicyState(policy_).rfind("ready: ", 0) == 0; }))
+      << PolicyState(policy_);
+  (void)client_->Delete(kClusterPolicies, "", second);
 }
 
 }  // namespace

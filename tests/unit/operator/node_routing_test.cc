@@ -103,6 +103,9 @@ struct Row {
   std::string invalid = "";
 };
 
+// gtest prints a failing row by its name, not as bytes.
+void PrintTo(const Row& row, std::ostream* out) { *out << row.name; }
+
 const RoutingPolicy kSandboxKata{true, Workload::kContainer, SandboxMode::kKata};
 const RoutingPolicy kSandboxKubevirt{true, Workload::kContainer, SandboxMode::kKubevirt};
 const RoutingPolicy kSandboxDefaultPassthrough{true, Workload::kVmPassthrough, SandboxMode::kKata};

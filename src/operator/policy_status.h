@@ -1,0 +1,35 @@
+#pragma once
+
+// The status gpuop writes on each ClusterPolicy (reference/gpu-operator.md §1.11): `state`
+// ready | notReady | ignored, `namespace`, and the conditions Ready and Error, always opposite,
+// with NVIDIA's reasons where one fits and ours where none does (InvalidWorkloadConfig names
+// the nodes with a bad nvidia.com/gpu.workload.config). A pure function of what the controller
+// knows, so each case is a test row; lastTransitionTime moves only when a condition's status
+// does.
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace gpuop::op {
+
+struct PolicyFacts {
+  std::string name;
+  std::string active_name;  // The policy that rules (the oldest).
+  std::string parse_error;  // Why this policy's spec cannot be used; empty when it can.
+  std::string operator_namespace;
+  std::map<std::string, int> gpu_nodes_by_workload;
+  std::map<std::string, std::string> invalid_nodes;  // node -> its bad label value
+};
+
+// The status object to write, given the one the policy has now (for transition times) and
+// `now` (RFC 3339).
+nlohmann::json PolicyStatus(const PolicyFacts& facts, const nlohmann::json& current_status,
+                            const std::string& now);
+
+// Whether two statuses differ in anything but lastTransitionTime: writing is needed.
+bool StatusDiffers(const nlohmann::json& a, const nlohmann::json& b);
+
+}  // namespace gpuop::op
