@@ -75,5 +75,64 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
   (void)client->Delete(kube::resources::kNodes, "", node);
 }
 
+TEST(OperatorProcess, AStandbyTakesOverWhenTheLeaderIsKilledAndCatchesUp) {
+  gpuop::testing::InstallClusterPolicyCrd();
+  auto client = kube::AdminClient();
+  const std::string policy = gpuop::testing::UniqueName("cluster-policy");
+  ASSERT_TRUE(
+      client
+          ->Create(kClusterPolicies, "",
+                   gpuop::testing::SeedClusterPolicy(
+                       policy, {{"sandboxWorkloads",
+                                 {{"mode", "kata"}, {"defaultWorkload", "vm-passthrough"}}}}))
+          .ok());
+  const std::string run = gpuop::testing::UniqueName("takeover");
+  std::vector<std::string> nodes;
+  const auto add_nodes = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      nodes.push_back(run + "-" + std::to_string(nodes.size()));
+      json object = kube::LabelledNode(nodes.back(), run);
+      object["metadata"]["labels"]["feature.node.kubernetes.io/pci-10de.present"] = "true";
+      ASSERT_TRUE(client->Create(kube::resources::kNodes, "", object).ok());
+    }
+  };
+  add_nodes(40);
+  const auto labelled = [&] {
+    auto list = client->ListAll(
+        kube::resources::kNodes, "",
+        {.label_selector = "gpuop-test=" + run + ",nvidia.com/gpu.deploy.vfio-manager=true"});
+    return list.ok() ? static_cast<int>(list->items.size()) : -1;
+  };
+  const auto holder = [&] {
+    auto lease = client->Get(kube::resources::kLeases, "default", run);
+    return lease.ok() ? (*lease)["spec"].value("holderIdentity", "") : std::string();
+  };
+  const auto candidate = [&](const std::string& identity) {
+    return std::make_unique<gpuop::testing::BackgroundProcess>(
+        std::vector<std::string>{GPUOP_BINARY, "operator", "--kubeconfig",
+                                 gpuop::testing::AdminKubeconfig(), "--namespace", "default",
+                                 "--lease-name", run, "--lease-duration", "4", "--identity",
+                                 identity, "--metrics-address", "", "--log-format", "text"},
+        ::testing::TempDir() + "/" + run + "-" + identity + ".log");
+  };
+
+  auto leader = candidate("operator-a");
+  ASSERT_TRUE(WaitFor([&] { return holder() == "operator-a"; }));
+  auto standby = candidate("operator-b");
+  ASSERT_TRUE(WaitFor([&] { return labelled() > 0; }));
+  leader->Signal(SIGKILL);  // No release: the standby must wait the lease out.
+  leader->Wait();
+  add_nodes(5);  // Changes while nobody leads.
+
+  EXPECT_TRUE(WaitFor([&] { return holder() == "operator-b"; }, std::chrono::seconds(20)));
+  EXPECT_TRUE(WaitFor([&] { return labelled() == 45; }, std::chrono::seconds(20)))
+      << labelled() << " of 45 labelled";
+  standby->Signal(SIGTERM);
+  EXPECT_EQ(standby->Wait(), 0);
+
+  (void)client->Delete(kClusterPolicies, "", policy);
+  kube::DeleteLabelledNodes(*client, run);
+}
+
 }  // namespace
 }  // namespace gpuop::op
