@@ -38,7 +38,7 @@ PolicyView ProjectPolicy(kube::JsonElement object) {
 
 NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRecorder& recorder,
                                          common::Logger& log, NodeLabelControllerOptions options)
-    : client_(client), recorder_(recorder), log_(log), options_(options) {
+    : client_(client), recorder_(recorder), log_(log), options_(std::move(options)) {
   const auto enqueue = [this](const std::string& key) { queue_.Add(key); };
   nodes_ = std::make_unique<kube::Informer<NodeView>>(
       client_, kube::resources::kNodes, "", kube::ListWatchOptions{.metadata_only = true},
