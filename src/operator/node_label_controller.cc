@@ -73,8 +73,13 @@ bool NodeLabelController::Start(std::chrono::milliseconds sync_timeout) {
     Stop();
     return false;
   }
+  {
+    const std::vector<std::string> keys = nodes_->Keys();
+    absl::MutexLock lock(&mu_);
+    not_yet_reconciled_.insert(keys.begin(), keys.end());
+  }
   EnqueueAllNodes();
-  queue_.Add(kStatusKey);
+  queue_.Add(kStatusKey);  // Written at once when there are no nodes; else after the last one.
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     workers_.emplace_back([this] { RunWorker(); });
   }
@@ -156,6 +161,12 @@ std::map<std::string, int> NodeLabelController::GpuNodesByWorkload() const {
 }
 
 absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (not_yet_reconciled_.erase(node_name) > 0 && not_yet_reconciled_.empty()) {
+      queue_.Add(kStatusKey);
+    }
+  }
   const std::optional<NodeView> node = nodes_->Get(node_name);
   if (!node) {
     absl::MutexLock lock(&mu_);
@@ -231,6 +242,10 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
 }
 
 absl::Status NodeLabelController::WriteStatuses() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!not_yet_reconciled_.empty()) return absl::OkStatus();  // Re-added by the last one.
+  }
   std::vector<PolicyView> views;
   policies_->ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
   const std::optional<std::string> active = ActivePolicyName(views);

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -106,6 +107,9 @@ class NodeLabelController {
   std::map<std::string, std::string> invalid_nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> workload_of_node_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> policy_generations_ ABSL_GUARDED_BY(mu_);
+  // Nodes not yet reconciled since Start. Status waits for them: written from a half-known
+  // fleet it would be wrong, and a restart would write it only to write it back.
+  std::set<std::string> not_yet_reconciled_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpuop::op
