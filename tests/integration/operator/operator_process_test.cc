@@ -26,17 +26,20 @@ std::string ReadLog(const std::string& path) {
   return text.str();
 }
 
+// The seeds' policy with sandbox workloads in kata mode and vm-passthrough by default.
+bool CreateVmPassthroughPolicy(kube::RestClient& client, const std::string& name) {
+  const json spec = {
+      {"sandboxWorkloads", {{"mode", "kata"}, {"defaultWorkload", "vm-passthrough"}}}};
+  auto created = client.Create(kClusterPolicies, "", gpuop::testing::SeedClusterPolicy(name, spec));
+  EXPECT_TRUE(created.ok()) << created.status();
+  return created.ok();
+}
+
 TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
   gpuop::testing::InstallClusterPolicyCrd();
   auto client = kube::AdminClient();
   const std::string policy = gpuop::testing::UniqueName("cluster-policy");
-  ASSERT_TRUE(
-      client
-          ->Create(kClusterPolicies, "",
-                   gpuop::testing::SeedClusterPolicy(
-                       policy, {{"sandboxWorkloads",
-                                 {{"mode", "kata"}, {"defaultWorkload", "vm-passthrough"}}}}))
-          .ok());
+  ASSERT_TRUE(CreateVmPassthroughPolicy(*client, policy));
   const std::string node = gpuop::testing::UniqueName("gpu-node");
   json object = kube::LabelledNode(node, "operator-process");
   object["metadata"]["labels"]["feature.node.kubernetes.io/pci-10de.present"] = "true";
@@ -79,13 +82,7 @@ TEST(OperatorProcess, AStandbyTakesOverWhenTheLeaderIsKilledAndCatchesUp) {
   gpuop::testing::InstallClusterPolicyCrd();
   auto client = kube::AdminClient();
   const std::string policy = gpuop::testing::UniqueName("cluster-policy");
-  ASSERT_TRUE(
-      client
-          ->Create(kClusterPolicies, "",
-                   gpuop::testing::SeedClusterPolicy(
-                       policy, {{"sandboxWorkloads",
-                                 {{"mode", "kata"}, {"defaultWorkload", "vm-passthrough"}}}}))
-          .ok());
+  ASSERT_TRUE(CreateVmPassthroughPolicy(*client, policy));
   const std::string run = gpuop::testing::UniqueName("takeover");
   std::vector<std::string> nodes;
   const auto add_nodes = [&](int count) {
