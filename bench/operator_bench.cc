@@ -92,8 +92,8 @@ class OperatorProcess {
       freopen("/dev/null", "w", stderr);
       const std::string metrics = "127.0.0.1:" + std::to_string(port);
       execl(binary.c_str(), binary.c_str(), "operator", "--kubeconfig", kubeconfig.c_str(),
-            "--leader-elect=false", "--metrics-address", metrics.c_str(), "--log-format", "json",
-            nullptr);
+            "--leader-elect=false", "--namespace", "default", "--operand-image", "gpuop:bench",
+            "--metrics-address", metrics.c_str(), "--log-format", "json", nullptr);
       _exit(127);
     }
   }

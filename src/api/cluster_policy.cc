@@ -143,6 +143,26 @@ void ReadKataConfig(const json& config, const std::string& path, ClusterPolicy& 
   }
 }
 
+void ReadDaemonSets(const json& section, const std::string& path, DaemonSetsSpec& daemonsets,
+                    absl::Status& error) {
+  Fields fields(section, path, error);
+  daemonsets.labels = fields.StringMap("labels");
+  daemonsets.annotations = fields.StringMap("annotations");
+  if (const json* tolerations = fields.Find("tolerations")) {
+    if (!tolerations->is_array()) fields.Fail("tolerations", "is not a list");
+    daemonsets.tolerations = *tolerations;
+  }
+  daemonsets.priority_class_name = fields.String("priorityClassName");
+  daemonsets.update_strategy = fields.Enum("updateStrategy", {"RollingUpdate", "OnDelete"});
+  Fields rolling(fields.Object("rollingUpdate"), fields.Path("rollingUpdate"), error);
+  if (const json* max = rolling.Find("maxUnavailable")) {
+    if (!max->is_number_integer() && !max->is_string()) {
+      rolling.Fail("maxUnavailable", "is not a number or a percentage");
+    }
+    daemonsets.max_unavailable = *max;
+  }
+}
+
 }  // namespace
 
 std::optional<Workload> ParseWorkload(std::string_view value) {
@@ -209,6 +229,11 @@ absl::StatusOr<ClusterPolicy> ParseClusterPolicy(const json& object) {
   ReadKataConfig(kata.Object("config"), "spec.kataManager.config", policy, error);
   Fields nfd(spec.Object("nfd"), "spec.nfd", error);
   policy.nfd_node_feature_rules = nfd.Bool("nodefeaturerules").value_or(false);
+  ReadDaemonSets(spec.Object("daemonsets"), "spec.daemonsets", policy.daemonsets, error);
+  Fields operator_section(spec.Object("operator"), "spec.operator", error);
+  if (std::string runtime_class = operator_section.String("runtimeClass"); !runtime_class.empty()) {
+    policy.container_runtime_class = runtime_class;
+  }
 
   if (!error.ok()) {
     return absl::InvalidArgumentError(

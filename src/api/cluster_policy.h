@@ -65,6 +65,16 @@ struct KataRuntimeClass {
   std::string artifacts_pull_secret;
 };
 
+// spec.daemonsets: what every operand DaemonSet gets (reference/gpu-operator.md §1.10).
+struct DaemonSetsSpec {
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  nlohmann::json tolerations;  // A list that replaces the manifests'; null keeps theirs.
+  std::string priority_class_name;
+  std::string update_strategy;     // "", RollingUpdate or OnDelete.
+  nlohmann::json max_unavailable;  // rollingUpdate.maxUnavailable: null, a number or "N%".
+};
+
 struct ClusterPolicy {
   std::string name;
   std::string uid;
@@ -79,6 +89,9 @@ struct ClusterPolicy {
   std::string kata_artifacts_dir = "/opt/nvidia-gpu-operator/artifacts/runtimeclasses";
   std::vector<KataRuntimeClass> kata_runtime_classes;
   bool nfd_node_feature_rules = false;
+  DaemonSetsSpec daemonsets;
+  // spec.operator.runtimeClass: the container path's RuntimeClass (and its handler).
+  std::string container_runtime_class = "nvidia";
 
   const OperandSpec* Operand(std::string_view spec_key) const;
   // The section's `enabled`, nil counting as `default_enabled`.

@@ -1,5 +1,5 @@
-// `gpuop operator`: the cluster-wide controller (operator/). For now it routes GPU nodes to
-// their workload (node labels); operand rendering and ClusterPolicy status join it.
+// `gpuop operator`: the cluster-wide controller (operator/): routes GPU nodes to their workload
+// (node labels), deploys the operands the ClusterPolicy enables, and reports in its status.
 
 #include <iostream>
 #include <memory>
@@ -18,7 +18,7 @@
 #include "kube/event_recorder.h"
 #include "kube/leader_election.h"
 #include "kube/rest_client.h"
-#include "operator/node_label_controller.h"
+#include "operator/operator_controllers.h"
 #include "operator/operator_metrics.h"
 
 namespace gpuop::cli {
@@ -26,7 +26,9 @@ namespace {
 
 constexpr char kSummary[] =
     "Reads the active ClusterPolicy (nvidia.com/v1) and keeps every GPU node's\n"
-    "nvidia.com/gpu.present and nvidia.com/gpu.deploy.<operand> labels as its workload asks.\n"
+    "nvidia.com/gpu.present and nvidia.com/gpu.deploy.<operand> labels as its workload asks;\n"
+    "applies the operands it enables (DaemonSets, RBAC, ConfigMaps, RuntimeClasses) and\n"
+    "reports their rollout in the ClusterPolicy's status.\n"
     "Leader-elected: run two replicas; one works, the other waits.";
 
 int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -38,6 +40,9 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
   std::string log_format = EnvOr("LOG_FORMAT", "json");
   bool leader_elect = true;
   std::string lease_seconds = "15";
+  std::string operand_image = EnvOr("GPUOP_IMAGE", "");
+  std::string operand_pull_policy = EnvOr("GPUOP_IMAGE_PULL_POLICY", "IfNotPresent");
+  bool deploy_operands = true;
   FlagParser flags("operator");
   flags.String("kubeconfig", &kubeconfig, "kubeconfig (default: $KUBECONFIG, then in-cluster)");
   flags.String("namespace", &ns, "the operator's namespace, for its Lease ($OPERATOR_NAMESPACE)");
@@ -50,7 +55,18 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
   flags.String("metrics-address", &metrics_address,
                "[host]:port serving /metrics, /healthz, /readyz; empty: none");
   flags.String("log-format", &log_format, "json or text ($LOG_FORMAT)");
+  flags.String("operand-image", &operand_image,
+               "the image of the operands gpuop runs itself: its own ($GPUOP_IMAGE)");
+  flags.String("operand-image-pull-policy", &operand_pull_policy,
+               "their pull policy unless the policy's section sets one ($GPUOP_IMAGE_PULL_POLICY)");
+  flags.Bool("deploy-operands", &deploy_operands,
+             "apply operand objects; off: labels and status only");
   if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
+  if (deploy_operands && operand_image.empty()) {
+    err << "operator: --operand-image (or $GPUOP_IMAGE) is needed to deploy operands; the Helm "
+           "chart sets it to the operator's own image\n";
+    return kExitUsage;
+  }
   common::LogFormat format;
   if (!common::ParseLogFormat(log_format, format)) {
     err << "operator: --log-format is text or json\n";
@@ -97,22 +113,30 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
   }
 
   kube::EventRecorder recorder(**client, "gpuop.io/operator", identity);
-  std::unique_ptr<op::NodeLabelController> controller;
+  std::unique_ptr<op::OperatorControllers> controllers;
   int exit_code = 0;
   const auto start_leading = [&] {
     log.Info("leading: starting controllers", {{"identity", identity}});
-    controller = std::make_unique<op::NodeLabelController>(
-        **client, recorder, log, op::NodeLabelControllerOptions{.operator_namespace = ns});
-    if (!controller->Start()) {
+    controllers = std::make_unique<op::OperatorControllers>(
+        **client, recorder, log,
+        op::OperatorOptions{.labels = {.operator_namespace = ns},
+                            .operands = {.render = {.operator_namespace = ns,
+                                                    .gpuop_image = operand_image,
+                                                    .gpuop_image_pull_policy =
+                                                        op::PullPolicy(operand_pull_policy)}},
+                            .deploy_operands = deploy_operands});
+    if (!controllers->Start()) {
       exit_code = 1;
       stop.Stop();
       return;
     }
-    metrics->SetController(controller.get());
+    metrics->SetController(&controllers->Labels());
+    metrics->SetOperands(controllers->Operands());
   };
   const auto stop_leading = [&] {
     metrics->SetController(nullptr);
-    if (controller) controller->Stop();
+    metrics->SetOperands(nullptr);
+    if (controllers) controllers->Stop();
     if (!stop.Stopped()) {
       // Lost the lease while running: exit, so a fresh process campaigns with a clean slate.
       log.Error("lost the leader lease; exiting", {{"identity", identity}});
@@ -140,7 +164,8 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
     stop_leading();
   }
   metrics->SetController(nullptr);
-  controller.reset();
+  metrics->SetOperands(nullptr);
+  controllers.reset();
   log.Info("operator stopped");
   return exit_code;
 }
@@ -148,7 +173,8 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
 }  // namespace
 
 Subcommand OperatorSubcommand() {
-  return {"operator", "route GPU nodes to their workload (cluster controller)", RunOperator};
+  return {"operator", "route GPU nodes, deploy the operands, report status (cluster controller)",
+          RunOperator};
 }
 
 }  // namespace gpuop::cli

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/cluster_policy.h"
+#include "kube/json_element.h"
 #include "kube/resource.h"
 
 namespace gpuop::op {
@@ -27,7 +28,13 @@ struct PolicyView {
   nlohmann::json status;  // As the object has it now; null when it has none.
 };
 
+// What an informer keeps of a ClusterPolicy object.
+PolicyView ProjectPolicy(kube::JsonElement object);
+
 // The name of the active policy among `views`; nullopt when there is none.
 std::optional<std::string> ActivePolicyName(const std::vector<PolicyView>& views);
+
+// The active policy, when there is one and its spec parses.
+std::optional<api::ClusterPolicy> ActivePolicy(const std::vector<PolicyView>& views);
 
 }  // namespace gpuop::op

@@ -18,22 +18,6 @@ namespace {
 constexpr char kStatusKey[] = "#clusterpolicy-status";
 constexpr std::chrono::seconds kStatusDelay{1};
 
-PolicyView ProjectPolicy(kube::JsonElement object) {
-  PolicyView view;
-  view.name = std::string(kube::StringAt(object, {"metadata", "name"}));
-  view.creation_timestamp = std::string(kube::StringAt(object, {"metadata", "creationTimestamp"}));
-  if (kube::JsonElement generation;
-      kube::ElementAt(object, {"metadata", "generation"}, generation) && generation.is_int64()) {
-    view.generation = generation.get_int64().value_unsafe();
-  }
-  // Policies are few and small: the whole object goes through the nlohmann-based parser.
-  const nlohmann::json parsed =
-      nlohmann::json::parse(simdjson::to_string(object), nullptr, /*allow_exceptions=*/false);
-  view.policy = api::ParseClusterPolicy(parsed);
-  if (parsed.is_object() && parsed.contains("status")) view.status = parsed["status"];
-  return view;
-}
-
 }  // namespace
 
 NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRecorder& recorder,
@@ -137,15 +121,12 @@ void NodeLabelController::RunWorker() {
   }
 }
 
+void NodeLabelController::RefreshStatus() { queue_.AddAfter(kStatusKey, kStatusDelay); }
+
 std::optional<api::ClusterPolicy> NodeLabelController::ActivePolicy() const {
   std::vector<PolicyView> views;
   policies_->ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
-  const std::optional<std::string> name = ActivePolicyName(views);
-  if (!name) return std::nullopt;
-  for (const PolicyView& view : views) {
-    if (view.name == *name && view.policy.ok()) return *view.policy;
-  }
-  return std::nullopt;
+  return op::ActivePolicy(views);
 }
 
 std::map<std::string, std::string> NodeLabelController::InvalidNodes() const {
@@ -251,6 +232,11 @@ absl::Status NodeLabelController::WriteStatuses() {
   const std::optional<std::string> active = ActivePolicyName(views);
   if (!active) return absl::OkStatus();
   PolicyFacts facts{.active_name = *active, .operator_namespace = options_.operator_namespace};
+  if (options_.operand_facts) {
+    std::optional<OperandFacts> operands = options_.operand_facts();
+    if (!operands) return absl::OkStatus();  // RefreshStatus comes once they are known.
+    facts.operands = *std::move(operands);
+  }
   {
     absl::MutexLock lock(&mu_);
     facts.invalid_nodes = invalid_nodes_;

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@
 #include "kube/workqueue.h"
 #include "operator/active_policy.h"
 #include "operator/node_routing.h"
+#include "operator/policy_status.h"
 
 namespace gpuop::op {
 
@@ -44,6 +46,10 @@ struct NodeLabelControllerOptions {
   int workers = 8;
   // Written into ClusterPolicy status.namespace.
   std::string operator_namespace;
+  // The operands' side of the active policy's status; nullopt until it is known, and status
+  // waits for it (a status written without it would only be written again). Unset: no
+  // operands are deployed (tests of labelling alone).
+  std::function<std::optional<OperandFacts>()> operand_facts;
 };
 
 // Counters for metrics and tests.
@@ -67,6 +73,9 @@ class NodeLabelController {
   bool Start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
   // Stops the worker and the informers; idempotent.
   void Stop();
+
+  // Has the ClusterPolicy statuses brought up to date soon (the operand facts changed).
+  void RefreshStatus();
 
   // The active ClusterPolicy, if any and if it parses.
   std::optional<api::ClusterPolicy> ActivePolicy() const;

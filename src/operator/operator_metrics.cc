@@ -33,6 +33,11 @@ void OperatorMetrics::SetController(const NodeLabelController* controller) {
   controller_ = controller;
 }
 
+void OperatorMetrics::SetOperands(const OperandController* operands) {
+  absl::MutexLock lock(&mu_);
+  operands_ = operands;
+}
+
 std::vector<prometheus::MetricFamily> OperatorMetrics::Collect() const {
   using prometheus::MetricType;
   absl::MutexLock lock(&mu_);
@@ -63,6 +68,31 @@ std::vector<prometheus::MetricFamily> OperatorMetrics::Collect() const {
                          "GPU nodes whose nvidia.com/gpu.workload.config names no workload.",
                          MetricType::Gauge,
                          static_cast<double>(controller_->InvalidNodes().size())));
+  if (operands_ == nullptr) return families;
+  const OperandStats& operand_stats = operands_->Stats();
+  families.push_back(One("gpuop_operator_operand_apply_passes_total",
+                         "Times the operands were rendered and compared with the cluster.",
+                         MetricType::Counter,
+                         static_cast<double>(operand_stats.apply_passes.load())));
+  families.push_back(One("gpuop_operator_operand_applies_total",
+                         "Operand objects written (server-side apply).", MetricType::Counter,
+                         static_cast<double>(operand_stats.applies.load())));
+  families.push_back(One("gpuop_operator_operand_deletes_total",
+                         "Operand objects deleted because the policy no longer asks for them.",
+                         MetricType::Counter, static_cast<double>(operand_stats.deletes.load())));
+  families.push_back(One("gpuop_operator_operand_errors_total",
+                         "Operand passes that failed and were retried.", MetricType::Counter,
+                         static_cast<double>(operand_stats.errors.load())));
+  prometheus::MetricFamily ready =
+      Family("gpuop_operator_operand_ready", "1 when a deployed operand state is rolled out.",
+             MetricType::Gauge);
+  for (const auto& [state, rolled_out] : operands_->StatesReady()) {
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"state", state});
+    metric.gauge.value = rolled_out ? 1 : 0;
+    ready.metric.push_back(metric);
+  }
+  families.push_back(std::move(ready));
   return families;
 }
 

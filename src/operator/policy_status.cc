@@ -1,5 +1,7 @@
 #include "operator/policy_status.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -26,6 +28,9 @@ Verdict Decide(const PolicyFacts& facts) {
                          " is older and rules the cluster; this one is not used")};
   }
   if (!facts.parse_error.empty()) return {"notReady", false, "InvalidSpec", facts.parse_error};
+  if (!facts.operands.error.empty()) {
+    return {"notReady", false, "ReconcileFailed", facts.operands.error};
+  }
   if (!facts.invalid_nodes.empty()) {
     std::vector<std::string> named;
     for (const auto& [node, value] : facts.invalid_nodes) {
@@ -40,6 +45,17 @@ Verdict Decide(const PolicyFacts& facts) {
       absl::StrAppend(&message, " and ", facts.invalid_nodes.size() - named.size(), " more");
     }
     return {"notReady", false, "InvalidWorkloadConfig", message};
+  }
+  if (!facts.operands.not_ready.empty()) {
+    const size_t shown = std::min(facts.operands.not_ready.size(), kNodesNamedInMessage);
+    std::vector<std::string> named(
+        facts.operands.not_ready.begin(),
+        facts.operands.not_ready.begin() + static_cast<std::ptrdiff_t>(shown));
+    std::string message = absl::StrCat("operands not ready: ", absl::StrJoin(named, "; "));
+    if (facts.operands.not_ready.size() > named.size()) {
+      absl::StrAppend(&message, " and ", facts.operands.not_ready.size() - named.size(), " more");
+    }
+    return {"notReady", false, "OperandNotReady", message};
   }
   int gpu_nodes = 0;
   std::vector<std::string> counts;

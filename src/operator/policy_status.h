@@ -2,18 +2,26 @@
 
 // The status gpuop writes on each ClusterPolicy (reference/gpu-operator.md §1.11): `state`
 // ready | notReady | ignored, `namespace`, and the conditions Ready and Error, always opposite,
-// with NVIDIA's reasons where one fits and ours where none does (InvalidWorkloadConfig names
-// the nodes with a bad nvidia.com/gpu.workload.config). A pure function of what the controller
-// knows, so each case is a test row; lastTransitionTime moves only when a condition's status
-// does.
+// with NVIDIA's reasons where one fits (ReconcileFailed, OperandNotReady, NoGPUNodes, Reconciled)
+// and ours where none does (InvalidWorkloadConfig names the nodes with a bad
+// nvidia.com/gpu.workload.config). A pure function of what the controller knows, so each case is a
+// test row; lastTransitionTime moves only when a condition's status does.
 
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace gpuop::op {
+
+// What the operand controller knows of the active policy's operands.
+struct OperandFacts {
+  std::string error;                   // Why a state could not be applied; empty when all were.
+  std::vector<std::string> not_ready;  // "nvidia-vfio-manager: 1 of 2 pods available"
+  bool operator==(const OperandFacts&) const = default;
+};
 
 struct PolicyFacts {
   std::string name;
@@ -22,6 +30,7 @@ struct PolicyFacts {
   std::string operator_namespace;
   std::map<std::string, int> gpu_nodes_by_workload;
   std::map<std::string, std::string> invalid_nodes;  // node -> its bad label value
+  OperandFacts operands;
 };
 
 // The status object to write, given the one the policy has now (for transition times) and

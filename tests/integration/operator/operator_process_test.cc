@@ -50,7 +50,7 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
   gpuop::testing::BackgroundProcess operator_process(
       {GPUOP_BINARY, "operator", "--kubeconfig", gpuop::testing::AdminKubeconfig(), "--namespace",
        "default", "--lease-name", lease, "--identity", "operator-a", "--metrics-address", "",
-       "--log-format", "text"},
+       "--operand-image", "gpuop:test", "--log-format", "text"},
       log_path);
 
   const auto label = [&](const char* key) -> std::string {
@@ -109,7 +109,8 @@ TEST(OperatorProcess, AStandbyTakesOverWhenTheLeaderIsKilledAndCatchesUp) {
         std::vector<std::string>{GPUOP_BINARY, "operator", "--kubeconfig",
                                  gpuop::testing::AdminKubeconfig(), "--namespace", "default",
                                  "--lease-name", run, "--lease-duration", "4", "--identity",
-                                 identity, "--metrics-address", "", "--log-format", "text"},
+                                 identity, "--metrics-address", "", "--operand-image", "gpuop:test",
+                                 "--log-format", "text"},
         ::testing::TempDir() + "/" + run + "-" + identity + ".log");
   };
 

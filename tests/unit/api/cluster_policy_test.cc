@@ -111,6 +111,10 @@ TEST(ParseClusterPolicy, AMalformedFieldIsAnErrorNamingIt) {
             "spec.kataManager.config.runtimeClasses[1].nodeSelector[\"a\"]: is not a string"},
            {"/spec/kataManager/config/artifactsDir", "relative/dir", "is not an absolute path"},
            {"/spec/sandboxWorkloads", 7, "spec.sandboxWorkloads: is not an object"},
+           {"/spec/daemonsets/tolerations", "all", "spec.daemonsets.tolerations: is not a list"},
+           {"/spec/daemonsets/updateStrategy", "Recreate", "spec.daemonsets.updateStrategy"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", true}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number or a percentage"},
        }) {
     json object = SeedPolicy();
     object[json::json_pointer(bad.pointer)] = bad.value;
@@ -120,6 +124,26 @@ TEST(ParseClusterPolicy, AMalformedFieldIsAnErrorNamingIt) {
     EXPECT_THAT(std::string(policy.status().message()), HasSubstr(bad.message)) << bad.pointer;
     EXPECT_THAT(std::string(policy.status().message()), HasSubstr("ClusterPolicy cluster-policy"));
   }
+}
+
+TEST(ParseClusterPolicy, ReadsTheClusterWideDaemonSetSettingsAndRuntimeClass) {
+  json object = SeedPolicy();
+  object["spec"]["daemonsets"] = json::parse(R"({
+    "labels": {"team": "gpu"}, "annotations": {"a": "b"},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+    "priorityClassName": "system-node-critical", "updateStrategy": "OnDelete",
+    "rollingUpdate": {"maxUnavailable": "1"}})");
+  object["spec"]["operator"]["runtimeClass"] = "nvidia-cdi";
+  auto policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->daemonsets.labels.at("team"), "gpu");
+  EXPECT_EQ(policy->daemonsets.annotations.at("a"), "b");
+  EXPECT_EQ(policy->daemonsets.tolerations.size(), 1u);
+  EXPECT_EQ(policy->daemonsets.priority_class_name, "system-node-critical");
+  EXPECT_EQ(policy->daemonsets.update_strategy, "OnDelete");
+  EXPECT_EQ(policy->daemonsets.max_unavailable, json("1"));
+  EXPECT_EQ(policy->container_runtime_class, "nvidia-cdi");
+  EXPECT_EQ(ParseClusterPolicy(json::parse(R"({"spec": {}})"))->container_runtime_class, "nvidia");
 }
 
 TEST(ParseClusterPolicy, PpcieIsAcceptedAsADefaultMode) {

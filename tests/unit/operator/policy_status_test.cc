@@ -65,6 +65,31 @@ TEST(PolicyStatus, InvalidWorkloadLabelsNameTheNodes) {
   EXPECT_EQ(ConditionOf(status, "Ready")["status"], "False");
 }
 
+TEST(PolicyStatus, OperandsNotRolledOutAreNotReadyAndNamed) {
+  PolicyFacts facts = Active();
+  facts.operands.not_ready = {"nvidia-vfio-manager: 1 of 2 pods available",
+                              "nvidia-cc-manager: not created yet"};
+  const json status = PolicyStatus(facts, json(), kNow);
+  EXPECT_EQ(status["state"], "notReady");
+  EXPECT_EQ(ConditionOf(status, "Ready")["reason"], "OperandNotReady");
+  EXPECT_EQ(ConditionOf(status, "Error")["status"], "True");
+  EXPECT_EQ(ConditionOf(status, "Ready")["message"],
+            "operands not ready: nvidia-vfio-manager: 1 of 2 pods available; "
+            "nvidia-cc-manager: not created yet");
+}
+
+TEST(PolicyStatus, AnOperandThatCannotBeAppliedOutranksTheRest) {
+  PolicyFacts facts = Active();
+  facts.invalid_nodes = {{"gpu-7", "vm-pass"}};
+  facts.operands.not_ready = {"nvidia-vfio-manager: 0 of 1 pods available"};
+  facts.operands.error = "state-sandbox-device-plugin: spec.sandboxDevicePlugin: version not set";
+  const json status = PolicyStatus(facts, json(), kNow);
+  EXPECT_EQ(status["state"], "notReady");
+  EXPECT_EQ(ConditionOf(status, "Error")["reason"], "ReconcileFailed");
+  EXPECT_THAT(ConditionOf(status, "Error")["message"].get<std::string>(),
+              HasSubstr("spec.sandboxDevicePlugin: version not set"));
+}
+
 TEST(PolicyStatus, ManyInvalidNodesAreCutShort) {
   PolicyFacts facts = Active();
   for (int i = 0; i < 25; ++i) facts.invalid_nodes["node-" + std::to_string(100 + i)] = "x";

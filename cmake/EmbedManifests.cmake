@@ -1,0 +1,21 @@
+# Writes OUTPUT, a C++ source holding every *.yaml under MANIFEST_DIR as a raw string, so the
+# operator binary carries its operand manifests (deployments/operands/<state>/<file>.yaml) and
+# needs no files beside it. Run by a custom command at build time (cmake -P).
+file(GLOB_RECURSE manifests RELATIVE "${MANIFEST_DIR}" "${MANIFEST_DIR}/*.yaml")
+list(SORT manifests)
+set(body "// Generated from deployments/operands by cmake/EmbedManifests.cmake; do not edit.\n")
+string(APPEND body "#include \"operator/embedded_manifests.h\"\n\nnamespace gpuop::op {\n\n")
+string(APPEND body "const std::vector<ManifestFile>& EmbeddedManifests() {\n")
+string(APPEND body "  static const std::vector<ManifestFile> files = {\n")
+foreach(relative IN LISTS manifests)
+  file(READ "${MANIFEST_DIR}/${relative}" content)
+  if(content MATCHES "\\)gpuop_manifest\"")
+    message(FATAL_ERROR "${relative} contains the raw-string delimiter")
+  endif()
+  get_filename_component(state "${relative}" DIRECTORY)
+  get_filename_component(name "${relative}" NAME)
+  string(APPEND body "      {\"${state}\", \"${name}\", R\"gpuop_manifest(${content})gpuop_manifest\"},\n")
+endforeach()
+string(APPEND body "  };\n  return files;\n}\n\n}  // namespace gpuop::op\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

@@ -1,0 +1,41 @@
+#include "operator/operand_states.h"
+
+namespace gpuop::op {
+namespace {
+
+bool Sandbox(const api::ClusterPolicy& p) { return p.sandbox_enabled; }
+bool Kata(const api::ClusterPolicy& p) {
+  return p.sandbox_enabled && p.sandbox_mode == api::SandboxMode::kKata;
+}
+bool Kubevirt(const api::ClusterPolicy& p) {
+  return p.sandbox_enabled && p.sandbox_mode == api::SandboxMode::kKubevirt;
+}
+
+}  // namespace
+
+const std::vector<OperandState>& OperandStates() {
+  // Sections whose `enabled` is unset count as off, as in NVIDIA's operator (nil = false).
+  static const std::vector<OperandState> states = {
+      {"pre-requisites", "", ImageSource::kNone, [](const api::ClusterPolicy&) { return true; }},
+      {"state-sandbox-validation", "validator", ImageSource::kGpuop, Sandbox},
+      {"state-vfio-manager", "vfioManager", ImageSource::kGpuop,
+       [](const api::ClusterPolicy& p) { return Sandbox(p) && p.OperandEnabled("vfioManager"); }},
+      {"state-sandbox-device-plugin", "sandboxDevicePlugin", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) {
+         return Kubevirt(p) && p.OperandEnabled("sandboxDevicePlugin");
+       }},
+      {"state-kata-device-plugin", "kataSandboxDevicePlugin", ImageSource::kGpuop,
+       [](const api::ClusterPolicy& p) {
+         return Kata(p) && p.OperandEnabled("kataSandboxDevicePlugin");
+       }},
+      {"state-kata-manager", "kataManager", ImageSource::kGpuop,
+       [](const api::ClusterPolicy& p) { return Sandbox(p) && p.OperandEnabled("kataManager"); }},
+      {"state-cc-manager", "ccManager", ImageSource::kGpuop,
+       [](const api::ClusterPolicy& p) { return Kata(p) && p.OperandEnabled("ccManager"); }},
+      {"nfd-rules", "", ImageSource::kNone,
+       [](const api::ClusterPolicy& p) { return p.nfd_node_feature_rules; }},
+  };
+  return states;
+}
+
+}  // namespace gpuop::op

@@ -1,0 +1,367 @@
+// The operator's controllers (labels + operands + status) against the real kube-apiserver, as
+// `gpuop operator` runs them. There is no kube-controller-manager here, so DaemonSets never
+// roll out by themselves: the test writes their status through the status subresource, as the
+// DaemonSet controller would, and watches the ClusterPolicy's status follow.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "operator/operator_controllers.h"
+#include "tests/integration/kube/informer_testing.h"
+#include "tests/integration/operator/operator_testing.h"
+
+namespace gpuop::op {
+namespace {
+
+using kube::json;
+using kube::WaitFor;
+using ::testing::HasSubstr;
+
+constexpr char kRun[] = "operands";
+constexpr char kNfdGpu[] = "feature.node.kubernetes.io/pci-10de.present";
+constexpr auto kPatience = std::chrono::seconds(20);
+
+const char* const kSandboxDaemonSets[] = {"nvidia-sandbox-validator", "nvidia-vfio-manager",
+                                          "nvidia-kata-sandbox-device-plugin-daemonset",
+                                          "nvidia-kata-manager", "nvidia-cc-manager"};
+
+class OperandControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gpuop::testing::InstallClusterPolicyCrd();
+    client_ = kube::AdminClient();
+    recorder_ = std::make_unique<kube::EventRecorder>(*client_, "gpuop.io/operator", "test");
+    ns_ = gpuop::testing::UniqueName("gpuop-operands");
+    ASSERT_TRUE(
+        client_
+            ->Create(kube::resources::kNamespaces, "",
+                     {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}})
+            .ok());
+    policy_ = gpuop::testing::UniqueName("cluster-policy");
+    auto created = client_->Create(kClusterPolicies, "",
+                                   gpuop::testing::SeedClusterPolicy(policy_, SeedSpec()));
+    ASSERT_TRUE(created.ok()) << created.status();
+    policy_uid_ = (*created)["metadata"]["uid"];
+  }
+  void TearDown() override {
+    if (controllers_) controllers_->Stop();
+    (void)client_->Delete(kClusterPolicies, "", policy_);
+    kube::DeleteLabelledNodes(*client_, kRun);
+    // No garbage collector runs here: take what the policy owned away by hand.
+    for (const kube::Resource* resource :
+         {&kube::resources::kClusterRoles, &kube::resources::kClusterRoleBindings,
+          &kube::resources::kRuntimeClasses}) {
+      auto listed =
+          client_->List(*resource, "", {.label_selector = "app.kubernetes.io/managed-by=gpuop"});
+      if (!listed.ok()) continue;
+      for (const json& item : listed->items) {
+        (void)client_->Delete(*resource, "", item["metadata"]["name"]);
+      }
+    }
+    (void)client_->Delete(kube::resources::kNamespaces, "", ns_);
+  }
+
+  // The seed's `helm install ... --set sandboxWorkloads.enabled=true --set
+  // kataManager.enabled=true --set ccManager.enabled=true`, in kata mode.
+  static json SeedSpec() {
+    return json::parse(R"({
+      "sandboxWorkloads": {"enabled": true, "mode": "kata", "defaultWorkload": "container"},
+      "vfioManager": {"enabled": true},
+      "kataSandboxDevicePlugin": {"enabled": true},
+      "kataManager": {"enabled": true, "config": {"runtimeClasses": [
+        {"name": "kata-qemu-nvidia-gpu", "artifacts": {"url": "registry.local/artifacts:1"}},
+        {"name": "kata-qemu-nvidia-gpu-snp", "nodeSelector": {"nvidia.com/cc.capable": "true"},
+         "artifacts": {"url": "registry.local/artifacts:1-snp", "pullSecret": "registry-cred"}}]}},
+      "ccManager": {"enabled": true, "defaultMode": "on"}
+    })");
+  }
+
+  void StartControllers() {
+    controllers_ = std::make_unique<OperatorControllers>(
+        *client_, *recorder_, log_,
+        OperatorOptions{.labels = {.operator_namespace = ns_},
+                        .operands = {.render = {.operator_namespace = ns_,
+                                                .gpuop_image = "registry.local/gpuop:test"}}});
+    ASSERT_TRUE(controllers_->Start(kPatience));
+  }
+
+  void CreateNode(const std::string& prefix, const json& labels) {
+    json node = kube::LabelledNode(gpuop::testing::UniqueName(prefix), kRun);
+    node["metadata"]["labels"].update(labels);
+    ASSERT_TRUE(client_->Create(kube::resources::kNodes, "", node).ok());
+  }
+
+  absl::StatusOr<json> Get(const kube::Resource& resource, const std::string& name) {
+    return client_->Get(resource, resource.namespaced ? ns_ : "", name);
+  }
+  bool Exists(const kube::Resource& resource, const std::string& name) {
+    return Get(resource, name).ok();
+  }
+  bool Gone(const kube::Resource& resource, const std::string& name) {
+    return absl::IsNotFound(Get(resource, name).status());
+  }
+
+  // "state/reason: message" of the policy, from its Ready condition.
+  std::string PolicyState() {
+    auto object = client_->Get(kClusterPolicies, "", policy_);
+    if (!object.ok()) return object.status().ToString();
+    const json& status = (*object)["status"];
+    if (!status.is_object()) return "no status";
+    for (const json& condition : status.value("conditions", json::array())) {
+      if (condition.value("type", "") == "Ready") {
+        return status.value("state", "") + "/" + condition.value("reason", "") + ": " +
+               condition.value("message", "");
+      }
+    }
+    return status.value("state", "");
+  }
+  bool PolicyStateStartsWith(const std::string& prefix) {
+    return WaitFor([&] { return PolicyState().starts_with(prefix); }, kPatience);
+  }
+
+  // What the DaemonSet controller writes once every pod runs the current spec.
+  void MarkRolledOut(const std::string& name, int pods) {
+    auto ds = Get(kube::resources::kDaemonSets, name);
+    ASSERT_TRUE(ds.ok()) << name << ": " << ds.status();
+    const json status = {{"observedGeneration", (*ds)["metadata"]["generation"]},
+                         {"desiredNumberScheduled", pods},
+                         {"currentNumberScheduled", pods},
+                         {"updatedNumberScheduled", pods},
+                         {"numberAvailable", pods},
+                         {"numberReady", pods},
+                         {"numberMisscheduled", 0}};
+    auto written = client_->MergePatch(kube::resources::kDaemonSets, ns_, name,
+                                       {{"status", status}}, "status");
+    ASSERT_TRUE(written.ok()) << written.status();
+  }
+
+  json MainContainer(const std::string& daemonset) {
+    auto ds = Get(kube::resources::kDaemonSets, daemonset);
+    if (!ds.ok()) return nullptr;
+    return (*ds)["spec"]["template"]["spec"]["containers"][0];
+  }
+  std::string EnvValue(const std::string& daemonset, const std::string& name) {
+    const json container = MainContainer(daemonset);
+    if (!container.is_object()) return "<no daemonset>";
+    for (const json& variable : container.value("env", json::array())) {
+      if (variable["name"] == name) return variable.value("value", "");
+    }
+    return "<unset>";
+  }
+
+  std::unique_ptr<kube::RestClient> client_;
+  std::string ns_;
+  std::string policy_;
+  std::string policy_uid_;
+  std::ostringstream log_text_;
+  common::Logger log_{log_text_, common::LogFormat::kText};
+  std::unique_ptr<kube::EventRecorder> recorder_;
+  std::unique_ptr<OperatorControllers> controllers_;
+};
+
+TEST_F(OperandControllerTest, AppliesTheSandboxOperandsOwnedByThePolicyWithLeastPrivilege) {
+  CreateNode("gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
+  StartControllers();
+
+  for (const char* name : kSandboxDaemonSets) {
+    EXPECT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, name); }, kPatience))
+        << name << "\n"
+        << log_text_.str();
+  }
+  auto vfio = Get(kube::resources::kDaemonSets, "nvidia-vfio-manager");
+  ASSERT_TRUE(vfio.ok());
+  EXPECT_EQ((*vfio)["metadata"]["ownerReferences"][0]["uid"], policy_uid_);
+  EXPECT_EQ((*vfio)["spec"]["template"]["spec"]["nodeSelector"],
+            json::parse(R"({"nvidia.com/gpu.deploy.vfio-manager": "true"})"));
+  EXPECT_EQ(MainContainer("nvidia-vfio-manager")["image"], "registry.local/gpuop:test");
+  bool applied_by_gpuop = false;
+  for (const json& entry : (*vfio)["metadata"]["managedFields"]) {
+    if (entry["manager"] == "gpuop" && entry["operation"] == "Apply") applied_by_gpuop = true;
+  }
+  EXPECT_TRUE(applied_by_gpuop) << (*vfio)["metadata"]["managedFields"].dump();
+
+  // RuntimeClasses: the kata ones from the policy, scheduled where the kata manager runs, and
+  // the container path's.
+  auto snp = Get(kube::resources::kRuntimeClasses, "kata-qemu-nvidia-gpu-snp");
+  ASSERT_TRUE(snp.ok()) << snp.status();
+  EXPECT_EQ((*snp)["handler"], "kata-qemu-nvidia-gpu-snp");
+  EXPECT_EQ((*snp)["scheduling"]["nodeSelector"],
+            json::parse(R"({"nvidia.com/gpu.deploy.kata-manager": "true",
+                            "nvidia.com/cc.capable": "true"})"));
+  EXPECT_TRUE(Exists(kube::resources::kRuntimeClasses, "kata-qemu-nvidia-gpu"));
+  EXPECT_TRUE(Exists(kube::resources::kRuntimeClasses, "nvidia"));
+
+  // RBAC: each agent's own account, bound to rules that name only what it touches.
+  auto role = Get(kube::resources::kRoles, "nvidia-kata-manager");
+  ASSERT_TRUE(role.ok()) << role.status();
+  bool secret_rule = false;
+  for (const json& rule : (*role)["rules"]) {
+    if (rule["resources"] == json::array({"secrets"})) {
+      secret_rule = true;
+      EXPECT_EQ(rule["resourceNames"], json::array({"registry-cred"}));
+      EXPECT_EQ(rule["verbs"], json::array({"get"}));
+    }
+  }
+  EXPECT_TRUE(secret_rule);
+  auto binding = Get(kube::resources::kClusterRoleBindings, "nvidia-cc-manager");
+  ASSERT_TRUE(binding.ok()) << binding.status();
+  EXPECT_EQ((*binding)["subjects"][0]["namespace"], ns_);
+  EXPECT_TRUE(Exists(kube::resources::kServiceAccounts, "nvidia-cc-manager"));
+  EXPECT_TRUE(Exists(kube::resources::kRoleBindings, "nvidia-cc-manager"));
+  auto config = Get(kube::resources::kConfigMaps, "nvidia-kata-manager-config");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT((*config)["data"]["config.yaml"].get<std::string>(),
+              HasSubstr("registry.local/artifacts:1-snp"));
+  // The seed's container-path and KubeVirt sections stay off in kata mode.
+  EXPECT_TRUE(Gone(kube::resources::kDaemonSets, "nvidia-sandbox-device-plugin-daemonset"));
+}
+
+TEST_F(OperandControllerTest, StatusFollowsTheRolloutOfEveryDaemonSet) {
+  CreateNode("gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
+  StartControllers();
+  ASSERT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-vfio-manager: generation 1 not yet seen"));
+
+  for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 1);
+  EXPECT_TRUE(PolicyStateStartsWith("ready/Reconciled")) << PolicyState();
+
+  // The seed's `kubectl patch clusterpolicies.nvidia.com/cluster-policy --type=merge -p
+  // '{"spec": {"ccManager": {"defaultMode": "off"}}}'`.
+  ASSERT_TRUE(client_
+                  ->MergePatch(kClusterPolicies, "", policy_,
+                               {{"spec", {{"ccManager", {{"defaultMode", "off"}}}}}})
+                  .ok());
+  EXPECT_TRUE(
+      WaitFor([&] { return EnvValue("nvidia-cc-manager", "DEFAULT_CC_MODE") == "off"; }, kPatience))
+      << EnvValue("nvidia-cc-manager", "DEFAULT_CC_MODE");
+  EXPECT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-cc-manager: generation 2 not yet seen"));
+  EXPECT_THAT(PolicyState(), ::testing::Not(HasSubstr("nvidia-vfio-manager")));
+  MarkRolledOut("nvidia-cc-manager", 1);
+  EXPECT_TRUE(PolicyStateStartsWith("ready/Reconciled")) << PolicyState();
+
+  // A pod that stops being available turns the policy not ready again.
+  ASSERT_TRUE(client_
+                  ->MergePatch(kube::resources::kDaemonSets, ns_, "nvidia-vfio-manager",
+                               {{"status", {{"numberAvailable", 0}, {"numberUnavailable", 1}}}},
+                               "status")
+                  .ok());
+  EXPECT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-vfio-manager: 0 of 1 pods available"));
+}
+
+TEST_F(OperandControllerTest, DisabledOperandsAndRemovedRuntimeClassesArePruned) {
+  StartControllers();
+  ASSERT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, "nvidia-cc-manager"); },
+                      kPatience));
+  ASSERT_TRUE(Exists(kube::resources::kRuntimeClasses, "kata-qemu-nvidia-gpu-snp"));
+
+  json patch = {{"spec", {{"ccManager", {{"enabled", false}}}}}};
+  patch["spec"]["kataManager"]["config"]["runtimeClasses"] =
+      SeedSpec()["kataManager"]["config"]["runtimeClasses"];
+  patch["spec"]["kataManager"]["config"]["runtimeClasses"].erase(1);
+  ASSERT_TRUE(client_->MergePatch(kClusterPolicies, "", policy_, patch).ok());
+
+  EXPECT_TRUE(
+      WaitFor([&] { return Gone(kube::resources::kDaemonSets, "nvidia-cc-manager"); }, kPatience));
+  // Service accounts are pruned last (after what refers to them).
+  EXPECT_TRUE(WaitFor([&] { return Gone(kube::resources::kServiceAccounts, "nvidia-cc-manager"); },
+                      kPatience));
+  EXPECT_TRUE(Gone(kube::resources::kClusterRoles, "nvidia-cc-manager"));
+  EXPECT_TRUE(Gone(kube::resources::kClusterRoleBindings, "nvidia-cc-manager"));
+  EXPECT_TRUE(Gone(kube::resources::kRoles, "nvidia-cc-manager"));
+  EXPECT_TRUE(
+      WaitFor([&] { return Gone(kube::resources::kRuntimeClasses, "kata-qemu-nvidia-gpu-snp"); },
+              kPatience));
+  EXPECT_TRUE(Exists(kube::resources::kRuntimeClasses, "kata-qemu-nvidia-gpu"));
+  EXPECT_TRUE(Exists(kube::resources::kDaemonSets, "nvidia-vfio-manager"));
+  // The kata manager may no longer read the secret only the removed class named.
+  auto role = Get(kube::resources::kRoles, "nvidia-kata-manager");
+  ASSERT_TRUE(role.ok());
+  EXPECT_THAT(role->dump(), ::testing::Not(HasSubstr("registry-cred")));
+
+  // Sandbox workloads off: every sandbox operand goes; the container path's RuntimeClass stays.
+  ASSERT_TRUE(client_
+                  ->MergePatch(kClusterPolicies, "", policy_,
+                               {{"spec", {{"sandboxWorkloads", {{"enabled", false}}}}}})
+                  .ok());
+  for (const char* name : kSandboxDaemonSets) {
+    EXPECT_TRUE(WaitFor([&] { return Gone(kube::resources::kDaemonSets, name); }, kPatience))
+        << name;
+  }
+  EXPECT_TRUE(Exists(kube::resources::kRuntimeClasses, "nvidia"));
+}
+
+TEST_F(OperandControllerTest, ADaemonSetDeletedByHandComesBack) {
+  StartControllers();
+  ASSERT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, "nvidia-vfio-manager"); },
+                      kPatience));
+  ASSERT_TRUE(client_->Delete(kube::resources::kDaemonSets, ns_, "nvidia-vfio-manager").ok());
+  EXPECT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, "nvidia-vfio-manager"); },
+                      kPatience))
+      << log_text_.str();
+}
+
+TEST_F(OperandControllerTest, ABadSectionFailsItsStateOnlyAndSaysWhere) {
+  StartControllers();
+  ASSERT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, "nvidia-vfio-manager"); },
+                      kPatience));
+  // KubeVirt mode with NVIDIA's plugin named only in part.
+  ASSERT_TRUE(client_
+                  ->MergePatch(kClusterPolicies, "", policy_,
+                               json::parse(R"({"spec": {"sandboxWorkloads": {"mode": "kubevirt"},
+                     "sandboxDevicePlugin": {"enabled": true, "repository": "nvcr.io/nvidia",
+                                             "image": "kubevirt-gpu-device-plugin"}}})"))
+                  .ok());
+  EXPECT_TRUE(PolicyStateStartsWith("notReady/ReconcileFailed")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("spec.sandboxDevicePlugin: version not set"));
+  // The rest of kubevirt mode went ahead: kata's plugin and CC manager are gone, vfio stays.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Gone(kube::resources::kDaemonSets, "nvidia-kata-sandbox-device-plugin-daemonset");
+      },
+      kPatience));
+  EXPECT_TRUE(Exists(kube::resources::kDaemonSets, "nvidia-vfio-manager"));
+
+  ASSERT_TRUE(client_
+                  ->MergePatch(kClusterPolicies, "", policy_,
+                               {{"spec", {{"sandboxDevicePlugin", {{"version", "v1.6.0"}}}}}})
+                  .ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const json container = MainContainer("nvidia-sandbox-device-plugin-daemonset");
+        return container.is_object() &&
+               container.value("image", "") == "nvcr.io/nvidia/kubevirt-gpu-device-plugin:v1.6.0";
+      },
+      kPatience));
+  EXPECT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
+}
+
+TEST_F(OperandControllerTest, ARestartWithNothingChangedWritesNothing) {
+  CreateNode("gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
+  StartControllers();
+  ASSERT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
+  for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 1);
+  ASSERT_TRUE(PolicyStateStartsWith("ready/Reconciled")) << PolicyState();
+  EXPECT_GT(controllers_->Operands()->Stats().applies.load(), 20);
+  controllers_->Stop();
+  controllers_.reset();
+
+  StartControllers();
+  OperandController& operands = *controllers_->Operands();
+  ASSERT_TRUE(WaitFor([&] { return operands.Facts().has_value(); }, kPatience));
+  ASSERT_TRUE(
+      WaitFor([&] { return controllers_->Labels().Stats().reconciles.load() > 1; }, kPatience));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // Room for a write that should not come.
+  EXPECT_EQ(operands.Stats().applies.load(), 0) << log_text_.str();
+  EXPECT_EQ(operands.Stats().deletes.load(), 0);
+  EXPECT_EQ(controllers_->Labels().Stats().patches.load(), 0);
+  EXPECT_EQ(controllers_->Labels().Stats().status_writes.load(), 0);
+  EXPECT_TRUE(operands.Facts()->not_ready.empty());
+  EXPECT_EQ(PolicyState().substr(0, 16), "ready/Reconciled");
+}
+
+}  // namespace
+}  // namespace gpuop::op

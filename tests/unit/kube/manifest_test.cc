@@ -1,0 +1,111 @@
+#include "kube/manifest.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace gpuop::kube {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+TEST(ParseManifests, PlainScalarsTakeCoreSchemaTypesAndQuotedOnesStayStrings) {
+  absl::StatusOr<std::vector<json>> objects = ParseManifests(R"(
+kind: Thing
+labels:
+  quoted: "true"
+  single: '8080'
+spec:
+  enabled: true
+  off: false
+  port: 8080
+  negative: -3
+  ratio: 0.5
+  none: null
+  tilde: ~
+  empty:
+  word: IfNotPresent
+  version: v1.2.3
+  octal_looking: 0755
+  block: |
+    line one
+    line two
+)");
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  ASSERT_EQ(objects->size(), 1u);
+  const json& o = (*objects)[0];
+  EXPECT_EQ(o["labels"]["quoted"], json("true"));
+  EXPECT_EQ(o["labels"]["single"], json("8080"));
+  EXPECT_EQ(o["spec"]["enabled"], json(true));
+  EXPECT_EQ(o["spec"]["off"], json(false));
+  EXPECT_EQ(o["spec"]["port"], json(8080));
+  EXPECT_EQ(o["spec"]["negative"], json(-3));
+  EXPECT_EQ(o["spec"]["ratio"], json(0.5));
+  EXPECT_TRUE(o["spec"]["none"].is_null());
+  EXPECT_TRUE(o["spec"]["tilde"].is_null());
+  EXPECT_TRUE(o["spec"]["empty"].is_null());
+  EXPECT_EQ(o["spec"]["word"], json("IfNotPresent"));
+  EXPECT_EQ(o["spec"]["version"], json("v1.2.3"));
+  EXPECT_EQ(o["spec"]["octal_looking"], json(755));  // YAML 1.2: decimal.
+  EXPECT_EQ(o["spec"]["block"], json("line one\nline two\n"));
+}
+
+TEST(ParseManifests, ReadsEveryDocumentAndSkipsEmptyOnes) {
+  absl::StatusOr<std::vector<json>> objects = ParseManifests(R"(---
+# only a comment
+---
+kind: A
+list: [1, "two", {three: 3}]
+---
+---
+kind: B
+)");
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  ASSERT_EQ(objects->size(), 2u);
+  EXPECT_EQ((*objects)[0]["kind"], "A");
+  EXPECT_EQ((*objects)[0]["list"], json::parse(R"([1, "two", {"three": 3}])"));
+  EXPECT_EQ((*objects)[1]["kind"], "B");
+}
+
+TEST(ParseManifests, ResolvesAnchorsAndAliases) {
+  absl::StatusOr<std::vector<json>> objects = ParseManifests(R"(
+base: &tolerations
+  - key: nvidia.com/gpu
+    operator: Exists
+copy: *tolerations
+)");
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  EXPECT_EQ((*objects)[0]["copy"], (*objects)[0]["base"]);
+}
+
+TEST(ParseManifests, RejectsBrokenYamlWithTheLine) {
+  absl::StatusOr<std::vector<json>> objects = ParseManifests("kind: A\nspec:\n  - a\n  b: [\n");
+  ASSERT_FALSE(objects.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(objects.status()));
+  EXPECT_THAT(objects.status().message(), HasSubstr("line"));
+}
+
+TEST(ParseManifests, RejectsADocumentThatIsNotAMapping) {
+  absl::StatusOr<std::vector<json>> objects = ParseManifests("kind: A\n---\n- just\n- a list\n");
+  ASSERT_FALSE(objects.ok());
+  EXPECT_THAT(objects.status().message(), HasSubstr("document 2 is not a mapping"));
+}
+
+TEST(ParseManifests, RejectsRepeatedKeysAndUnknownTags) {
+  EXPECT_THAT(ParseManifests("a: 1\na: 2\n").status().message(), HasSubstr("\"a\" repeated"));
+  EXPECT_THAT(ParseManifests("a: !secret value\n").status().message(), HasSubstr("tag"));
+  absl::StatusOr<std::vector<json>> tagged = ParseManifests("a: !!str 123\nb: !!int 7\n");
+  ASSERT_TRUE(tagged.ok()) << tagged.status();
+  EXPECT_EQ((*tagged)[0]["a"], json("123"));
+  EXPECT_EQ((*tagged)[0]["b"], json(7));
+}
+
+TEST(ParseManifests, RefusesNestingDeeperThanAnyManifest) {
+  std::string deep;
+  for (int i = 0; i < 100; ++i) deep += "[";
+  for (int i = 0; i < 100; ++i) deep += "]";
+  EXPECT_THAT(ParseManifests("a: " + deep + "\n").status().message(), HasSubstr("nested deeper"));
+}
+
+}  // namespace
+}  // namespace gpuop::kube
