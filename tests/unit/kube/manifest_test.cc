@@ -107,5 +107,54 @@ TEST(ParseManifests, RefusesNestingDeeperThanAnyManifest) {
   EXPECT_THAT(ParseManifests("a: " + deep + "\n").status().message(), HasSubstr("nested deeper"));
 }
 
+TEST(ParseManifests, ReadsNumbersByTheCoreSchemaWhateverTheirLength) {
+  absl::StatusOr<std::vector<json>> objects = ParseManifests(
+      "a: +12\nb: .5\nc: 1.\nd: 2e3\ne: 1.5E-2\nf: 1e\ng: .\nh: 1.2.3\ni: +\n"
+      "long_int: " +
+      std::string(5000, '7') + "\nlong_float: " + std::string(5000, '1') + "." +
+      std::string(5000, '2') + "\n");
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  const json& o = (*objects)[0];
+  EXPECT_EQ(o["a"], json(12));
+  EXPECT_EQ(o["b"], json(0.5));
+  EXPECT_EQ(o["c"], json(1.0));
+  EXPECT_EQ(o["d"], json(2000.0));
+  EXPECT_EQ(o["e"], json(0.015));
+  for (const char* text : {"f", "g", "h", "i"}) EXPECT_TRUE(o[text].is_string()) << text;
+  EXPECT_EQ(o["long_int"], json(std::string(5000, '7')));  // Out of range: kept as text.
+  EXPECT_TRUE(o["long_float"].is_number() || o["long_float"].is_string());
+}
+
+TEST(ParseManifests, RefusesAnAliasChainThatExpandsExponentially) {
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 9; ++j) yaml += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    yaml += "]\n";
+  }
+  absl::StatusOr<std::vector<json>> objects = ParseManifests(yaml);
+  ASSERT_FALSE(objects.ok());
+  EXPECT_THAT(objects.status().message(), HasSubstr("aliases"));
+}
+
+TEST(ParseManifests, MalformedInputThatStallsTheParserEndsWithAnError) {
+  // yaml-cpp 0.7's LoadAll returned empty documents at position 0 forever on this (a fuzz find).
+  absl::StatusOr<std::vector<json>> objects = ParseManifests(", !str 5\ne: |\n  te");
+  ASSERT_FALSE(objects.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(objects.status()));
+}
+
+TEST(ParseManifests, KeysAreTheirTextAndAnchorsStayInTheirDocument) {
+  absl::StatusOr<std::vector<json>> objects =
+      ParseManifests("8080: port\ntrue: yes\n\"q\": 1\nk: &v value\nk2: *v\n");
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  EXPECT_EQ((*objects)[0]["8080"], json("port"));
+  EXPECT_EQ((*objects)[0]["true"], json("yes"));
+  EXPECT_EQ((*objects)[0]["q"], json(1));
+  EXPECT_EQ((*objects)[0]["k2"], json("value"));
+  EXPECT_FALSE(ParseManifests("a: &x 1\n---\nb: *x\n").ok());
+  EXPECT_THAT(ParseManifests("? [a, b]\n: c\n").status().message(), HasSubstr("not a scalar"));
+}
+
 }  // namespace
 }  // namespace gpuop::kube
