@@ -15,6 +15,8 @@ inline constexpr char kWorkloadVmVgpu[] = "vm-vgpu";
 inline constexpr char kGpuPresentLabel[] = "nvidia.com/gpu.present";
 // "false" takes every operand off the node.
 inline constexpr char kDeployOperandsLabel[] = "nvidia.com/gpu.deploy.operands";
+// Every label NVIDIA's components (and ours) own starts with this.
+inline constexpr char kNvidiaLabelPrefix[] = "nvidia.com/";
 // Prefix of the per-operand deploy labels: nvidia.com/gpu.deploy.<operand>.
 inline constexpr char kDeployLabelPrefix[] = "nvidia.com/gpu.deploy.";
 

@@ -21,7 +21,9 @@ LabelSet LabelSet::FromJson(const nlohmann::json& labels) {
   return set;
 }
 
-LabelSet LabelSet::FromElement(JsonElement labels) {
+LabelSet LabelSet::FromElement(JsonElement labels) { return FromPairs(PairsOf(labels)); }
+
+std::vector<std::pair<std::string_view, std::string_view>> LabelSet::PairsOf(JsonElement labels) {
   simdjson::dom::object object;
   if (labels.get(object) != simdjson::SUCCESS) return {};
   std::vector<std::pair<std::string_view, std::string_view>> pairs;
@@ -30,7 +32,7 @@ LabelSet LabelSet::FromElement(JsonElement labels) {
     std::string_view value;
     if (field.value.get(value) == simdjson::SUCCESS) pairs.emplace_back(field.key, value);
   }
-  return FromPairs(std::move(pairs));
+  return pairs;
 }
 
 LabelSet LabelSet::FromPairs(std::vector<std::pair<std::string_view, std::string_view>> pairs) {

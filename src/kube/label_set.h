@@ -31,6 +31,9 @@ class LabelSet {
   static LabelSet FromJson(const nlohmann::json& labels);
   // The same from a simdjson element (the informers' parser).
   static LabelSet FromElement(JsonElement labels);
+  // The string pairs of a labels element, in the element's order, viewing its text: for a
+  // projection that keeps some of them (FromPairs). Valid while the element is.
+  static std::vector<std::pair<std::string_view, std::string_view>> PairsOf(JsonElement labels);
   // From key/value pairs in any order (sorted here); for parsers other than nlohmann.
   static LabelSet FromPairs(std::vector<std::pair<std::string_view, std::string_view>> pairs);
 

@@ -30,7 +30,7 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
         NodeView view;
         kube::JsonElement labels;
         if (kube::ElementAt(object, {"metadata", "labels"}, labels)) {
-          view.labels = kube::LabelSet::FromElement(labels);
+          view.labels = RoutingLabels(kube::LabelSet::PairsOf(labels));
         }
         view.uid = std::string(kube::StringAt(object, {"metadata", "uid"}));
         return view;
@@ -106,7 +106,9 @@ void NodeLabelController::RunResync() {
 
 void NodeLabelController::RunWorker() {
   while (std::optional<std::string> key = queue_.Get()) {
+    const auto started = std::chrono::steady_clock::now();
     absl::Status reconciled = *key == kStatusKey ? WriteStatuses() : Reconcile(*key);
+    stats_.reconcile_duration.Observe(std::chrono::steady_clock::now() - started);
     ++stats_.reconciles;
     if (reconciled.ok()) {
       queue_.Forget(*key);

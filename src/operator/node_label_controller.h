@@ -26,6 +26,7 @@
 
 #include "absl/synchronization/mutex.h"
 
+#include "common/duration_histogram.h"
 #include "common/logger.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
@@ -58,6 +59,7 @@ struct NodeLabelStats {
   std::atomic<int64_t> patches{0};  // Writes to the API: a quiet restart adds none.
   std::atomic<int64_t> errors{0};
   std::atomic<int64_t> status_writes{0};
+  common::DurationHistogram reconcile_duration;  // One node, or the status pass.
 };
 
 class NodeLabelController {

@@ -1,5 +1,7 @@
 #include "operator/node_routing.h"
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -126,6 +128,27 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy) {
     }
   }
   return route;
+}
+
+kube::LabelSet RoutingLabels(
+    const std::vector<std::pair<std::string_view, std::string_view>>& labels) {
+  std::vector<std::pair<std::string_view, std::string_view>> kept;
+  std::optional<std::pair<std::string_view, std::string_view>> first_other_nfd;
+  for (const auto& pair : labels) {
+    const std::string_view key = pair.first;
+    if (key.starts_with(api::kNvidiaLabelPrefix)) {
+      kept.push_back(pair);
+    } else if (key.starts_with(api::kNfdLabelPrefix)) {
+      if (std::find(std::begin(api::kNfdNvidiaPciLabels), std::end(api::kNfdNvidiaPciLabels),
+                    key) != std::end(api::kNfdNvidiaPciLabels)) {
+        kept.push_back(pair);
+      } else if (!first_other_nfd || key < first_other_nfd->first) {
+        first_other_nfd = pair;
+      }
+    }
+  }
+  if (first_other_nfd) kept.push_back(*first_other_nfd);
+  return kube::LabelSet::FromPairs(std::move(kept));
 }
 
 nlohmann::json LabelPatch(const std::map<std::string, std::optional<std::string>>& changes) {

@@ -17,6 +17,9 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -43,6 +46,13 @@ struct NodeRoute {
 };
 
 NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy);
+
+// The labels RouteNode reads, out of all of a node's: every nvidia.com/ label, NFD's NVIDIA PCI
+// labels, and of NFD's other labels only the first in key order (RouteNode asks only whether
+// there is one). RouteNode gives the same route for these as for all of them; the node cache
+// keeps only these, since a node that NFD labels carries a hundred labels or more.
+kube::LabelSet RoutingLabels(
+    const std::vector<std::pair<std::string_view, std::string_view>>& labels);
 
 // The JSON merge patch that applies `changes` to a Node: {"metadata":{"labels":{k: v|null}}}.
 nlohmann::json LabelPatch(const std::map<std::string, std::optional<std::string>>& changes);

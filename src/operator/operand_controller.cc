@@ -110,7 +110,9 @@ void OperandController::RunWorker() {
     if (*key == kReadinessKey) {
       if (ReadinessPass()) queue_.AddAfter(kApplyKey, kRecheckDelay);
     } else {
+      const auto started = std::chrono::steady_clock::now();
       result = ApplyPass(*key == kForcedApplyKey);
+      stats_.apply_pass_duration.Observe(std::chrono::steady_clock::now() - started);
     }
     if (result.ok()) {
       queue_.Forget(*key);

@@ -28,6 +28,7 @@
 
 #include "absl/synchronization/mutex.h"
 
+#include "common/duration_histogram.h"
 #include "common/logger.h"
 #include "common/stop_signal.h"
 #include "kube/informer.h"
@@ -52,6 +53,7 @@ struct OperandStats {
   std::atomic<int64_t> applies{0};  // Objects written: a quiet restart adds none.
   std::atomic<int64_t> deletes{0};
   std::atomic<int64_t> errors{0};
+  common::DurationHistogram apply_pass_duration;
 };
 
 class OperandController {

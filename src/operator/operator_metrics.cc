@@ -1,5 +1,7 @@
 #include "operator/operator_metrics.h"
 
+#include <limits>
+
 #include "prometheus/metric_family.h"
 
 namespace gpuop::op {
@@ -22,6 +24,22 @@ prometheus::MetricFamily One(const char* name, const char* help, prometheus::Met
   } else {
     metric.gauge.value = value;
   }
+  family.metric.push_back(metric);
+  return family;
+}
+
+prometheus::MetricFamily Histogram(const char* name, const char* help,
+                                   const common::DurationHistogram& histogram) {
+  prometheus::MetricFamily family = Family(name, help, prometheus::MetricType::Histogram);
+  const common::DurationHistogram::Snapshot snapshot = histogram.Read();
+  prometheus::ClientMetric metric;
+  metric.histogram.sample_count = snapshot.count;
+  metric.histogram.sample_sum = snapshot.sum_seconds;
+  for (size_t i = 0; i < snapshot.cumulative.size(); ++i) {
+    metric.histogram.bucket.push_back(
+        {snapshot.cumulative[i], common::DurationHistogram::kBoundsSeconds[i]});
+  }
+  metric.histogram.bucket.push_back({snapshot.count, std::numeric_limits<double>::infinity()});
   family.metric.push_back(metric);
   return family;
 }
@@ -50,6 +68,12 @@ std::vector<prometheus::MetricFamily> OperatorMetrics::Collect() const {
                          MetricType::Counter, static_cast<double>(stats.reconciles.load())));
   families.push_back(One("gpuop_operator_node_label_patches_total", "Node label writes.",
                          MetricType::Counter, static_cast<double>(stats.patches.load())));
+  families.push_back(Histogram("gpuop_operator_node_reconcile_duration_seconds",
+                               "Time one node reconcile (or one status pass) took.",
+                               stats.reconcile_duration));
+  families.push_back(One("gpuop_operator_policy_status_writes_total",
+                         "ClusterPolicy status writes: a quiet restart adds none.",
+                         MetricType::Counter, static_cast<double>(stats.status_writes.load())));
   families.push_back(One("gpuop_operator_node_reconcile_errors_total",
                          "Node reconciles that failed and were retried.", MetricType::Counter,
                          static_cast<double>(stats.errors.load())));
@@ -74,6 +98,9 @@ std::vector<prometheus::MetricFamily> OperatorMetrics::Collect() const {
                          "Times the operands were rendered and compared with the cluster.",
                          MetricType::Counter,
                          static_cast<double>(operand_stats.apply_passes.load())));
+  families.push_back(Histogram("gpuop_operator_operand_apply_pass_duration_seconds",
+                               "Time one render, compare and apply pass over the operands took.",
+                               operand_stats.apply_pass_duration));
   families.push_back(One("gpuop_operator_operand_applies_total",
                          "Operand objects written (server-side apply).", MetricType::Counter,
                          static_cast<double>(operand_stats.applies.load())));

@@ -348,6 +348,7 @@ TEST_F(OperandControllerTest, ARestartWithNothingChangedWritesNothing) {
   EXPECT_GT(controllers_->Operands()->Stats().applies.load(), 20);
   controllers_->Stop();
   controllers_.reset();
+  const json status_before = Get(kClusterPolicies, policy_).value_or(json())["status"];
 
   StartControllers();
   OperandController& operands = *controllers_->Operands();
@@ -358,7 +359,14 @@ TEST_F(OperandControllerTest, ARestartWithNothingChangedWritesNothing) {
   EXPECT_EQ(operands.Stats().applies.load(), 0) << log_text_.str();
   EXPECT_EQ(operands.Stats().deletes.load(), 0);
   EXPECT_EQ(controllers_->Labels().Stats().patches.load(), 0);
-  EXPECT_EQ(controllers_->Labels().Stats().status_writes.load(), 0);
+  // A status write is due only when the status is not what the first run left: GPU nodes of
+  // tests running beside this one on the shared control plane count in it too.
+  const json status_after = Get(kClusterPolicies, policy_).value_or(json())["status"];
+  if (controllers_->Labels().Stats().status_writes.load() > 0) {
+    EXPECT_NE(status_after, status_before) << "a status write that changed nothing";
+  } else {
+    EXPECT_EQ(status_after, status_before);
+  }
   EXPECT_TRUE(operands.Facts()->not_ready.empty());
   EXPECT_EQ(PolicyState().substr(0, 16), "ready/Reconciled");
 }

@@ -8,7 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/cleanup/cleanup.h"
+
 #include "operator/active_policy.h"
+#include "tests/fixtures/http_get.h"
 #include "tests/integration/background_process.h"
 #include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/operator/operator_testing.h"
@@ -18,6 +21,7 @@ namespace {
 
 using kube::json;
 using kube::WaitFor;
+using ::testing::HasSubstr;
 
 std::string ReadLog(const std::string& path) {
   std::ifstream file(path);
@@ -40,6 +44,8 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
   auto client = kube::AdminClient();
   const std::string policy = gpuop::testing::UniqueName("cluster-policy");
   ASSERT_TRUE(CreateVmPassthroughPolicy(*client, policy));
+  // Also when an assertion ends the test early: a policy left behind would rule the next tests.
+  absl::Cleanup delete_policy = [&] { (void)client->Delete(kClusterPolicies, "", policy); };
   const std::string node = gpuop::testing::UniqueName("gpu-node");
   json object = kube::LabelledNode(node, "operator-process");
   object["metadata"]["labels"]["feature.node.kubernetes.io/pci-10de.present"] = "true";
@@ -47,10 +53,12 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
 
   const std::string lease = gpuop::testing::UniqueName("gpuop-operator");
   const std::string log_path = ::testing::TempDir() + "/" + lease + ".log";
+  const int metrics_port = gpuop::testing::FreeLoopbackPort();
   gpuop::testing::BackgroundProcess operator_process(
       {GPUOP_BINARY, "operator", "--kubeconfig", gpuop::testing::AdminKubeconfig(), "--namespace",
-       "default", "--lease-name", lease, "--identity", "operator-a", "--metrics-address", "",
-       "--operand-image", "gpuop:test", "--log-format", "text"},
+       "default", "--lease-name", lease, "--identity", "operator-a", "--metrics-address",
+       "127.0.0.1:" + std::to_string(metrics_port), "--operand-image", "gpuop:test", "--log-format",
+       "text"},
       log_path);
 
   const auto label = [&](const char* key) -> std::string {
@@ -66,6 +74,30 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
   ASSERT_TRUE(held.ok()) << held.status();
   EXPECT_EQ((*held)["spec"]["holderIdentity"], "operator-a");
 
+  // What Prometheus scrapes: the leader's counters, and reconcile and apply-pass latencies as
+  // histograms whose +Inf bucket equals their count.
+  std::string metrics;
+  const auto value_of = [&](const std::string& line_start) {
+    const size_t at = metrics.find("\n" + line_start + " ");
+    return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + line_start.size() + 2));
+  };
+  EXPECT_TRUE(WaitFor([&] {
+    metrics = gpuop::testing::HttpGet(metrics_port, "/metrics");
+    return value_of("gpuop_operator_operand_apply_pass_duration_seconds_count") >= 1 &&
+           value_of("gpuop_operator_node_reconcile_duration_seconds_count") >= 1;
+  })) << metrics;
+  EXPECT_THAT(metrics, HasSubstr("\ngpuop_operator_leader 1\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("# TYPE gpuop_operator_node_reconcile_duration_seconds histogram"));
+  EXPECT_THAT(metrics, HasSubstr("gpuop_operator_gpu_nodes{workload=\"vm-passthrough\"}"));
+  EXPECT_GE(value_of("gpuop_operator_policy_status_writes_total"), 0);
+  EXPECT_GE(value_of("gpuop_operator_operand_applies_total"), 1);
+  const double reconciles = value_of("gpuop_operator_node_reconcile_duration_seconds_count");
+  EXPECT_EQ(value_of("gpuop_operator_node_reconcile_duration_seconds_bucket{le=\"+Inf\"}"),
+            reconciles);
+  EXPECT_LE(value_of("gpuop_operator_node_reconcile_duration_seconds_bucket{le=\"0.001\"}"),
+            reconciles);
+
   const auto signalled = std::chrono::steady_clock::now();
   operator_process.Signal(SIGTERM);
   EXPECT_EQ(operator_process.Wait(), 0) << ReadLog(log_path);
@@ -74,7 +106,6 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
   ASSERT_TRUE(released.ok()) << released.status();
   EXPECT_EQ((*released)["spec"]["holderIdentity"], "");
 
-  (void)client->Delete(kClusterPolicies, "", policy);
   (void)client->Delete(kube::resources::kNodes, "", node);
 }
 
@@ -83,6 +114,8 @@ TEST(OperatorProcess, AStandbyTakesOverWhenTheLeaderIsKilledAndCatchesUp) {
   auto client = kube::AdminClient();
   const std::string policy = gpuop::testing::UniqueName("cluster-policy");
   ASSERT_TRUE(CreateVmPassthroughPolicy(*client, policy));
+  // Also when an assertion ends the test early: a policy left behind would rule the next tests.
+  absl::Cleanup delete_policy = [&] { (void)client->Delete(kClusterPolicies, "", policy); };
   const std::string run = gpuop::testing::UniqueName("takeover");
   std::vector<std::string> nodes;
   const auto add_nodes = [&](int count) {
@@ -125,10 +158,42 @@ TEST(OperatorProcess, AStandbyTakesOverWhenTheLeaderIsKilledAndCatchesUp) {
   EXPECT_TRUE(WaitFor([&] { return holder() == "operator-b"; }, std::chrono::seconds(20)));
   EXPECT_TRUE(WaitFor([&] { return labelled() == 45; }, std::chrono::seconds(20)))
       << labelled() << " of 45 labelled";
+  // The operands the killed leader may have half applied are all there, owned by the policy,
+  // and the status says they are not rolled out yet (no DaemonSet controller runs here). The
+  // seed's policy enables the validator, the kata manager and the CC manager; it has no
+  // vfioManager or kataSandboxDevicePlugin section, and an unset `enabled` is off.
+  auto policy_object = client->Get(kClusterPolicies, "", policy);
+  ASSERT_TRUE(policy_object.ok()) << policy_object.status();
+  const std::string policy_uid = (*policy_object)["metadata"]["uid"];
+  for (const char* name :
+       {"nvidia-sandbox-validator", "nvidia-kata-manager", "nvidia-cc-manager"}) {
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto daemonset = client->Get(kube::resources::kDaemonSets, "default", name);
+          if (!daemonset.ok()) return false;
+          for (const json& owner :
+               (*daemonset)["metadata"].value("ownerReferences", json::array())) {
+            if (owner.value("uid", "") == policy_uid) return true;
+          }
+          return false;
+        },
+        std::chrono::seconds(20)))
+        << name;
+  }
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto got = client->Get(kClusterPolicies, "", policy);
+        if (!got.ok()) return false;
+        const json status = got->value("status", json::object());
+        const json conditions = status.value("conditions", json::array());
+        return status.value("state", "") == "notReady" && !conditions.empty() &&
+               conditions[0].value("reason", "") == "OperandNotReady";
+      },
+      std::chrono::seconds(20)))
+      << client->Get(kClusterPolicies, "", policy).value_or(json()).dump();
   standby->Signal(SIGTERM);
   EXPECT_EQ(standby->Wait(), 0);
 
-  (void)client->Delete(kClusterPolicies, "", policy);
   kube::DeleteLabelledNodes(*client, run);
 }
 

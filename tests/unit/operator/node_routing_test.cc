@@ -205,6 +205,18 @@ TEST_P(RouteNodeTable, GivesTheDeployLabelsOfItsWorkload) {
     }
   }
   EXPECT_TRUE(RouteNode(ToLabelSet(patched), row.policy).changes.empty());
+
+  // The node cache keeps only RoutingLabels of a node's labels: they route the same.
+  const Labels noisy = With(
+      row.node, {{"kubernetes.io/hostname", "gpu-node-7"}, {"topology.kubernetes.io/zone", "a"}});
+  const NodeRoute cached =
+      RouteNode(RoutingLabels(std::vector<std::pair<std::string_view, std::string_view>>(
+                    noisy.begin(), noisy.end())),
+                row.policy);
+  EXPECT_EQ(cached.changes, route.changes);
+  EXPECT_EQ(cached.workload, route.workload);
+  EXPECT_EQ(cached.has_gpu, route.has_gpu);
+  EXPECT_EQ(cached.invalid_workload, route.invalid_workload);
 }
 
 INSTANTIATE_TEST_SUITE_P(NodeRouter, RouteNodeTable, ::testing::ValuesIn(Rows()),
@@ -216,6 +228,27 @@ TEST(NodeRouter, ANodeAlreadyRightNeedsNoChanges) {
       ToLabelSet(With(node, {{"nvidia.com/gpu.workload.config", "vm-passthrough"}})), kSandboxKata);
   EXPECT_TRUE(route.changes.empty());
   EXPECT_TRUE(route.has_gpu);
+}
+
+TEST(RoutingLabels, KeepsNvidiaLabelsNfdsGpuLabelsAndOneOtherNfdLabel) {
+  const kube::LabelSet kept = RoutingLabels({
+      {"kubernetes.io/hostname", "gpu-node-7"},
+      {"feature.node.kubernetes.io/kernel-version.full", "6.1.0-27-amd64"},
+      {"feature.node.kubernetes.io/cpu-cpuid.AVX512F", "true"},
+      {"feature.node.kubernetes.io/pci-10de.present", "true"},
+      {"nvidia.com/gpu.workload.config", "vm-passthrough"},
+      {"nvidia.com/gpu.deploy.vfio-manager", "paused-for-cc-mode-change"},
+      {"node-role.kubernetes.io/worker", ""},
+  });
+  std::string listed;
+  kept.ForEach([&](std::string_view key, std::string_view value) {
+    listed += std::string(key) + "=" + std::string(value) + "\n";
+  });
+  EXPECT_EQ(listed,
+            "feature.node.kubernetes.io/cpu-cpuid.AVX512F=true\n"
+            "feature.node.kubernetes.io/pci-10de.present=true\n"
+            "nvidia.com/gpu.deploy.vfio-manager=paused-for-cc-mode-change\n"
+            "nvidia.com/gpu.workload.config=vm-passthrough\n");
 }
 
 TEST(LabelPatch, SetsAndRemovesWithNull) {
