@@ -1,5 +1,7 @@
 #include "operands/device_plugin/device_plugin_agent.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -17,6 +19,7 @@ namespace {
 
 // How long one wait lasts at most: a registration that failed is tried again this often.
 constexpr std::chrono::milliseconds kRetryPeriod{1000};
+constexpr std::chrono::milliseconds kSettleDelay{200};
 
 }  // namespace
 
@@ -40,6 +43,13 @@ DevicePluginAgent::~DevicePluginAgent() {
 DevicePluginStatus DevicePluginAgent::Status() const {
   absl::MutexLock lock(&mu_);
   return status_;
+}
+
+std::string DevicePluginAgent::KubeletIdentity() const {
+  struct stat info {};
+  const std::string path = absl::StrCat(options_.plugin_dir, "/", kKubeletSocketName);
+  if (::stat(path.c_str(), &info) != 0) return "";
+  return absl::StrCat(info.st_ino, ":", info.st_ctim.tv_sec, ".", info.st_ctim.tv_nsec);
 }
 
 std::string DevicePluginAgent::SocketNameFor(const std::string& resource) const {
@@ -121,6 +131,7 @@ bool DevicePluginAgent::EnsureRegistered() {
       }
     }
     if (resource.registered) continue;
+    const std::string kubelet = KubeletIdentity();
     const absl::Status registered =
         RegisterWithKubelet(absl::StrCat(options_.plugin_dir, "/", kKubeletSocketName),
                             *resource.endpoint, name, options_.register_timeout);
@@ -131,6 +142,7 @@ bool DevicePluginAgent::EnsureRegistered() {
       continue;
     }
     resource.registered = true;
+    resource.kubelet = kubelet;
     log_.Info("registered with kubelet",
               {{"resource", name}, {"endpoint", resource.endpoint->SocketName()}});
     absl::MutexLock lock(&mu_);
@@ -199,9 +211,20 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
   }
 
   auto last_rescan = std::chrono::steady_clock::time_point();
+  // A second look shortly after an event: the kernel writes a bind's driver link and its
+  // device node one after the other, and the first look may fall between them.
+  constexpr auto kNever = std::chrono::steady_clock::time_point::max();
+  auto settle_at = kNever;
   bool rescan = true;
   while (!stop.Stopped()) {
-    if (rescan || std::chrono::steady_clock::now() - last_rescan >= options_.resync_period) {
+    const auto now = std::chrono::steady_clock::now();
+    if (rescan || now >= settle_at ||
+        now - last_rescan >= options_.resync_period) {
+      if (rescan) {
+        settle_at = now + kSettleDelay;
+      } else {
+        settle_at = kNever;
+      }
       Rescan();
       last_rescan = std::chrono::steady_clock::now();
       rescan = false;
@@ -216,13 +239,24 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
         status_.allocation_errors += resource.service->Counters().allocation_errors.load();
       }
     }
-    const std::vector<std::string> changed =
-        wait(all_registered ? options_.resync_period : kRetryPeriod);
+    auto timeout = all_registered ? options_.resync_period : kRetryPeriod;
+    if (settle_at != kNever) {
+      timeout = std::min(timeout, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      settle_at - std::chrono::steady_clock::now()));
+      timeout = std::max(timeout, std::chrono::milliseconds(1));
+    }
+    const std::vector<std::string> changed = wait(timeout);
     for (const std::string& path : changed) {
       if (path.ends_with(std::string("/") + kKubeletSocketName)) {
-        // A new kubelet: it forgot every plugin.
-        log_.Info("kubelet.sock changed: registering again", {{"path", path}});
-        for (auto& [name, resource] : resources_) resource.registered = false;
+        // A new kubelet has forgotten every plugin; one that registered with it already (the
+        // restart also deleted our socket, which woke us first) need not register twice.
+        const std::string kubelet = KubeletIdentity();
+        for (auto& [name, resource] : resources_) {
+          if (resource.registered && resource.kubelet != kubelet) {
+            log_.Info("kubelet restarted: registering again", {{"resource", name}});
+            resource.registered = false;
+          }
+        }
       } else if (!path.starts_with(options_.plugin_dir)) {
         rescan = true;  // A node under /dev/vfio came or went.
       }

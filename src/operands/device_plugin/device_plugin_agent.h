@@ -66,7 +66,10 @@ class DevicePluginAgent {
     std::unique_ptr<DevicePluginService> service;
     std::unique_ptr<PluginEndpoint> endpoint;
     bool registered = false;
+    std::string kubelet;  // KubeletIdentity() when it registered.
   };
+  // kubelet.sock's inode and change time: a new value is a new kubelet.
+  std::string KubeletIdentity() const;
   // Rediscovers and hands each service its devices; starts endpoints for new resources.
   void Rescan();
   // Serves and registers what is not; true when everything is registered.

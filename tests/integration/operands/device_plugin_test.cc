@@ -1,0 +1,263 @@
+// `gpuop device-plugin` as a process against kubelet's side of the device plugin API played by
+// tools/testenv/kubelet-harness, which is built on the upstream k8s.io/kubelet deviceplugin
+// package and grpc-go: registration, the device list and its health, Allocate,
+// GetPreferredAllocation and a kubelet restart, on simulated nodes (tests/fixtures).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/fixtures/boot_for_test.h"
+#include "tests/fixtures/http_get.h"
+#include "tests/fixtures/topologies.h"
+#include "tests/integration/background_process.h"
+
+namespace gpuop::operands {
+namespace {
+
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+bool WaitFor(const std::function<bool()>& condition,
+             std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// Two H100 SXM5 of the HGX board on vfio-pci, one per NUMA node: the seeds' two-GPU node.
+testing::SimHost TwoH100sOnVfio() {
+  testing::SimHost board = testing::HgxH100x8();
+  testing::SimHost host = board;
+  host.devices.clear();
+  const std::vector<std::string> gpus = testing::HgxGpuBdfs();
+  for (testing::SimPciDevice device : board.devices) {
+    if (device.address == gpus.front() || device.address == gpus.back()) {
+      device.driver = "vfio-pci";
+      host.devices.push_back(device);
+    }
+  }
+  return host;
+}
+
+class DevicePluginProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/device-plugin-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ + "/device-plugins");
+    std::filesystem::create_directories(dir_ + "/validations");
+    std::ofstream(dir_ + "/validations/vfio-pci-ready").close();
+  }
+
+  void StartKubelet() {
+    kubelet_ = std::make_unique<testing::BackgroundProcess>(
+        std::vector<std::string>{KUBELET_HARNESS, "--dir", dir_ + "/device-plugins"},
+        dir_ + "/kubelet.log");
+    ASSERT_TRUE(WaitFor([&] { return ReadFile(dir_ + "/kubelet.log").starts_with("listening "); }))
+        << ReadFile(dir_ + "/kubelet.log");
+    port_ = std::stoi(ReadFile(dir_ + "/kubelet.log").substr(10));
+  }
+
+  void StartPlugin(const std::string& host_root, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {GPUOP_BINARY,    "device-plugin",
+                                     "--host-root",   host_root,
+                                     "--plugin-dir",  dir_ + "/device-plugins",
+                                     "--validations-dir", dir_ + "/validations",
+                                     "--metrics-address", ""};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    plugin_ = std::make_unique<testing::BackgroundProcess>(argv, dir_ + "/plugin.log");
+  }
+
+  json Get(const std::string& path) {
+    const std::string reply = testing::HttpGet(port_, path);
+    const size_t body = reply.find("\r\n\r\n");
+    if (body == std::string::npos) return nullptr;
+    return json::parse(reply.substr(body + 4), nullptr, /*allow_exceptions=*/false);
+  }
+  json Plugin(const std::string& resource = "nvidia.com/pgpu") {
+    const json state = Get("/state");
+    return state.is_object() && state.contains(resource) ? state[resource] : json::object();
+  }
+  std::string Log() { return ReadFile(dir_ + "/plugin.log"); }
+
+  std::string dir_;
+  int port_ = 0;
+  std::unique_ptr<testing::BackgroundProcess> kubelet_;
+  std::unique_ptr<testing::BackgroundProcess> plugin_;
+};
+
+TEST_F(DevicePluginProcessTest, RegistersAdvertisesAndAllocatesTwoPassthroughGpus) {
+  testing::SimHost host = TwoH100sOnVfio();
+  auto kernel = testing::BootOrFail(host);
+  ASSERT_NE(kernel, nullptr);
+  StartKubelet();
+  StartPlugin(kernel->Root());
+
+  ASSERT_TRUE(WaitFor([&] {
+    const json p = Plugin();
+    return p.is_object() && p["streaming"] == true && p["devices"].size() == 2;
+  })) << Get("/state").dump() << "\n" << Log();
+  const json plugin = Plugin();
+  EXPECT_EQ(plugin["endpoint"], "sandbox-pgpu.sock");
+  EXPECT_EQ(plugin["options"]["getPreferredAllocationAvailable"], true);
+  EXPECT_EQ(plugin["options"]["preStartRequired"], false);
+  const std::string first = std::to_string(*host.devices[0].iommu_group);
+  const std::string second = std::to_string(*host.devices[1].iommu_group);
+  EXPECT_EQ(plugin["devices"],
+            json::parse(R"([{"id":")" + first + R"(","health":"Healthy","numa":[0]},)" +
+                        R"({"id":")" + second + R"(","health":"Healthy","numa":[1]}])"));
+  std::cout << "kubelet harness sees: " << plugin.dump() << "\n";
+
+  const json allocated =
+      Get("/allocate?resource=nvidia.com/pgpu&ids=" + first + "," + second);
+  std::cout << "Allocate reply: " << allocated.dump() << "\n";
+  ASSERT_TRUE(allocated.contains("containerResponses")) << allocated.dump();
+  const json& response = allocated["containerResponses"][0];
+  EXPECT_EQ(response["devices"],
+            json::parse(R"([{"containerPath":"/dev/vfio/vfio","hostPath":"/dev/vfio/vfio",)"
+                        R"("permissions":"mrw"},)"
+                        R"({"containerPath":"/dev/vfio/)" + first + R"(","hostPath":"/dev/vfio/)" +
+                        first + R"(","permissions":"mrw"},)" +
+                        R"({"containerPath":"/dev/vfio/)" + second + R"(","hostPath":"/dev/vfio/)" +
+                        second + R"(","permissions":"mrw"}])"));
+  EXPECT_EQ(response["cdiDevices"], json::parse(R"([{"name":"nvidia.com/pgpu=)" + first +
+                                                R"("},{"name":"nvidia.com/pgpu=)" + second +
+                                                R"("}])"));
+  EXPECT_EQ(response["envs"]["PCI_RESOURCE_NVIDIA_COM_PGPU"],
+            host.devices[0].address + "," + host.devices[1].address);
+  EXPECT_EQ(response["annotations"]["cdi.k8s.io/gpuop"],
+            "nvidia.com/pgpu=" + first + ",nvidia.com/pgpu=" + second);
+
+  // Unknown IDs are refused with the plugin's words, as kubelet would log them.
+  const json refused = Get("/allocate?resource=nvidia.com/pgpu&ids=999");
+  EXPECT_THAT(refused.value("error", ""), HasSubstr("nvidia.com/pgpu=999"));
+
+  // One GPU wanted, the second must be in: the plugin gives just that one.
+  const json preferred = Get("/preferred?resource=nvidia.com/pgpu&available=" + first + "," +
+                             second + "&must=" + second + "&size=1");
+  EXPECT_EQ(preferred["containerResponses"][0]["deviceIDs"], json::array({second})) << preferred;
+}
+
+TEST_F(DevicePluginProcessTest, AGpuLeavingVfioTurnsUnhealthyAtOnceAndRecovers) {
+  testing::SimHost host = TwoH100sOnVfio();
+  auto kernel = testing::BootOrFail(host);
+  ASSERT_NE(kernel, nullptr);
+  StartKubelet();
+  StartPlugin(kernel->Root());
+  ASSERT_TRUE(WaitFor([&] { return Plugin().value("devices", json::array()).size() == 2; }))
+      << Log();
+  const std::string bdf = host.devices[1].address;
+  const auto health = [&] { return Plugin()["devices"][1].value("health", ""); };
+
+  // The kernel's unbind takes /dev/vfio/<group> away (no member left on vfio).
+  const auto unbound_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(kernel
+                  ->WriteAttribute("/sys/bus/pci/drivers/vfio-pci/unbind", bdf,
+                                   std::chrono::seconds(5))
+                  .ok());
+  EXPECT_TRUE(WaitFor([&] { return health() == "Unhealthy"; }, std::chrono::seconds(1)))
+      << Get("/state").dump() << "\n" << Log();
+  std::cout << "unbind -> Unhealthy seen by kubelet: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - unbound_at)
+                   .count()
+            << " ms\n";
+  EXPECT_EQ(Plugin()["devices"][0].value("health", ""), "Healthy");
+  EXPECT_THAT(Log(), HasSubstr("device unhealthy"));
+
+  // Back as the vfio manager binds: driver_override first, since vfio-pci lists no ids.
+  absl::Status overridden = kernel->WriteAttribute(
+      "/sys/bus/pci/devices/" + bdf + "/driver_override", "vfio-pci", std::chrono::seconds(5));
+  ASSERT_TRUE(overridden.ok()) << overridden;
+  absl::Status bound = kernel->WriteAttribute("/sys/bus/pci/drivers/vfio-pci/bind", bdf,
+                                              std::chrono::seconds(5));
+  ASSERT_TRUE(bound.ok()) << bound;
+  EXPECT_TRUE(WaitFor([&] { return health() == "Healthy"; }, std::chrono::seconds(1)))
+      << Get("/state").dump() << "\n" << Log();
+}
+
+TEST_F(DevicePluginProcessTest, AKubeletRestartIsFollowedByANewRegistration) {
+  auto kernel = testing::BootOrFail(TwoH100sOnVfio());
+  ASSERT_NE(kernel, nullptr);
+  StartKubelet();
+  StartPlugin(kernel->Root());
+  ASSERT_TRUE(WaitFor([&] { return Plugin().value("streaming", false); })) << Log();
+  EXPECT_EQ(Plugin()["registrations"], 1);
+
+  // Kubelet deletes every socket (ours too) and serves a new kubelet.sock.
+  ASSERT_EQ(Get("/restart")["restarted"], true);
+  EXPECT_TRUE(WaitFor([&] {
+    const json p = Plugin();
+    return p.value("registrations", 0) == 2 && p.value("streaming", false) &&
+           p.value("devices", json::array()).size() == 2;
+  })) << Get("/state").dump() << "\n" << Log();
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/device-plugins/sandbox-pgpu.sock"));
+}
+
+TEST_F(DevicePluginProcessTest, WaitsForAKubeletThatIsNotUpYetAndForTheValidator) {
+  auto kernel = testing::BootOrFail(TwoH100sOnVfio());
+  ASSERT_NE(kernel, nullptr);
+  std::filesystem::remove(dir_ + "/validations/vfio-pci-ready");
+  StartPlugin(kernel->Root());
+  EXPECT_TRUE(WaitFor([&] { return Log().find("waiting for the validator") != std::string::npos; }))
+      << Log();
+  std::ofstream(dir_ + "/validations/vfio-pci-ready").close();
+  EXPECT_TRUE(WaitFor([&] { return Log().find("not registered with kubelet yet") !=
+                                   std::string::npos; }))
+      << Log();
+  StartKubelet();  // Later than the plugin, as after a node reboot.
+  EXPECT_TRUE(WaitFor([&] { return Plugin().value("devices", json::array()).size() == 2; }))
+      << Get("/state").dump() << "\n" << Log();
+}
+
+TEST_F(DevicePluginProcessTest, WithoutGpusNothingRegistersAndTheProcessStaysUp) {
+  auto kernel = testing::BootOrFail(testing::IommuOff());
+  ASSERT_NE(kernel, nullptr);
+  StartKubelet();
+  StartPlugin(kernel->Root());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(Get("/state"), json::object());
+  plugin_->Signal(SIGTERM);
+  EXPECT_EQ(plugin_->Wait(), 0) << Log();
+}
+
+TEST_F(DevicePluginProcessTest, PerModelResourcesAndASocketRemovedOnShutdown) {
+  auto kernel = testing::BootOrFail(TwoH100sOnVfio());
+  ASSERT_NE(kernel, nullptr);
+  StartKubelet();
+  StartPlugin(kernel->Root(), {"--gpu-alias", "", "--allocate-cdi", "none"});
+  const std::string resource = "nvidia.com/2330";  // No pci.ids on the simulated node.
+  ASSERT_TRUE(WaitFor([&] { return Plugin(resource).value("devices", json::array()).size() == 2; }))
+      << Get("/state").dump() << "\n" << Log();
+  const std::string id = Plugin(resource)["devices"][0]["id"];
+  const json allocated = Get("/allocate?resource=" + resource + "&ids=" + id);
+  EXPECT_FALSE(allocated["containerResponses"][0].contains("cdiDevices")) << allocated;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/device-plugins/sandbox-2330.sock"));
+  plugin_->Signal(SIGTERM);
+  EXPECT_EQ(plugin_->Wait(), 0) << Log();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/device-plugins/sandbox-2330.sock"));
+}
+
+}  // namespace
+}  // namespace gpuop::operands
