@@ -33,7 +33,7 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   std::string plugin_dir = "/var/lib/kubelet/device-plugins";
   std::string validations_dir = api::kValidationsDir;
   // NVIDIA's plugin: P_GPU_ALIAS unset means "pgpu"; set but empty means one resource per model.
-  const char* alias_env = std::getenv("P_GPU_ALIAS");
+  const char* alias_env = std::getenv("P_GPU_ALIAS");  // NOLINT(concurrency-mt-unsafe): at start.
   std::string alias = alias_env == nullptr ? "pgpu" : alias_env;
   std::string cdi = EnvOr("ALLOCATE_CDI", "devices,annotations");
   std::string metrics_address = api::kAgentMetricsAddress;
@@ -85,13 +85,12 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   common::StopSignal stop;
   StopOnSignals signals(stop);  // Before gRPC's and civetweb's threads start.
   common::Logger log(err, format);
-  operands::DevicePluginAgent agent(
-      log, {.root = host::HostRoot(host_root),
-            .plugin_dir = plugin_dir,
-            .validations_dir = wait_for_vfio ? validations_dir : "",
-            .discovery = {.alias = alias},
-            .grant = grant,
-            .resync_period = std::chrono::seconds(resync)});
+  operands::DevicePluginAgent agent(log, {.root = host::HostRoot(host_root),
+                                          .plugin_dir = plugin_dir,
+                                          .validations_dir = wait_for_vfio ? validations_dir : "",
+                                          .discovery = {.alias = alias},
+                                          .grant = grant,
+                                          .resync_period = std::chrono::seconds(resync)});
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::MetricsServer> server;
   if (!metrics_address.empty()) {

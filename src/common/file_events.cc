@@ -7,7 +7,6 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -16,12 +15,10 @@ namespace gpuop::common {
 absl::StatusOr<std::unique_ptr<FileEvents>> FileEvents::Create() {
   UniqueFd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify.Valid()) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("inotify_init1: ", std::strerror(errno),
-                     " (fs.inotify.max_user_instances reached?)"));
+    return absl::ErrnoToStatus(errno, "inotify_init1 (fs.inotify.max_user_instances reached?)");
   }
   UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wake.Valid()) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  if (!wake.Valid()) return absl::ErrnoToStatus(errno, "eventfd");
   return std::unique_ptr<FileEvents>(new FileEvents(std::move(inotify), std::move(wake)));
 }
 
@@ -71,8 +68,7 @@ std::vector<std::string> FileEvents::Wait(std::chrono::milliseconds timeout) {
         dirs_.erase(dir);
         continue;
       }
-      changed.push_back(event->len > 0 ? absl::StrCat(dir->second, "/", event->name)
-                                       : dir->second);
+      changed.push_back(event->len > 0 ? absl::StrCat(dir->second, "/", event->name) : dir->second);
     }
   }
   return changed;

@@ -38,7 +38,8 @@ class FileEvents {
   void Wake();
 
  private:
-  FileEvents(UniqueFd inotify, UniqueFd wake) : inotify_(std::move(inotify)), wake_(std::move(wake)) {}
+  FileEvents(UniqueFd inotify, UniqueFd wake)
+      : inotify_(std::move(inotify)), wake_(std::move(wake)) {}
 
   UniqueFd inotify_;
   UniqueFd wake_;  // eventfd

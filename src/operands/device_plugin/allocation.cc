@@ -72,6 +72,7 @@ absl::StatusOr<ContainerGrant> GrantFor(const std::string& resource,
   grant.envs[PciResourceEnvName(resource)] = absl::StrJoin(addresses, ",");
   if (options.cdi_annotations && !ids.empty()) {
     std::vector<std::string> names;
+    names.reserve(ids.size());
     for (const std::string& id : ids) names.push_back(absl::StrCat(resource, "=", id));
     grant.annotations[kCdiAnnotation] = absl::StrJoin(names, ",");
   }

@@ -27,7 +27,7 @@ struct ContainerGrant {
   // PCI_RESOURCE_<RESOURCE> = the functions' addresses, comma-separated: KubeVirt's convention,
   // which NVIDIA's plugin keeps the prefix of.
   std::map<std::string, std::string> envs;
-  std::vector<std::string> cdi_devices;  // "nvidia.com/pgpu=38"
+  std::vector<std::string> cdi_devices;            // "nvidia.com/pgpu=38"
   std::map<std::string, std::string> annotations;  // cdi.k8s.io/gpuop: the same, comma-separated
 };
 

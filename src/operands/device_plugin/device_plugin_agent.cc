@@ -54,8 +54,8 @@ std::string DevicePluginAgent::KubeletIdentity() const {
 
 std::string DevicePluginAgent::SocketNameFor(const std::string& resource) const {
   const size_t slash = resource.find('/');
-  return absl::StrCat("sandbox-", slash == std::string::npos ? resource : resource.substr(slash + 1),
-                      ".sock");
+  return absl::StrCat("sandbox-",
+                      slash == std::string::npos ? resource : resource.substr(slash + 1), ".sock");
 }
 
 void DevicePluginAgent::WatchDirectories() {
@@ -70,9 +70,8 @@ void DevicePluginAgent::WatchDirectories() {
 }
 
 void DevicePluginAgent::Rescan() {
-  std::vector<PassthroughDevice> found =
-      KeepVanished(DiscoverPassthroughDevices(options_.root, ids_.get(), options_.discovery),
-                   devices_);
+  std::vector<PassthroughDevice> found = KeepVanished(
+      DiscoverPassthroughDevices(options_.root, ids_.get(), options_.discovery), devices_);
   // Log what changed, once.
   for (const PassthroughDevice& device : found) {
     const auto before = std::find_if(devices_.begin(), devices_.end(), [&](const auto& d) {
@@ -80,9 +79,8 @@ void DevicePluginAgent::Rescan() {
     });
     if (before != devices_.end() && before->healthy == device.healthy) continue;
     if (device.healthy) {
-      log_.Info("device healthy", {{"resource", device.resource},
-                                   {"id", device.id},
-                                   {"bdf", device.address}});
+      log_.Info("device healthy",
+                {{"resource", device.resource}, {"id", device.id}, {"bdf", device.address}});
     } else {
       log_.Warn("device unhealthy", {{"resource", device.resource},
                                      {"id", device.id},
@@ -99,8 +97,8 @@ void DevicePluginAgent::Rescan() {
     Resource& resource = resources_[name];
     if (resource.service == nullptr) {
       resource.service = std::make_unique<DevicePluginService>(name, options_.grant);
-      resource.endpoint = std::make_unique<PluginEndpoint>(options_.plugin_dir,
-                                                           SocketNameFor(name), *resource.service);
+      resource.endpoint = std::make_unique<PluginEndpoint>(options_.plugin_dir, SocketNameFor(name),
+                                                           *resource.service);
     }
     for (const PassthroughDevice& device : devices) {
       auto& [healthy, unhealthy] = counts.devices[name];
@@ -218,8 +216,7 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
   bool rescan = true;
   while (!stop.Stopped()) {
     const auto now = std::chrono::steady_clock::now();
-    if (rescan || now >= settle_at ||
-        now - last_rescan >= options_.resync_period) {
+    if (rescan || now >= settle_at || now - last_rescan >= options_.resync_period) {
       if (rescan) {
         settle_at = now + kSettleDelay;
       } else {

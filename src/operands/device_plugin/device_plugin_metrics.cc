@@ -26,16 +26,16 @@ prometheus::MetricFamily Counter(const char* name, const char* help, double valu
 std::vector<prometheus::MetricFamily> DevicePluginMetrics::Collect() const {
   const DevicePluginStatus status = agent_.Status();
   std::vector<prometheus::MetricFamily> families;
-  prometheus::MetricFamily devices =
-      Family("gpuop_device_plugin_devices", "Devices advertised to kubelet, by resource and health.",
-             prometheus::MetricType::Gauge);
+  prometheus::MetricFamily devices = Family(
+      "gpuop_device_plugin_devices", "Devices advertised to kubelet, by resource and health.",
+      prometheus::MetricType::Gauge);
   prometheus::MetricFamily registered =
       Family("gpuop_device_plugin_registered",
              "1 while the resource is registered with the running kubelet.",
              prometheus::MetricType::Gauge);
   for (const auto& [resource, counts] : status.devices) {
-    for (const auto& [health, count] : {std::pair{kHealthy, counts.first},
-                                        std::pair{kUnhealthy, counts.second}}) {
+    for (const auto& [health, count] :
+         {std::pair{kHealthy, counts.first}, std::pair{kUnhealthy, counts.second}}) {
       prometheus::ClientMetric metric;
       metric.label = {{"resource", resource}, {"health", health}};
       metric.gauge.value = count;

@@ -5,10 +5,9 @@
 
 #include <vector>
 
+#include "operands/device_plugin/device_plugin_agent.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
-
-#include "operands/device_plugin/device_plugin_agent.h"
 
 namespace gpuop::operands {
 

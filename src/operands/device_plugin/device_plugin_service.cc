@@ -12,10 +12,9 @@ namespace {
 constexpr absl::Duration kCancelCheck = absl::Milliseconds(500);
 
 grpc::Status ToGrpc(const absl::Status& status) {
-  const grpc::StatusCode code = absl::IsInvalidArgument(status) ? grpc::INVALID_ARGUMENT
-                                : absl::IsFailedPrecondition(status)
-                                    ? grpc::FAILED_PRECONDITION
-                                    : grpc::INTERNAL;
+  const grpc::StatusCode code = absl::IsInvalidArgument(status)      ? grpc::INVALID_ARGUMENT
+                                : absl::IsFailedPrecondition(status) ? grpc::FAILED_PRECONDITION
+                                                                     : grpc::INTERNAL;
   return grpc::Status(code, std::string(status.message()));
 }
 

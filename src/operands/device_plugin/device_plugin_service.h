@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "deviceplugin/v1beta1/api.grpc.pb.h"
 
+#include "deviceplugin/v1beta1/api.grpc.pb.h"
 #include "operands/device_plugin/allocation.h"
 #include "operands/device_plugin/passthrough_devices.h"
 

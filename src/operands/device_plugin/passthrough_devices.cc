@@ -60,8 +60,7 @@ std::vector<PassthroughDevice> DiscoverPassthroughDevices(const host::HostRoot& 
                                                           const host::PciIds* ids,
                                                           const DiscoveryOptions& options) {
   const host::PciScan scan = host::ScanPciDevices(root);
-  const std::map<int, std::vector<const host::PciDevice*>> groups =
-      host::DevicesByIommuGroup(scan);
+  const std::map<int, std::vector<const host::PciDevice*>> groups = host::DevicesByIommuGroup(scan);
   // iommufd when the kernel offers it and the vfio devices have character devices (kernel
   // >= 6.6 with CONFIG_VFIO_DEVICE_CDEV); Kata's confidential shims need this form.
   const bool iommufd = root.Exists(kIommuDevice) && root.Exists("/dev/vfio/devices");

@@ -1,18 +1,17 @@
 #include "operands/device_plugin/plugin_endpoint.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
-#include "absl/strings/str_cat.h"
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
 
 namespace gpuop::operands {
 
@@ -26,8 +25,7 @@ absl::Status PluginEndpoint::Start() {
   Stop();
   const std::string path = SocketPath();
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("remove the stale socket ", path, ": ", std::strerror(errno)));
+    return absl::ErrnoToStatus(errno, absl::StrCat("remove the stale socket ", path));
   }
   service_.Reopen();
   grpc::ServerBuilder builder;
@@ -58,9 +56,8 @@ bool PluginEndpoint::SocketExists() const {
 
 absl::Status RegisterWithKubelet(const std::string& kubelet_socket, const PluginEndpoint& endpoint,
                                  const std::string& resource, std::chrono::milliseconds timeout) {
-  const std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(absl::StrCat("unix://", kubelet_socket),
-                          grpc::InsecureChannelCredentials());
+  const std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      absl::StrCat("unix://", kubelet_socket), grpc::InsecureChannelCredentials());
   std::unique_ptr<v1beta1::Registration::Stub> stub = v1beta1::Registration::NewStub(channel);
   v1beta1::RegisterRequest request;
   request.set_version(kDevicePluginApiVersion);
@@ -76,8 +73,8 @@ absl::Status RegisterWithKubelet(const std::string& kubelet_socket, const Plugin
     return absl::UnavailableError(absl::StrCat("register ", resource, " with kubelet at ",
                                                kubelet_socket, ": ", status.error_message()));
   }
-  return absl::FailedPreconditionError(absl::StrCat("kubelet refused ", resource, ": ",
-                                                    status.error_message()));
+  return absl::FailedPreconditionError(
+      absl::StrCat("kubelet refused ", resource, ": ", status.error_message()));
 }
 
 }  // namespace gpuop::operands

@@ -9,12 +9,13 @@
 //   GPUOP_RETURN_IF_ERROR(endpoint.Start());
 //   GPUOP_RETURN_IF_ERROR(RegisterWithKubelet(dir + "/kubelet.sock", endpoint, 5s));
 
+#include <grpcpp/server.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
-#include <grpcpp/server.h>
 
 #include "operands/device_plugin/device_plugin_service.h"
 

@@ -80,9 +80,9 @@ class DevicePluginProcessTest : public ::testing::Test {
   }
 
   void StartPlugin(const std::string& host_root, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {GPUOP_BINARY,    "device-plugin",
-                                     "--host-root",   host_root,
-                                     "--plugin-dir",  dir_ + "/device-plugins",
+    std::vector<std::string> argv = {GPUOP_BINARY,        "device-plugin",
+                                     "--host-root",       host_root,
+                                     "--plugin-dir",      dir_ + "/device-plugins",
                                      "--validations-dir", dir_ + "/validations",
                                      "--metrics-address", ""};
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -117,7 +117,9 @@ TEST_F(DevicePluginProcessTest, RegistersAdvertisesAndAllocatesTwoPassthroughGpu
   ASSERT_TRUE(WaitFor([&] {
     const json p = Plugin();
     return p.is_object() && p["streaming"] == true && p["devices"].size() == 2;
-  })) << Get("/state").dump() << "\n" << Log();
+  })) << Get("/state").dump()
+      << "\n"
+      << Log();
   const json plugin = Plugin();
   EXPECT_EQ(plugin["endpoint"], "sandbox-pgpu.sock");
   EXPECT_EQ(plugin["options"]["getPreferredAllocationAvailable"], true);
@@ -129,21 +131,20 @@ TEST_F(DevicePluginProcessTest, RegistersAdvertisesAndAllocatesTwoPassthroughGpu
                         R"({"id":")" + second + R"(","health":"Healthy","numa":[1]}])"));
   std::cout << "kubelet harness sees: " << plugin.dump() << "\n";
 
-  const json allocated =
-      Get("/allocate?resource=nvidia.com/pgpu&ids=" + first + "," + second);
+  const json allocated = Get("/allocate?resource=nvidia.com/pgpu&ids=" + first + "," + second);
   std::cout << "Allocate reply: " << allocated.dump() << "\n";
   ASSERT_TRUE(allocated.contains("containerResponses")) << allocated.dump();
   const json& response = allocated["containerResponses"][0];
   EXPECT_EQ(response["devices"],
             json::parse(R"([{"containerPath":"/dev/vfio/vfio","hostPath":"/dev/vfio/vfio",)"
                         R"("permissions":"mrw"},)"
-                        R"({"containerPath":"/dev/vfio/)" + first + R"(","hostPath":"/dev/vfio/)" +
-                        first + R"(","permissions":"mrw"},)" +
-                        R"({"containerPath":"/dev/vfio/)" + second + R"(","hostPath":"/dev/vfio/)" +
-                        second + R"(","permissions":"mrw"}])"));
-  EXPECT_EQ(response["cdiDevices"], json::parse(R"([{"name":"nvidia.com/pgpu=)" + first +
-                                                R"("},{"name":"nvidia.com/pgpu=)" + second +
-                                                R"("}])"));
+                        R"({"containerPath":"/dev/vfio/)" +
+                        first + R"(","hostPath":"/dev/vfio/)" + first +
+                        R"(","permissions":"mrw"},)" + R"({"containerPath":"/dev/vfio/)" + second +
+                        R"(","hostPath":"/dev/vfio/)" + second + R"(","permissions":"mrw"}])"));
+  EXPECT_EQ(response["cdiDevices"],
+            json::parse(R"([{"name":"nvidia.com/pgpu=)" + first +
+                        R"("},{"name":"nvidia.com/pgpu=)" + second + R"("}])"));
   EXPECT_EQ(response["envs"]["PCI_RESOURCE_NVIDIA_COM_PGPU"],
             host.devices[0].address + "," + host.devices[1].address);
   EXPECT_EQ(response["annotations"]["cdi.k8s.io/gpuop"],
@@ -172,12 +173,12 @@ TEST_F(DevicePluginProcessTest, AGpuLeavingVfioTurnsUnhealthyAtOnceAndRecovers) 
 
   // The kernel's unbind takes /dev/vfio/<group> away (no member left on vfio).
   const auto unbound_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(kernel
-                  ->WriteAttribute("/sys/bus/pci/drivers/vfio-pci/unbind", bdf,
-                                   std::chrono::seconds(5))
-                  .ok());
+  ASSERT_TRUE(
+      kernel->WriteAttribute("/sys/bus/pci/drivers/vfio-pci/unbind", bdf, std::chrono::seconds(5))
+          .ok());
   EXPECT_TRUE(WaitFor([&] { return health() == "Unhealthy"; }, std::chrono::seconds(1)))
-      << Get("/state").dump() << "\n" << Log();
+      << Get("/state").dump() << "\n"
+      << Log();
   std::cout << "unbind -> Unhealthy seen by kubelet: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - unbound_at)
@@ -190,11 +191,12 @@ TEST_F(DevicePluginProcessTest, AGpuLeavingVfioTurnsUnhealthyAtOnceAndRecovers) 
   absl::Status overridden = kernel->WriteAttribute(
       "/sys/bus/pci/devices/" + bdf + "/driver_override", "vfio-pci", std::chrono::seconds(5));
   ASSERT_TRUE(overridden.ok()) << overridden;
-  absl::Status bound = kernel->WriteAttribute("/sys/bus/pci/drivers/vfio-pci/bind", bdf,
-                                              std::chrono::seconds(5));
+  absl::Status bound =
+      kernel->WriteAttribute("/sys/bus/pci/drivers/vfio-pci/bind", bdf, std::chrono::seconds(5));
   ASSERT_TRUE(bound.ok()) << bound;
   EXPECT_TRUE(WaitFor([&] { return health() == "Healthy"; }, std::chrono::seconds(1)))
-      << Get("/state").dump() << "\n" << Log();
+      << Get("/state").dump() << "\n"
+      << Log();
 }
 
 TEST_F(DevicePluginProcessTest, AKubeletRestartIsFollowedByANewRegistration) {
@@ -211,7 +213,9 @@ TEST_F(DevicePluginProcessTest, AKubeletRestartIsFollowedByANewRegistration) {
     const json p = Plugin();
     return p.value("registrations", 0) == 2 && p.value("streaming", false) &&
            p.value("devices", json::array()).size() == 2;
-  })) << Get("/state").dump() << "\n" << Log();
+  })) << Get("/state").dump()
+      << "\n"
+      << Log();
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/device-plugins/sandbox-pgpu.sock"));
 }
 
@@ -223,12 +227,13 @@ TEST_F(DevicePluginProcessTest, WaitsForAKubeletThatIsNotUpYetAndForTheValidator
   EXPECT_TRUE(WaitFor([&] { return Log().find("waiting for the validator") != std::string::npos; }))
       << Log();
   std::ofstream(dir_ + "/validations/vfio-pci-ready").close();
-  EXPECT_TRUE(WaitFor([&] { return Log().find("not registered with kubelet yet") !=
-                                   std::string::npos; }))
-      << Log();
+  EXPECT_TRUE(WaitFor([&] {
+    return Log().find("not registered with kubelet yet") != std::string::npos;
+  })) << Log();
   StartKubelet();  // Later than the plugin, as after a node reboot.
   EXPECT_TRUE(WaitFor([&] { return Plugin().value("devices", json::array()).size() == 2; }))
-      << Get("/state").dump() << "\n" << Log();
+      << Get("/state").dump() << "\n"
+      << Log();
 }
 
 TEST_F(DevicePluginProcessTest, WithoutGpusNothingRegistersAndTheProcessStaysUp) {
@@ -249,7 +254,8 @@ TEST_F(DevicePluginProcessTest, PerModelResourcesAndASocketRemovedOnShutdown) {
   StartPlugin(kernel->Root(), {"--gpu-alias", "", "--allocate-cdi", "none"});
   const std::string resource = "nvidia.com/2330";  // No pci.ids on the simulated node.
   ASSERT_TRUE(WaitFor([&] { return Plugin(resource).value("devices", json::array()).size() == 2; }))
-      << Get("/state").dump() << "\n" << Log();
+      << Get("/state").dump() << "\n"
+      << Log();
   const std::string id = Plugin(resource)["devices"][0]["id"];
   const json allocated = Get("/allocate?resource=" + resource + "&ids=" + id);
   EXPECT_FALSE(allocated["containerResponses"][0].contains("cdiDevices")) << allocated;

@@ -56,9 +56,8 @@ TEST(PassthroughDevices, EachGpuOnVfioIsOneHealthyDeviceNamedByItsIommuGroup) {
     EXPECT_THAT(devices[i].device_nodes,
                 ElementsAre("/dev/vfio/vfio", "/dev/vfio/" + devices[i].id));
     EXPECT_TRUE(devices[i].healthy) << devices[i].problem;
-    EXPECT_EQ(devices[i].upstream_port, std::filesystem::path(testing::SysfsTree::DeviceDir(bdfs[i]))
-                                            .parent_path()
-                                            .string());
+    EXPECT_EQ(devices[i].upstream_port,
+              std::filesystem::path(testing::SysfsTree::DeviceDir(bdfs[i])).parent_path().string());
   }
 }
 
@@ -123,10 +122,10 @@ TEST(PassthroughDevices, NoIommuMeansNothingToPassThrough) {
 }
 
 TEST(KeepVanished, AGpuThatDisappearedStaysAsUnhealthyUntilItIsBackUnderAnyId) {
-  PassthroughDevice a{.id = "38", .resource = "nvidia.com/pgpu", .address = "0000:65:00.0",
-                      .healthy = true};
-  PassthroughDevice b{.id = "40", .resource = "nvidia.com/pgpu", .address = "0000:66:00.0",
-                      .healthy = true};
+  PassthroughDevice a{
+      .id = "38", .resource = "nvidia.com/pgpu", .address = "0000:65:00.0", .healthy = true};
+  PassthroughDevice b{
+      .id = "40", .resource = "nvidia.com/pgpu", .address = "0000:66:00.0", .healthy = true};
   std::vector<PassthroughDevice> now = KeepVanished({a}, {a, b});
   ASSERT_EQ(now.size(), 2u);
   EXPECT_EQ(now[1].id, "40");
@@ -160,17 +159,19 @@ TEST(GrantFor, TwoGpusGetTheirGroupNodesTheSharedContainerNodeOnceAndTheirCdiNam
   EXPECT_EQ(grant->envs["PCI_RESOURCE_NVIDIA_COM_PGPU"],
             devices[0].address + "," + devices[1].address);
 
-  absl::StatusOr<ContainerGrant> plain = GrantFor(
-      "nvidia.com/pgpu", {first}, devices, {.cdi_devices = false, .cdi_annotations = false});
+  absl::StatusOr<ContainerGrant> plain = GrantFor("nvidia.com/pgpu", {first}, devices,
+                                                  {.cdi_devices = false, .cdi_annotations = false});
   ASSERT_TRUE(plain.ok());
   EXPECT_TRUE(plain->cdi_devices.empty());
   EXPECT_TRUE(plain->annotations.empty());
 }
 
 TEST(GrantFor, AnUnknownOrUnhealthyIdIsRefusedByName) {
-  std::vector<PassthroughDevice> devices = {
-      {.id = "38", .resource = "nvidia.com/pgpu", .address = "0000:65:00.0", .healthy = false,
-       .problem = "on nvidia, not on vfio-pci"}};
+  std::vector<PassthroughDevice> devices = {{.id = "38",
+                                             .resource = "nvidia.com/pgpu",
+                                             .address = "0000:65:00.0",
+                                             .healthy = false,
+                                             .problem = "on nvidia, not on vfio-pci"}};
   absl::StatusOr<ContainerGrant> unknown = GrantFor("nvidia.com/pgpu", {"39"}, devices, {});
   EXPECT_TRUE(absl::IsInvalidArgument(unknown.status()));
   EXPECT_THAT(unknown.status().message(), HasSubstr("nvidia.com/pgpu=39"));
