@@ -62,8 +62,7 @@ std::string Read(const std::string& path) {
 json Get(int port, const std::string& path) {
   const std::string reply = gpuop::testing::HttpGet(port, path);
   const size_t body = reply.find("\r\n\r\n");
-  return body == std::string::npos ? json()
-                                   : json::parse(reply.substr(body + 4), nullptr, false);
+  return body == std::string::npos ? json() : json::parse(reply.substr(body + 4), nullptr, false);
 }
 
 std::string HealthOf(int port, size_t index) {
@@ -113,17 +112,17 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const int port = std::stoi(Read(dir + "/kubelet.log").substr(10));
-  const pid_t plugin = Spawn({argv[1], "device-plugin", "--host-root", (*kernel)->Root(),
-                              "--plugin-dir", dir + "/device-plugins", "--wait-for-vfio-ready=false",
-                              "--metrics-address", ""},
-                             dir + "/plugin.log");
+  const pid_t plugin =
+      Spawn({argv[1], "device-plugin", "--host-root", (*kernel)->Root(), "--plugin-dir",
+             dir + "/device-plugins", "--wait-for-vfio-ready=false", "--metrics-address", ""},
+            dir + "/plugin.log");
   const auto started = Clock::now();
   while (HealthOf(port, 1) != "Healthy" && Clock::now() - started < std::chrono::seconds(10)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const json state = Get(port, "/state")["nvidia.com/pgpu"];
-  const std::string ids =
-      state["devices"][0]["id"].get<std::string>() + "," + state["devices"][1]["id"].get<std::string>();
+  const std::string ids = state["devices"][0]["id"].get<std::string>() + "," +
+                          state["devices"][1]["id"].get<std::string>();
 
   const json figures =
       Get(port, "/bench?resource=nvidia.com/pgpu&ids=" + ids + "&n=" + std::to_string(calls));
@@ -153,7 +152,8 @@ int main(int argc, char** argv) {
   std::sort(down.begin(), down.end());
   std::sort(up.begin(), up.end());
   std::printf(
-      "device-plugin  health change -> kubelet (10 times each): unbind -> Unhealthy median %.1f ms, "
+      "device-plugin  health change -> kubelet (10 times each): unbind -> Unhealthy median %.1f "
+      "ms, "
       "max %.1f ms; bind -> Healthy median %.1f ms, max %.1f ms (goal <= 1000 ms, aim 10 ms)\n",
       down[down.size() / 2], down.back(), up[up.size() / 2], up.back());
 
