@@ -239,6 +239,25 @@ TEST_F(DevicePluginProcessTest, WaitsForAKubeletThatIsNotUpYetAndForTheValidator
       << Log();
 }
 
+TEST_F(DevicePluginProcessTest, MetricsCountDevicesByHealthAndTheRegistration) {
+  auto kernel = testing::BootOrFail(TwoH100sOnVfio());
+  ASSERT_NE(kernel, nullptr);
+  StartKubelet();
+  const int metrics_port = testing::FreeLoopbackPort();
+  StartPlugin(kernel->Root(), {"--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)});
+  ASSERT_TRUE(WaitFor([&] { return Plugin().value("devices", json::array()).size() == 2; }))
+      << Log();
+  std::string metrics;
+  EXPECT_TRUE(WaitFor([&] {
+    metrics = testing::HttpGet(metrics_port, "/metrics");
+    return metrics.find("gpuop_device_plugin_registrations_total 1") != std::string::npos;
+  })) << metrics;
+  EXPECT_THAT(metrics, HasSubstr("gpuop_device_plugin_devices{resource=\"nvidia.com/pgpu\","
+                                 "health=\"Healthy\"} 2"));
+  EXPECT_THAT(metrics, HasSubstr("gpuop_device_plugin_registered{resource=\"nvidia.com/pgpu\"} 1"));
+  EXPECT_THAT(testing::HttpGet(metrics_port, "/healthz"), ::testing::StartsWith("HTTP/1.1 200"));
+}
+
 TEST_F(DevicePluginProcessTest, WithoutGpusNothingRegistersAndTheProcessStaysUp) {
   auto kernel = testing::BootOrFail(testing::IommuOff());
   ASSERT_NE(kernel, nullptr);
