@@ -2,35 +2,18 @@
 
 #include <limits>
 
+#include "common/metric_families.h"
 #include "prometheus/metric_family.h"
 
 namespace gpuop::op {
 namespace {
 
-prometheus::MetricFamily Family(const char* name, const char* help, prometheus::MetricType type) {
-  prometheus::MetricFamily family;
-  family.name = name;
-  family.help = help;
-  family.type = type;
-  return family;
-}
-
-prometheus::MetricFamily One(const char* name, const char* help, prometheus::MetricType type,
-                             double value) {
-  prometheus::MetricFamily family = Family(name, help, type);
-  prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  family.metric.push_back(metric);
-  return family;
-}
+using common::MetricFamilyOf;
+using common::SingleValueFamily;
 
 prometheus::MetricFamily Histogram(const char* name, const char* help,
                                    const common::DurationHistogram& histogram) {
-  prometheus::MetricFamily family = Family(name, help, prometheus::MetricType::Histogram);
+  prometheus::MetricFamily family = MetricFamilyOf(name, help, prometheus::MetricType::Histogram);
   const common::DurationHistogram::Snapshot snapshot = histogram.Read();
   prometheus::ClientMetric metric;
   metric.histogram.sample_count = snapshot.count;
@@ -60,24 +43,27 @@ std::vector<prometheus::MetricFamily> OperatorMetrics::Collect() const {
   using prometheus::MetricType;
   absl::MutexLock lock(&mu_);
   std::vector<prometheus::MetricFamily> families;
-  families.push_back(One("gpuop_operator_leader", "1 while this replica leads.", MetricType::Gauge,
-                         controller_ != nullptr ? 1 : 0));
+  families.push_back(SingleValueFamily("gpuop_operator_leader", "1 while this replica leads.",
+                                       MetricType::Gauge, controller_ != nullptr ? 1 : 0));
   if (controller_ == nullptr) return families;
   const NodeLabelStats& stats = controller_->Stats();
-  families.push_back(One("gpuop_operator_node_reconciles_total", "Nodes looked at.",
-                         MetricType::Counter, static_cast<double>(stats.reconciles.load())));
-  families.push_back(One("gpuop_operator_node_label_patches_total", "Node label writes.",
-                         MetricType::Counter, static_cast<double>(stats.patches.load())));
+  families.push_back(SingleValueFamily("gpuop_operator_node_reconciles_total", "Nodes looked at.",
+                                       MetricType::Counter,
+                                       static_cast<double>(stats.reconciles.load())));
+  families.push_back(SingleValueFamily("gpuop_operator_node_label_patches_total",
+                                       "Node label writes.", MetricType::Counter,
+                                       static_cast<double>(stats.patches.load())));
   families.push_back(Histogram("gpuop_operator_node_reconcile_duration_seconds",
                                "Time one node reconcile (or one status pass) took.",
                                stats.reconcile_duration));
-  families.push_back(One("gpuop_operator_policy_status_writes_total",
-                         "ClusterPolicy status writes: a quiet restart adds none.",
-                         MetricType::Counter, static_cast<double>(stats.status_writes.load())));
-  families.push_back(One("gpuop_operator_node_reconcile_errors_total",
-                         "Node reconciles that failed and were retried.", MetricType::Counter,
-                         static_cast<double>(stats.errors.load())));
-  prometheus::MetricFamily nodes = Family(
+  families.push_back(SingleValueFamily("gpuop_operator_policy_status_writes_total",
+                                       "ClusterPolicy status writes: a quiet restart adds none.",
+                                       MetricType::Counter,
+                                       static_cast<double>(stats.status_writes.load())));
+  families.push_back(SingleValueFamily(
+      "gpuop_operator_node_reconcile_errors_total", "Node reconciles that failed and were retried.",
+      MetricType::Counter, static_cast<double>(stats.errors.load())));
+  prometheus::MetricFamily nodes = MetricFamilyOf(
       "gpuop_operator_gpu_nodes", "GPU nodes by the workload they serve.", MetricType::Gauge);
   for (const char* workload : {"container", "vm-passthrough", "vm-vgpu"}) {
     prometheus::ClientMetric metric;
@@ -88,31 +74,32 @@ std::vector<prometheus::MetricFamily> OperatorMetrics::Collect() const {
     nodes.metric.push_back(metric);
   }
   families.push_back(std::move(nodes));
-  families.push_back(One("gpuop_operator_invalid_workload_nodes",
-                         "GPU nodes whose nvidia.com/gpu.workload.config names no workload.",
-                         MetricType::Gauge,
-                         static_cast<double>(controller_->InvalidNodes().size())));
+  families.push_back(SingleValueFamily(
+      "gpuop_operator_invalid_workload_nodes",
+      "GPU nodes whose nvidia.com/gpu.workload.config names no workload.", MetricType::Gauge,
+      static_cast<double>(controller_->InvalidNodes().size())));
   if (operands_ == nullptr) return families;
   const OperandStats& operand_stats = operands_->Stats();
-  families.push_back(One("gpuop_operator_operand_apply_passes_total",
-                         "Times the operands were rendered and compared with the cluster.",
-                         MetricType::Counter,
-                         static_cast<double>(operand_stats.apply_passes.load())));
+  families.push_back(SingleValueFamily(
+      "gpuop_operator_operand_apply_passes_total",
+      "Times the operands were rendered and compared with the cluster.", MetricType::Counter,
+      static_cast<double>(operand_stats.apply_passes.load())));
   families.push_back(Histogram("gpuop_operator_operand_apply_pass_duration_seconds",
                                "Time one render, compare and apply pass over the operands took.",
                                operand_stats.apply_pass_duration));
-  families.push_back(One("gpuop_operator_operand_applies_total",
-                         "Operand objects written (server-side apply).", MetricType::Counter,
-                         static_cast<double>(operand_stats.applies.load())));
-  families.push_back(One("gpuop_operator_operand_deletes_total",
-                         "Operand objects deleted because the policy no longer asks for them.",
-                         MetricType::Counter, static_cast<double>(operand_stats.deletes.load())));
-  families.push_back(One("gpuop_operator_operand_errors_total",
-                         "Operand passes that failed and were retried.", MetricType::Counter,
-                         static_cast<double>(operand_stats.errors.load())));
+  families.push_back(SingleValueFamily(
+      "gpuop_operator_operand_applies_total", "Operand objects written (server-side apply).",
+      MetricType::Counter, static_cast<double>(operand_stats.applies.load())));
+  families.push_back(
+      SingleValueFamily("gpuop_operator_operand_deletes_total",
+                        "Operand objects deleted because the policy no longer asks for them.",
+                        MetricType::Counter, static_cast<double>(operand_stats.deletes.load())));
+  families.push_back(SingleValueFamily(
+      "gpuop_operator_operand_errors_total", "Operand passes that failed and were retried.",
+      MetricType::Counter, static_cast<double>(operand_stats.errors.load())));
   prometheus::MetricFamily ready =
-      Family("gpuop_operator_operand_ready", "1 when a deployed operand state is rolled out.",
-             MetricType::Gauge);
+      MetricFamilyOf("gpuop_operator_operand_ready",
+                     "1 when a deployed operand state is rolled out.", MetricType::Gauge);
   for (const auto& [state, rolled_out] : operands_->StatesReady()) {
     prometheus::ClientMetric metric;
     metric.label.push_back({"state", state});

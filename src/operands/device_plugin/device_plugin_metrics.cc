@@ -2,23 +2,13 @@
 
 #include <string>
 
+#include "common/metric_families.h"
+
 namespace gpuop::operands {
 namespace {
 
-prometheus::MetricFamily Family(const char* name, const char* help, prometheus::MetricType type) {
-  prometheus::MetricFamily family;
-  family.name = name;
-  family.help = help;
-  family.type = type;
-  return family;
-}
-
 prometheus::MetricFamily Counter(const char* name, const char* help, double value) {
-  prometheus::MetricFamily family = Family(name, help, prometheus::MetricType::Counter);
-  prometheus::ClientMetric metric;
-  metric.counter.value = value;
-  family.metric.push_back(metric);
-  return family;
+  return common::SingleValueFamily(name, help, prometheus::MetricType::Counter, value);
 }
 
 }  // namespace
@@ -26,13 +16,13 @@ prometheus::MetricFamily Counter(const char* name, const char* help, double valu
 std::vector<prometheus::MetricFamily> DevicePluginMetrics::Collect() const {
   const DevicePluginStatus status = agent_.Status();
   std::vector<prometheus::MetricFamily> families;
-  prometheus::MetricFamily devices = Family(
+  prometheus::MetricFamily devices = common::MetricFamilyOf(
       "gpuop_device_plugin_devices", "Devices advertised to kubelet, by resource and health.",
       prometheus::MetricType::Gauge);
   prometheus::MetricFamily registered =
-      Family("gpuop_device_plugin_registered",
-             "1 while the resource is registered with the running kubelet.",
-             prometheus::MetricType::Gauge);
+      common::MetricFamilyOf("gpuop_device_plugin_registered",
+                             "1 while the resource is registered with the running kubelet.",
+                             prometheus::MetricType::Gauge);
   for (const auto& [resource, counts] : status.devices) {
     for (const auto& [health, count] :
          {std::pair{kHealthy, counts.first}, std::pair{kUnhealthy, counts.second}}) {
