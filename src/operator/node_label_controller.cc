@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -144,12 +145,15 @@ std::map<std::string, int> NodeLabelController::GpuNodesByWorkload() const {
 }
 
 absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
-  {
+  // Counted as looked at on the way out, once this node's entries in the status maps are
+  // current: marked on the way in, the last node's status pass could run on another worker
+  // before its entry was in, and write a status one node short, then the right one again.
+  absl::Cleanup looked_at = [&] {
     absl::MutexLock lock(&mu_);
     if (not_yet_reconciled_.erase(node_name) > 0 && not_yet_reconciled_.empty()) {
       queue_.Add(kStatusKey);
     }
-  }
+  };
   const std::optional<NodeView> node = nodes_->Get(node_name);
   if (!node) {
     absl::MutexLock lock(&mu_);
