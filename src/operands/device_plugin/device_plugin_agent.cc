@@ -42,7 +42,10 @@ DevicePluginAgent::~DevicePluginAgent() {
 
 DevicePluginStatus DevicePluginAgent::Status() const {
   absl::MutexLock lock(&mu_);
-  return status_;
+  DevicePluginStatus status = status_;
+  status.allocations = counters_.allocations.load();
+  status.allocation_errors = counters_.allocation_errors.load();
+  return status;
 }
 
 std::string DevicePluginAgent::KubeletIdentity() const {
@@ -96,7 +99,7 @@ void DevicePluginAgent::Rescan() {
   for (auto& [name, devices] : by_resource) {
     Resource& resource = resources_[name];
     if (resource.service == nullptr) {
-      resource.service = std::make_unique<DevicePluginService>(name, options_.grant);
+      resource.service = std::make_unique<DevicePluginService>(name, options_.grant, counters_);
       resource.endpoint = std::make_unique<PluginEndpoint>(options_.plugin_dir, SocketNameFor(name),
                                                            *resource.service);
     }
@@ -227,15 +230,6 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
       rescan = false;
     }
     const bool all_registered = EnsureRegistered();
-    {
-      absl::MutexLock lock(&mu_);
-      status_.allocations = 0;
-      status_.allocation_errors = 0;
-      for (const auto& [name, resource] : resources_) {
-        status_.allocations += resource.service->Counters().allocations.load();
-        status_.allocation_errors += resource.service->Counters().allocation_errors.load();
-      }
-    }
     auto timeout = all_registered ? options_.resync_period : kRetryPeriod;
     if (settle_at != kNever) {
       timeout = std::min(timeout, std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -82,6 +82,7 @@ class DevicePluginAgent {
   std::unique_ptr<common::FileEvents> events_;
   std::unique_ptr<host::PciIds> ids_;
   std::vector<PassthroughDevice> devices_;
+  DevicePluginCounters counters_;  // Every service's (so declared before them), for Status().
   std::map<std::string, Resource> resources_;
 
   mutable absl::Mutex mu_;

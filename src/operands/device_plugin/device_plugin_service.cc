@@ -31,8 +31,9 @@ v1beta1::ListAndWatchResponse DeviceList(const std::vector<PassthroughDevice>& d
   return response;
 }
 
-DevicePluginService::DevicePluginService(std::string resource, GrantOptions options)
-    : resource_(std::move(resource)), options_(options) {}
+DevicePluginService::DevicePluginService(std::string resource, GrantOptions options,
+                                         DevicePluginCounters& counters)
+    : resource_(std::move(resource)), options_(options), counters_(counters) {}
 
 void DevicePluginService::Update(std::vector<PassthroughDevice> devices) {
   absl::MutexLock lock(&mu_);

@@ -23,6 +23,7 @@
 
 namespace gpuop::operands {
 
+// Shared by every resource's service of one agent, so its metrics read them at scrape time.
 struct DevicePluginCounters {
   std::atomic<int64_t> allocations{0};
   std::atomic<int64_t> allocation_errors{0};
@@ -31,7 +32,8 @@ struct DevicePluginCounters {
 
 class DevicePluginService final : public v1beta1::DevicePlugin::Service {
  public:
-  DevicePluginService(std::string resource, GrantOptions options);
+  // `counters` must outlive the service.
+  DevicePluginService(std::string resource, GrantOptions options, DevicePluginCounters& counters);
 
   // The devices of this resource now; streams send them when they differ from the last list.
   void Update(std::vector<PassthroughDevice> devices);
@@ -41,7 +43,6 @@ class DevicePluginService final : public v1beta1::DevicePlugin::Service {
   // Accepts streams again, for a server started anew on the same service.
   void Reopen();
   const std::string& Resource() const { return resource_; }
-  const DevicePluginCounters& Counters() const { return counters_; }
   // Streams open now (kubelet holds one while it is connected).
   int OpenStreams() const;
 
@@ -63,7 +64,7 @@ class DevicePluginService final : public v1beta1::DevicePlugin::Service {
 
   const std::string resource_;
   const GrantOptions options_;
-  DevicePluginCounters counters_;
+  DevicePluginCounters& counters_;
   mutable absl::Mutex mu_;
   std::vector<PassthroughDevice> devices_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // Bumped by every Update that changed them.
