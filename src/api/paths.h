@@ -15,4 +15,8 @@ inline constexpr char kVfioPciReadyFile[] = "vfio-pci-ready";
 // VFIO manager took devices from, so that --unbind-on-exit survives an agent restart.
 inline constexpr char kVfioManagerStateFile[] = "/run/gpuop/vfio-manager/previous-drivers.json";
 
+// CDI's dynamic spec directory (reference/kata-cdi-kubelet.md §3.4): the device plugin writes
+// nvidia.com-pgpu.yaml there, and containerd and the Kata shim read it.
+inline constexpr char kCdiSpecDir[] = "/var/run/cdi";
+
 }  // namespace gpuop::api

@@ -32,6 +32,7 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   std::string host_root = EnvOr("HOST_ROOT", "/");
   std::string plugin_dir = "/var/lib/kubelet/device-plugins";
   std::string validations_dir = api::kValidationsDir;
+  std::string cdi_dir = api::kCdiSpecDir;
   // NVIDIA's plugin: P_GPU_ALIAS unset means "pgpu"; set but empty means one resource per model.
   const char* alias_env = std::getenv("P_GPU_ALIAS");  // NOLINT(concurrency-mt-unsafe): at start.
   std::string alias = alias_env == nullptr ? "pgpu" : alias_env;
@@ -52,6 +53,9 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   flags.String("allocate-cdi", &cdi,
                "what Allocate adds beside the device nodes: devices (CDI names), annotations "
                "(cdi.k8s.io/*), both comma-separated, or none ($ALLOCATE_CDI)");
+  flags.String("cdi-dir", &cdi_dir,
+               "host directory for the CDI spec of each resource (under --host-root); empty: "
+               "write none");
   flags.String("resync", &resync_seconds, "seconds between rescans when nothing happened");
   flags.String("metrics-address", &metrics_address,
                "[host]:port serving /metrics, /healthz, /readyz; empty: none");
@@ -90,6 +94,7 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
                                           .validations_dir = wait_for_vfio ? validations_dir : "",
                                           .discovery = {.alias = alias},
                                           .grant = grant,
+                                          .cdi_dir = cdi_dir,
                                           .resync_period = std::chrono::seconds(resync)});
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::MetricsServer> server;

@@ -11,8 +11,10 @@
 #include "absl/strings/str_cat.h"
 
 #include "api/paths.h"
+#include "cdi/spec_dir.h"
 #include "common/file_events.h"
 #include "host/uevent_monitor.h"
+#include "operands/device_plugin/cdi_specs.h"
 
 namespace gpuop::operands {
 namespace {
@@ -92,6 +94,7 @@ void DevicePluginAgent::Rescan() {
     }
   }
   devices_ = std::move(found);
+  WriteCdiSpecs();
 
   std::map<std::string, std::vector<PassthroughDevice>> by_resource;
   for (const PassthroughDevice& device : devices_) by_resource[device.resource].push_back(device);
@@ -112,6 +115,41 @@ void DevicePluginAgent::Rescan() {
   absl::MutexLock lock(&mu_);
   status_.devices = counts.devices;
   ++status_.rescans;
+}
+
+void DevicePluginAgent::WriteCdiSpecs() {
+  if (options_.cdi_dir.empty()) return;
+  const std::string dir = options_.root.Path(options_.cdi_dir);
+  const std::map<std::string, cdi::Spec> specs = CdiSpecsFor(devices_, options_.root);
+  for (const auto& [kind, spec] : specs) {
+    absl::StatusOr<bool> written = cdi::WriteSpecIfChanged(dir, spec);
+    if (!written.ok()) {
+      log_.Error("cannot write the CDI spec",
+                 {{"kind", kind}, {"error", std::string(written.status().message())}});
+      continue;
+    }
+    cdi_kinds_.insert(kind);
+    if (*written) {
+      log_.Info("CDI spec written",
+                {{"kind", kind},
+                 {"path", absl::StrCat(options_.cdi_dir, "/", cdi::SpecFileName(kind))},
+                 {"devices", std::to_string(spec.devices.size())}});
+    }
+  }
+  for (auto it = cdi_kinds_.begin(); it != cdi_kinds_.end();) {
+    if (specs.contains(*it)) {
+      ++it;
+      continue;
+    }
+    if (absl::Status removed = cdi::RemoveSpec(dir, *it); !removed.ok()) {
+      log_.Error("cannot remove the CDI spec",
+                 {{"kind", *it}, {"error", std::string(removed.message())}});
+      ++it;
+      continue;
+    }
+    log_.Info("CDI spec removed: no devices left", {{"kind", *it}});
+    it = cdi_kinds_.erase(it);
+  }
 }
 
 bool DevicePluginAgent::EnsureRegistered() {

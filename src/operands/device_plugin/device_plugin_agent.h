@@ -14,11 +14,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 
+#include "api/paths.h"
 #include "common/file_events.h"
 #include "common/logger.h"
 #include "common/stop_signal.h"
@@ -37,6 +39,8 @@ struct DevicePluginAgentOptions {
   std::string validations_dir;
   DiscoveryOptions discovery;
   GrantOptions grant;
+  // Host directory for the CDI specs (cdi_specs.h), under `root`; empty: write none.
+  std::string cdi_dir = api::kCdiSpecDir;
   std::chrono::milliseconds resync_period = std::chrono::seconds(30);
   std::chrono::milliseconds register_timeout = std::chrono::seconds(5);
 };
@@ -75,6 +79,8 @@ class DevicePluginAgent {
   // Serves and registers what is not; true when everything is registered.
   bool EnsureRegistered();
   void WatchDirectories();
+  // Brings /var/run/cdi in line with devices_: one spec per resource, none for one that left.
+  void WriteCdiSpecs();
   std::string SocketNameFor(const std::string& resource) const;
 
   common::Logger& log_;
@@ -82,7 +88,8 @@ class DevicePluginAgent {
   std::unique_ptr<common::FileEvents> events_;
   std::unique_ptr<host::PciIds> ids_;
   std::vector<PassthroughDevice> devices_;
-  DevicePluginCounters counters_;  // Every service's (so declared before them), for Status().
+  std::set<std::string> cdi_kinds_;  // Resources whose spec we wrote.
+  DevicePluginCounters counters_;    // Every service's (so declared before them), for Status().
   std::map<std::string, Resource> resources_;
 
   mutable absl::Mutex mu_;

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/subprocess.h"
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/http_get.h"
 #include "tests/fixtures/topologies.h"
@@ -160,6 +161,79 @@ TEST_F(DevicePluginProcessTest, RegistersAdvertisesAndAllocatesTwoPassthroughGpu
   EXPECT_EQ(preferred["containerResponses"][0]["deviceIDs"], json::array({second})) << preferred;
 }
 
+// What the upstream CDI library (the build of tools/peers `binary`) makes of a spec directory.
+json CdiCheck(const char* binary, const std::string& spec_dir,
+              const std::vector<std::string>& devices) {
+  std::vector<std::string> argv = {binary, "--spec-dir", spec_dir};
+  argv.insert(argv.end(), devices.begin(), devices.end());
+  absl::StatusOr<common::ProcessResult> run = common::RunProcess(argv);
+  if (!run.ok()) return {{"failed", std::string(run.status().message())}};
+  json report = json::parse(run->out, nullptr, /*allow_exceptions=*/false);
+  report["exit_code"] = run->exit_code;
+  report["stderr"] = run->err;
+  return report;
+}
+
+TEST_F(DevicePluginProcessTest, WritesACdiSpecTheUpstreamLibrariesResolve) {
+  testing::SimHost host = TwoH100sOnVfio();
+  auto kernel = testing::BootOrFail(host);
+  ASSERT_NE(kernel, nullptr);
+  const std::string first = std::to_string(*host.devices[0].iommu_group);
+  const std::string second = std::to_string(*host.devices[1].iommu_group);
+  // Character devices in place of the simulated plain files, as on a real node: each is a link
+  // to one of the host's own (/dev/null 1:3, /dev/zero 1:5, /dev/full 1:7).
+  const std::map<std::string, std::string> nodes = {{"/dev/vfio/vfio", "/dev/null"},
+                                                    {"/dev/vfio/" + first, "/dev/zero"},
+                                                    {"/dev/vfio/" + second, "/dev/full"}};
+  for (const auto& [path, target] : nodes) {
+    std::filesystem::remove(kernel->Root() + path);
+    std::filesystem::create_symlink(target, kernel->Root() + path);
+  }
+  StartKubelet();
+  StartPlugin(kernel->Root());
+
+  const std::string spec_dir = kernel->Root() + "/var/run/cdi";
+  const std::string spec = spec_dir + "/nvidia.com-pgpu.yaml";
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(spec); })) << Log();
+  std::cout << spec << ":\n" << ReadFile(spec);
+  EXPECT_THAT(Log(), HasSubstr("CDI spec written"));
+
+  // The names kubelet got as device IDs are the names the CDI libraries resolve.
+  ASSERT_TRUE(WaitFor([&] { return Plugin().value("devices", json::array()).size() == 2; }))
+      << Log();
+  const json plugin = Plugin();
+  const std::vector<std::string> wanted = {
+      "nvidia.com/pgpu=" + plugin["devices"][0]["id"].get<std::string>(),
+      "nvidia.com/pgpu=" + plugin["devices"][1]["id"].get<std::string>()};
+  for (const char* library : {CDI_CHECK, CDI_CHECK_V06}) {
+    const json report = CdiCheck(library, spec_dir, wanted);
+    SCOPED_TRACE(report.dump(2));
+    EXPECT_EQ(report.value("exit_code", -1), 0);
+    EXPECT_EQ(report["errors"], json::array());
+    EXPECT_EQ(report["devices"], json(wanted));
+    // Fully specified nodes: injected from the spec alone, though /dev/vfio/<group> is not on
+    // this machine.
+    EXPECT_THAT(
+        report["injected"],
+        ::testing::UnorderedElementsAre(
+            json{{"path", "/dev/vfio/vfio"}, {"type", "c"}, {"major", 1}, {"minor", 3}},
+            json{{"path", "/dev/vfio/" + first}, {"type", "c"}, {"major", 1}, {"minor", 5}},
+            json{{"path", "/dev/vfio/" + second}, {"type", "c"}, {"major", 1}, {"minor", 7}}));
+  }
+
+  // A GPU taken off vfio keeps its name (kubelet still lists it, Unhealthy); the spec is
+  // rewritten whole, never left torn, and still loads.
+  ASSERT_TRUE(kernel
+                  ->WriteAttribute("/sys/bus/pci/drivers/vfio-pci/unbind", host.devices[1].address,
+                                   std::chrono::seconds(5))
+                  .ok());
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(spec).find("minor: 7") == std::string::npos; }))
+      << ReadFile(spec);
+  const json after = CdiCheck(CDI_CHECK, spec_dir, {wanted[0]});
+  EXPECT_EQ(after.value("exit_code", -1), 0) << after.dump(2);
+  EXPECT_EQ(after["devices"], json(wanted)) << after.dump(2);
+}
+
 TEST_F(DevicePluginProcessTest, AGpuLeavingVfioTurnsUnhealthyAtOnceAndRecovers) {
   testing::SimHost host = TwoH100sOnVfio();
   auto kernel = testing::BootOrFail(host);
@@ -265,6 +339,7 @@ TEST_F(DevicePluginProcessTest, WithoutGpusNothingRegistersAndTheProcessStaysUp)
   StartPlugin(kernel->Root());
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(Get("/state"), json::object());
+  EXPECT_FALSE(std::filesystem::exists(kernel->Root() + "/var/run/cdi/nvidia.com-pgpu.yaml"));
   plugin_->Signal(SIGTERM);
   EXPECT_EQ(plugin_->Wait(), 0) << Log();
 }
@@ -281,6 +356,12 @@ TEST_F(DevicePluginProcessTest, PerModelResourcesAndASocketRemovedOnShutdown) {
   const std::string id = Plugin(resource)["devices"][0]["id"];
   const json allocated = Get("/allocate?resource=" + resource + "&ids=" + id);
   EXPECT_FALSE(allocated["containerResponses"][0].contains("cdiDevices")) << allocated;
+  // Without pci.ids the model is its device ID, which CDI cannot take as a class: said, not
+  // written.
+  EXPECT_TRUE(WaitFor([&] { return Log().find("cannot write the CDI spec") != std::string::npos; }))
+      << Log();
+  EXPECT_THAT(Log(),
+              HasSubstr("kind=nvidia.com/2330 error=\"CDI spec for nvidia.com/2330 not written"));
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/device-plugins/sandbox-2330.sock"));
   plugin_->Signal(SIGTERM);
   EXPECT_EQ(plugin_->Wait(), 0) << Log();

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "operands/device_plugin/allocation.h"
+#include "operands/device_plugin/cdi_specs.h"
 #include "operands/device_plugin/passthrough_devices.h"
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/topologies.h"
@@ -119,6 +120,57 @@ TEST(PassthroughDevices, NoIommuMeansNothingToPassThrough) {
   auto kernel = testing::BootOrFail(testing::IommuOff());
   ASSERT_NE(kernel, nullptr);
   EXPECT_TRUE(Discover(*kernel).empty());
+}
+
+TEST(CdiSpecsFor, OneSpecPerResourceNamedByTheKubeletDeviceIds) {
+  auto kernel = testing::BootOrFail(HgxOnVfio());
+  ASSERT_NE(kernel, nullptr);
+  const host::HostRoot root(kernel->Root());
+  const std::vector<PassthroughDevice> devices = Discover(*kernel);
+  const std::map<std::string, cdi::Spec> specs = CdiSpecsFor(devices, root);
+  ASSERT_EQ(specs.size(), 1u);
+  const cdi::Spec& spec = specs.at("nvidia.com/pgpu");
+  EXPECT_EQ(spec.kind, "nvidia.com/pgpu");
+  EXPECT_EQ(spec.cdi_version, "0.5.0");
+  ASSERT_EQ(spec.devices.size(), devices.size());
+  for (size_t i = 0; i < devices.size(); ++i) {
+    EXPECT_EQ(spec.devices[i].name, devices[i].id);
+    // The simulated /dev holds plain files, so the library is left to stat the host's nodes.
+    EXPECT_EQ(spec.devices[i].device_nodes,
+              (std::vector<cdi::DeviceNode>{{.path = "/dev/vfio/vfio"},
+                                            {.path = "/dev/vfio/" + devices[i].id}}));
+  }
+  EXPECT_TRUE(cdi::ValidateSpec(spec).ok()) << cdi::ValidateSpec(spec);
+}
+
+TEST(CdiSpecsFor, WithIommufdEachDeviceIsItsVfioCharacterDeviceWithoutDevIommu) {
+  auto kernel = testing::BootOrFail(HgxOnVfio(/*iommufd=*/true));
+  ASSERT_NE(kernel, nullptr);
+  const std::vector<PassthroughDevice> devices = Discover(*kernel);
+  const std::map<std::string, cdi::Spec> specs =
+      CdiSpecsFor(devices, host::HostRoot(kernel->Root()));
+  const cdi::Spec& spec = specs.at("nvidia.com/pgpu");
+  ASSERT_EQ(spec.devices.size(), 8u);
+  for (size_t i = 0; i < devices.size(); ++i) {
+    EXPECT_EQ(spec.devices[i].name, devices[i].id);
+    EXPECT_EQ(spec.devices[i].device_nodes,
+              (std::vector<cdi::DeviceNode>{{.path = "/dev/vfio/devices/vfio" + devices[i].id}}));
+  }
+}
+
+TEST(CdiSpecsFor, ARealCharacterDeviceIsWrittenFullySpecified) {
+  // A root whose group node leads to /dev/null: what matters is that it is a character device.
+  const std::string root = ::testing::TempDir() + "/cdi-char-device";
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root + "/dev/vfio");
+  std::filesystem::create_symlink("/dev/null", root + "/dev/vfio/38");
+  const PassthroughDevice gpu{
+      .id = "38", .resource = "nvidia.com/pgpu", .device_nodes = {"/dev/vfio/38", "/dev/iommu"}};
+  const std::map<std::string, cdi::Spec> specs = CdiSpecsFor({gpu}, host::HostRoot(root));
+  ASSERT_EQ(specs.size(), 1u);
+  EXPECT_EQ(specs.at("nvidia.com/pgpu").devices[0].device_nodes,
+            (std::vector<cdi::DeviceNode>{
+                {.path = "/dev/vfio/38", .type = "c", .major = 1, .minor = 3}}));
 }
 
 TEST(KeepVanished, AGpuThatDisappearedStaysAsUnhealthyUntilItIsBackUnderAnyId) {

@@ -1,0 +1,1 @@
+../cdi-check/report.go
