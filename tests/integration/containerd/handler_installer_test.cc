@@ -1,0 +1,200 @@
+// The Kata handlers' drop-in checked by the real containerd (Debian's 1.6): `config dump` shows
+// each handler with its ConfigPath and keeps the user's own CRI settings, containerd starts and
+// loads the handlers, a main config that does not parse is left byte for byte, and cleanup
+// gives the user's file back as it was.
+
+#include "containerd/handler_installer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/subprocess.h"
+#include "tests/integration/background_process.h"
+
+namespace gpuop::containerd {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string Read(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+void Write(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+common::ProcessResult RunTool(const std::vector<std::string>& argv) {
+  absl::StatusOr<common::ProcessResult> run = common::RunProcess(argv);
+  return run.ok() ? *run : common::ProcessResult{.err = std::string(run.status().message())};
+}
+
+class HandlerInstallerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/containerd-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    absl::StatusOr<ContainerdVersion> version =
+        ParseContainerdVersion(RunTool({"containerd", "--version"}).out);
+    ASSERT_TRUE(version.ok()) << version.status();
+    // Absolute paths under a temp dir: containerd reads the import entry as it stands.
+    options_ = {.config_path = dir_ + "/etc/containerd/config.toml",
+                .drop_in_path = dir_ + "/etc/containerd/conf.d/99-gpuop-kata.toml",
+                .version = *version};
+  }
+
+  std::string Dump() {
+    const common::ProcessResult dump =
+        RunTool({"containerd", "--config", options_.config_path, "config", "dump"});
+    EXPECT_EQ(dump.exit_code, 0) << dump.err;
+    return dump.out;
+  }
+
+  std::vector<RuntimeHandler> Handlers() const {
+    return {{"kata-qemu-nvidia-gpu", dir_ + "/artifacts/kata-qemu-nvidia-gpu/configuration.toml"},
+            {"kata-qemu-nvidia-gpu-snp",
+             dir_ + "/artifacts/kata-qemu-nvidia-gpu-snp/configuration.toml"}};
+  }
+
+  std::string dir_;
+  HandlerInstallOptions options_;
+  const host::HostRoot root_{"/"};
+};
+
+TEST_F(HandlerInstallerTest, StockConfigsGainEachHandlerAndKeepTheirOwnSettings) {
+  // Debian's shipped file (its CNI paths are what a naive drop-in loses on 1.x), and the
+  // release's `config default`.
+  std::vector<std::pair<std::string, std::string>> stock = {
+      {"config default", RunTool({"containerd", "config", "default"}).out}};
+  if (std::filesystem::exists("/etc/containerd/config.toml")) {
+    stock.emplace_back("Debian's /etc/containerd/config.toml", Read("/etc/containerd/config.toml"));
+  }
+  for (const auto& [name, original] : stock) {
+    SCOPED_TRACE(name);
+    std::filesystem::remove_all(dir_ + "/etc");
+    Write(options_.config_path, original);
+    const std::string before = Dump();
+
+    absl::StatusOr<InstallResult> installed = InstallHandlers(root_, options_, Handlers());
+    ASSERT_TRUE(installed.ok()) << installed.status();
+    EXPECT_TRUE(installed->changed);
+    const std::string dump = Dump();
+    for (const RuntimeHandler& handler : Handlers()) {
+      EXPECT_THAT(dump, HasSubstr("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes." +
+                                  handler.name + ".options]\n            ConfigPath = \"" +
+                                  handler.config_path + "\""));
+    }
+    EXPECT_THAT(dump, HasSubstr("runtime_type = \"io.containerd.kata.v2\""));
+    EXPECT_THAT(dump, HasSubstr("pod_annotations = [\"io.katacontainers.*\"]"));
+    // Every line of the dump before is still there but the imports line: nothing of the
+    // user's was lost.
+    std::vector<std::string> lost;
+    std::istringstream lines(before);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with("imports") && dump.find(line) == std::string::npos) {
+        lost.push_back(line);
+      }
+    }
+    EXPECT_THAT(lost, ::testing::IsEmpty()) << "lines of the dump before that are gone";
+    if (original.find("/usr/lib/cni") != std::string::npos) {
+      EXPECT_THAT(dump, HasSubstr("bin_dir = \"/usr/lib/cni\""));
+    }
+    std::cout << name << ", the kata handler in `containerd config dump`:\n"
+              << dump.substr(dump.find("[plugins.\"io.containerd.grpc.v1.cri\".containerd."
+                                       "runtimes.kata-qemu-nvidia-gpu]"),
+                             600)
+              << "\n";
+    EXPECT_EQ(Read(options_.config_path + kBackupSuffix), original);
+
+    absl::StatusOr<InstallResult> again = InstallHandlers(root_, options_, Handlers());
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(again->changed) << "a second install with nothing new writes nothing";
+
+    absl::StatusOr<bool> removed = RemoveHandlers(root_, options_);
+    ASSERT_TRUE(removed.ok()) << removed.status();
+    EXPECT_TRUE(*removed);
+    EXPECT_EQ(Read(options_.config_path), original);
+    EXPECT_FALSE(std::filesystem::exists(options_.drop_in_path));
+    EXPECT_FALSE(std::filesystem::exists(options_.config_path + kBackupSuffix));
+    EXPECT_EQ(Dump(), before);
+  }
+}
+
+TEST_F(HandlerInstallerTest, ContainerdStartsWithTheHandlersAndTheUsersCriSettings) {
+  const std::string user = "version = 2\nroot = \"" + dir_ + "/root\"\nstate = \"" + dir_ +
+                           "/state\"\n\n[grpc]\n  address = \"" + dir_ +
+                           "/containerd.sock\"\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
+                           "  sandbox_image = \"registry.example/pause:custom\"\n";
+  Write(options_.config_path, user);
+  absl::StatusOr<InstallResult> installed = InstallHandlers(root_, options_, Handlers());
+  ASSERT_TRUE(installed.ok()) << installed.status();
+
+  testing::BackgroundProcess daemon({"/usr/bin/containerd", "--config", options_.config_path},
+                                    dir_ + "/containerd.log");
+  // The CRI plugin logs the config it runs with once it has loaded it.
+  std::string log;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until &&
+         (log = Read(dir_ + "/containerd.log")).find("Start cri plugin with config") ==
+             std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_THAT(log, HasSubstr("Start cri plugin with config")) << log;
+  const std::string cri = log.substr(log.find("Start cri plugin with config"));
+  for (const RuntimeHandler& handler : Handlers()) {
+    EXPECT_THAT(cri, HasSubstr(handler.name + ":{Type:io.containerd.kata.v2 "));
+    EXPECT_THAT(cri, HasSubstr("ConfigPath:" + handler.config_path));
+  }
+  EXPECT_THAT(cri, HasSubstr("PrivilegedWithoutHostDevices:true"));
+  EXPECT_THAT(cri, HasSubstr("SandboxImage:registry.example/pause:custom"));
+  EXPECT_THAT(cri, HasSubstr("runc:{Type:io.containerd.runc.v2"));
+  common::ProcessResult answered;
+  for (int i = 0; i < 100 && answered.exit_code != 0; ++i) {
+    answered = RunTool({"ctr", "--address", dir_ + "/containerd.sock", "version"});
+    if (answered.exit_code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(answered.exit_code, 0) << answered.err;
+  daemon.Signal(SIGTERM);
+  daemon.Wait();
+}
+
+TEST_F(HandlerInstallerTest, AMainConfigThatDoesNotParseIsLeftByteForByte) {
+  const std::string broken = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"\n  x = 1\n";
+  Write(options_.config_path, broken);
+  absl::StatusOr<InstallResult> installed = InstallHandlers(root_, options_, Handlers());
+  ASSERT_FALSE(installed.ok());
+  EXPECT_THAT(std::string(installed.status().message()),
+              HasSubstr(options_.config_path + ": not valid TOML at line 2"));
+  EXPECT_THAT(std::string(installed.status().message()), HasSubstr("nothing was changed"));
+  EXPECT_EQ(Read(options_.config_path), broken);
+  EXPECT_FALSE(std::filesystem::exists(options_.drop_in_path));
+  EXPECT_FALSE(std::filesystem::exists(options_.config_path + kBackupSuffix));
+}
+
+TEST_F(HandlerInstallerTest, WithoutAMainConfigOneIsCreatedAndRemovedAgain) {
+  absl::StatusOr<InstallResult> installed = InstallHandlers(root_, options_, Handlers());
+  ASSERT_TRUE(installed.ok()) << installed.status();
+  EXPECT_EQ(installed->plan.schema, 2);  // containerd 1.x
+  EXPECT_THAT(Dump(), HasSubstr("runtimes.kata-qemu-nvidia-gpu-snp]"));
+  absl::StatusOr<bool> removed = RemoveHandlers(root_, options_);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_FALSE(std::filesystem::exists(options_.config_path));
+  EXPECT_FALSE(std::filesystem::exists(options_.config_path + kCreatedMarkerSuffix));
+  EXPECT_FALSE(std::filesystem::exists(options_.drop_in_path));
+}
+
+}  // namespace
+}  // namespace gpuop::containerd
