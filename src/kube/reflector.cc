@@ -114,7 +114,7 @@ absl::Status Reflector::WatchOnce(const common::StopSignal& stop, bool& made_pro
     if (event->type != WatchEvent::Type::kBookmark) sink_.Apply(*event);
     return !stop.Stopped();
   };
-  absl::StatusOr<HttpResponse> response = client_.Stream(
+  absl::StatusOr<common::HttpResponse> response = client_.Stream(
       {.path_and_query = path,
        .accept = options_.metadata_only ? kAcceptMetadata : "application/json",
        // The server closes the watch after watch_timeout; ours only catches a dead server.

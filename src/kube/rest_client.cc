@@ -41,7 +41,7 @@ std::string NameOf(const json& object) {
 }
 
 // Seconds of a Retry-After header (the API server sends whole seconds), or nullopt.
-std::optional<std::chrono::seconds> RetryAfter(const HttpResponse& response) {
+std::optional<std::chrono::seconds> RetryAfter(const common::HttpResponse& response) {
   if (response.status != 429 && response.status < 500) return std::nullopt;
   int seconds = 0;
   if (!absl::SimpleAtoi(std::string(response.Header("retry-after")), &seconds) || seconds < 0) {
@@ -84,11 +84,11 @@ absl::StatusOr<std::string> RestClient::BearerToken() {
   return cached_token_;
 }
 
-absl::StatusOr<HttpRequest> RestClient::BuildRequest(const Call& call) {
-  HttpRequest request{.method = call.method,
-                      .url = config_.server + call.path_and_query,
-                      .body = call.body,
-                      .timeout = call.timeout};
+absl::StatusOr<common::HttpRequest> RestClient::BuildRequest(const Call& call) {
+  common::HttpRequest request{.method = call.method,
+                              .url = config_.server + call.path_and_query,
+                              .body = call.body,
+                              .timeout = call.timeout};
   request.headers.emplace_back("Accept", call.accept);
   request.headers.emplace_back("User-Agent", "gpuop/" + std::string(common::Version()));
   if (!call.content_type.empty()) request.headers.emplace_back("Content-Type", call.content_type);
@@ -98,9 +98,9 @@ absl::StatusOr<HttpRequest> RestClient::BuildRequest(const Call& call) {
 }
 
 absl::StatusOr<std::string> RestClient::DoRaw(const Call& call) {
-  GPUOP_ASSIGN_OR_RETURN(HttpRequest request, BuildRequest(call));
+  GPUOP_ASSIGN_OR_RETURN(common::HttpRequest request, BuildRequest(call));
   for (int attempt = 0;; ++attempt) {
-    GPUOP_ASSIGN_OR_RETURN(HttpResponse response, http_.Send(request));
+    GPUOP_ASSIGN_OR_RETURN(common::HttpResponse response, http_.Send(request));
     if (response.status >= 200 && response.status <= 299) return std::move(response.body);
     const std::optional<std::chrono::seconds> wait = RetryAfter(response);
     if (!wait.has_value() || attempt >= kMaxRetries) {
@@ -121,10 +121,10 @@ absl::StatusOr<json> RestClient::Do(const Call& call) {
   return parsed;
 }
 
-absl::StatusOr<HttpResponse> RestClient::Stream(const Call& call,
-                                                const HttpClient::ChunkHandler& on_chunk,
-                                                const std::atomic<bool>* cancel) {
-  GPUOP_ASSIGN_OR_RETURN(HttpRequest request, BuildRequest(call));
+absl::StatusOr<common::HttpResponse> RestClient::Stream(
+    const Call& call, const common::HttpClient::ChunkHandler& on_chunk,
+    const std::atomic<bool>* cancel) {
+  GPUOP_ASSIGN_OR_RETURN(common::HttpRequest request, BuildRequest(call));
   request.cancel = cancel;
   return http_.Stream(request, on_chunk);
 }

@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
-#include "kube/http_client.h"
+#include "common/http_client.h"
 #include "kube/resource.h"
 #include "kube/rest_config.h"
 
@@ -106,20 +106,21 @@ class RestClient {
   // As Do, but hands back the 2xx body unparsed (for the list/watch path, which parses with
   // simdjson).
   absl::StatusOr<std::string> DoRaw(const Call& call);
-  // Streams a long response (a watch) to `on_chunk`; see HttpClient::Stream.
-  absl::StatusOr<HttpResponse> Stream(const Call& call, const HttpClient::ChunkHandler& on_chunk,
-                                      const std::atomic<bool>* cancel);
+  // Streams a long response (a watch) to `on_chunk`; see common::HttpClient::Stream.
+  absl::StatusOr<common::HttpResponse> Stream(const Call& call,
+                                              const common::HttpClient::ChunkHandler& on_chunk,
+                                              const std::atomic<bool>* cancel);
 
   const RestConfig& Config() const { return config_; }
 
  private:
   RestClient(RestConfig config, common::Clock& clock);
   absl::StatusOr<std::string> BearerToken();
-  absl::StatusOr<HttpRequest> BuildRequest(const Call& call);
+  absl::StatusOr<common::HttpRequest> BuildRequest(const Call& call);
 
   const RestConfig config_;
   common::Clock& clock_;
-  HttpClient http_;
+  common::HttpClient http_;
   absl::Mutex token_mu_;
   std::string cached_token_ ABSL_GUARDED_BY(token_mu_);
   common::Clock::TimePoint token_read_at_ ABSL_GUARDED_BY(token_mu_);

@@ -11,13 +11,13 @@
 
 #include "absl/status/statusor.h"
 
-#include "kube/http_client.h"
+#include "common/http_client.h"
 
 namespace gpuop::kube {
 
 struct RestConfig {
   std::string server;  // "https://host:port", no trailing slash.
-  TlsOptions tls;
+  common::TlsOptions tls;
   std::string bearer_token;  // A fixed token, or...
   std::string token_file;    // ...a file re-read as it rotates (projected ServiceAccount tokens).
   std::string default_namespace = "default";

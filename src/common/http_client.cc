@@ -1,4 +1,4 @@
-#include "kube/http_client.h"
+#include "common/http_client.h"
 
 #include <curl/curl.h>
 
@@ -9,7 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
-namespace gpuop::kube {
+namespace gpuop::common {
 namespace {
 
 // Idle connections kept for reuse; beyond this, finished handles are closed.
@@ -227,4 +227,4 @@ absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpReque
   return response;
 }
 
-}  // namespace gpuop::kube
+}  // namespace gpuop::common

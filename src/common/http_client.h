@@ -1,9 +1,9 @@
 #pragma once
 
-// HTTPS to one Kubernetes API server over libcurl: TLS trust and client identity from PEM text
-// held in memory (kubeconfig "-data" fields), a timeout on every call, kept-alive connections,
-// and a streaming mode for watches. Thread-safe: calls from many threads share a small pool of
-// connections.
+// HTTP(S) over libcurl, as the Kubernetes API client and the OCI registry client need it: TLS trust
+// and client identity from PEM text held in memory (kubeconfig "-data" fields), a timeout on every
+// call, kept-alive connections, and a streaming mode for watches. Thread-safe: calls from many
+// threads share a small pool of connections.
 //
 //   HttpClient client(tls);
 //   absl::StatusOr<HttpResponse> r = client.Send({.method = "GET", .url = server + "/version"});
@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
-namespace gpuop::kube {
+namespace gpuop::common {
 
 struct TlsOptions {
   std::string ca_pem;           // Trusted CAs; empty = the system's trust store.
@@ -86,4 +86,4 @@ class HttpClient {
   std::vector<std::unique_ptr<Handle>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace gpuop::kube
+}  // namespace gpuop::common
