@@ -1,0 +1,118 @@
+#include "tests/integration/oci/test_registry.h"
+
+#include <crypt.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "tests/fixtures/http_get.h"
+
+namespace gpuop::testing {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::string RandomBytes(size_t size, unsigned seed) {
+  std::mt19937_64 engine(seed);
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; i += 8) {
+    const uint64_t value = engine();
+    for (size_t b = 0; b < 8 && i + b < size; ++b)
+      bytes[i + b] = static_cast<char>(value >> (8 * b));
+  }
+  return bytes;
+}
+
+TestRegistry::TestRegistry(std::string dir, TestRegistryOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)) {
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  port_ = FreeLoopbackPort();
+  storage_ = dir_ + "/storage";
+  config_ = dir_ + "/config.yml";
+  std::ostringstream config;
+  config << "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: "
+         << storage_ << "\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:" << port_
+         << "\n";
+  if (options_.tls) {
+    const std::string key = dir_ + "/tls.key", cert = dir_ + "/tls.crt";
+    // A self-signed certificate for 127.0.0.1 is its own CA: what a client must be told to trust.
+    (void)common::RunProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                              key, "-out", cert, "-days", "2", "-subj", "/CN=gpuop-test-registry",
+                              "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+    ca_pem_ = ReadAll(cert);
+    config << "  tls:\n    certificate: " << cert << "\n    key: " << key << "\n";
+  }
+  if (!options_.username.empty()) {
+    const std::string htpasswd = dir_ + "/htpasswd";
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    crypt_gensalt_rn("$2b$", 5, nullptr, 0, salt, sizeof salt);
+    struct crypt_data data {};
+    std::ofstream(htpasswd) << options_.username << ":"
+                            << crypt_r(options_.password.c_str(), salt, &data) << "\n";
+    config << "auth:\n  htpasswd:\n    realm: gpuop-test\n    path: " << htpasswd << "\n";
+  }
+  std::ofstream(config_) << config.str();
+}
+
+TestRegistry::~TestRegistry() { Kill(); }
+
+bool TestRegistry::Start(std::string* error) {
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{"/usr/bin/docker-registry", "serve", config_},
+      dir_ + "/registry.log");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    // Any HTTP answer on /v2/ (200, or 401 behind auth; TLS refuses a plain request with 400).
+    if (HttpGet(port_, "/v2/").starts_with("HTTP/1.")) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  *error = ReadAll(dir_ + "/registry.log");
+  return false;
+}
+
+void TestRegistry::Kill() {
+  if (process_ == nullptr) return;
+  process_->Signal(SIGKILL);
+  process_->Wait();
+  process_.reset();
+}
+
+std::string TestRegistry::BlobPath(const std::string& digest) const {
+  const std::string hex = digest.substr(7);
+  return storage_ + "/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
+}
+
+common::ProcessResult TestRegistry::Push(const std::string& dir, const std::string& repository,
+                                         const std::string& tag,
+                                         const std::vector<std::string>& files) const {
+  std::vector<std::string> argv = {"/bin/sh", "-c", ""};
+  std::string command = "cd '" + dir + "' && exec '" ORAS_BINARY "' push";
+  if (options_.tls) {
+    command += " --ca-file '" + dir_ + "/tls.crt'";
+  } else {
+    command += " --plain-http";
+  }
+  if (!options_.username.empty()) {
+    command += " --username '" + options_.username + "' --password '" + options_.password + "'";
+  }
+  command += " " + Host() + "/" + repository + ":" + tag;
+  for (const std::string& file : files) command += " '" + file + "'";
+  argv[2] = command;
+  absl::StatusOr<common::ProcessResult> run =
+      common::RunProcess(argv, {.timeout = std::chrono::minutes(2)});
+  return run.ok() ? *run : common::ProcessResult{.err = std::string(run.status().message())};
+}
+
+}  // namespace gpuop::testing
