@@ -77,4 +77,8 @@ inline constexpr const char* kAllDeployOperands[] = {
     operand::kVgpuDeviceManager,
 };
 
+// Ours, on each node the kata manager serves: {"<runtime class>": "<manifest digest>"} of the
+// artifacts installed there, so an admin can see what a node runs without logging in.
+inline constexpr char kKataArtifactsAnnotation[] = "gpuop.io/kata-artifacts";
+
 }  // namespace gpuop::api

@@ -15,6 +15,10 @@ inline constexpr char kVfioPciReadyFile[] = "vfio-pci-ready";
 // VFIO manager took devices from, so that --unbind-on-exit survives an agent restart.
 inline constexpr char kVfioManagerStateFile[] = "/run/gpuop/vfio-manager/previous-drivers.json";
 
+// Written by the kata manager after its first pass that installed every runtime class that
+// applies to the node and registered their containerd handlers.
+inline constexpr char kKataManagerReadyFile[] = ".kata-manager-ctr-ready";
+
 // CDI's dynamic spec directory (reference/kata-cdi-kubelet.md §3.4): the device plugin writes
 // nvidia.com-pgpu.yaml there, and containerd and the Kata shim read it.
 inline constexpr char kCdiSpecDir[] = "/var/run/cdi";

@@ -13,6 +13,7 @@ std::vector<Subcommand> AllSubcommands();
 // Each subcommand's entry, defined in its <name>_command.cc.
 Subcommand DevicePluginSubcommand();
 Subcommand VfioManagerSubcommand();
+Subcommand KataManagerSubcommand();
 Subcommand OperatorSubcommand();
 Subcommand ValidatorSubcommand();
 Subcommand DoctorSubcommand();

@@ -1,0 +1,299 @@
+// `gpuop kata-manager`: installs the Kata artifacts of the node's runtime classes and registers
+// their containerd handlers (operands/kata_manager), then keeps them current.
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+
+#include "api/agent_endpoints.h"
+#include "api/paths.h"
+#include "cli/dispatcher.h"
+#include "cli/flag_parser.h"
+#include "cli/signals.h"
+#include "cli/subcommands.h"
+#include "common/file_events.h"
+#include "common/files.h"
+#include "common/logger.h"
+#include "common/metrics_server.h"
+#include "common/subprocess.h"
+#include "containerd/containerd_restart.h"
+#include "containerd/containerd_version.h"
+#include "kube/event_recorder.h"
+#include "kube/rest_client.h"
+#include "oci/manifest.h"
+#include "operands/kata_manager/kata_manager.h"
+#include "operands/kata_manager/kata_node_reporter.h"
+
+namespace gpuop::cli {
+namespace {
+
+constexpr char kSummary[] =
+    "Pulls the Kata artifacts (guest kernel, image, configuration) of each runtime class in\n"
+    "its config that applies to this node from an OCI registry, installs them under\n"
+    "<artifactsDir>/<runtime class>/, and registers one containerd runtime handler per class\n"
+    "through a drop-in that the main containerd config imports. --cleanup takes out exactly\n"
+    "what it added to containerd's config.";
+
+// The node's containerd release: --containerd-version, else `containerd --version` of the
+// host's binary.
+absl::StatusOr<containerd::ContainerdVersion> DetectContainerd(const host::HostRoot& root,
+                                                               const std::string& given) {
+  if (!given.empty()) return containerd::ParseContainerdVersion("containerd flag " + given);
+  for (const char* binary : {"/usr/bin/containerd", "/usr/local/bin/containerd"}) {
+    if (!root.Exists(binary)) continue;
+    absl::StatusOr<common::ProcessResult> run =
+        common::RunProcess({root.Path(binary), "--version"}, {.timeout = std::chrono::seconds(10)});
+    if (run.ok() && run->exit_code == 0) return containerd::ParseContainerdVersion(run->out);
+  }
+  return absl::NotFoundError(
+      "cannot run the host's containerd --version; say which it is with --containerd-version");
+}
+
+struct ApiAccess {
+  std::unique_ptr<kube::RestClient> client;
+  std::unique_ptr<kube::EventRecorder> recorder;
+  std::unique_ptr<operands::KataNodeReporter> reporter;
+};
+
+ApiAccess ConnectToApi(const std::string& node_name, const std::string& ns,
+                       const std::string& kubeconfig, common::Logger& log) {
+  ApiAccess api;
+  if (node_name.empty()) {
+    log.Info(
+        "no --node-name ($NODE_NAME): every runtime class applies, no pull secrets, "
+        "problems go to the log only");
+    return api;
+  }
+  absl::StatusOr<kube::RestConfig> config = kube::LoadRestConfig({.kubeconfig = kubeconfig});
+  absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
+      config.ok() ? kube::RestClient::Create(*std::move(config))
+                  : absl::StatusOr<std::unique_ptr<kube::RestClient>>(config.status());
+  if (!client.ok()) {
+    log.Error("cannot reach the Kubernetes API",
+              {{"error", std::string(client.status().message())}});
+    return api;
+  }
+  api.client = *std::move(client);
+  api.recorder = std::make_unique<kube::EventRecorder>(*api.client, "gpuop.io/kata-manager",
+                                                       EnvOr("POD_NAME", node_name));
+  api.reporter =
+      std::make_unique<operands::KataNodeReporter>(*api.client, *api.recorder, node_name, ns, log);
+  return api;
+}
+
+int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string config_file = EnvOr("CONFIG_FILE", "/etc/kata-manager/config.yaml");
+  std::string host_root = EnvOr("HOST_ROOT", "/");
+  std::string node_name = EnvOr("NODE_NAME", "");
+  std::string ns = EnvOr("POD_NAMESPACE", "");
+  std::string kubeconfig;
+  std::string validations_dir = api::kValidationsDir;
+  std::string containerd_config = EnvOr("CONTAINERD_CONFIG", "/etc/containerd/config.toml");
+  std::string drop_in = "/etc/containerd/conf.d/99-gpuop-kata.toml";
+  std::string containerd_version;
+  std::string restart = EnvOr("CONTAINERD_RESTART", "systemd");
+  std::string containerd_socket = EnvOr("CONTAINERD_SOCKET", "/run/containerd/containerd.sock");
+  std::string plain_http;
+  std::string ca_file;
+  std::string resync_seconds = "300";
+  std::string metrics_address = api::kAgentMetricsAddress;
+  std::string log_format = EnvOr("LOG_FORMAT", "text");
+  bool once = false;
+  bool cleanup = false;
+  FlagParser flags("kata-manager");
+  flags.String("config", &config_file, "the kata manager config YAML ($CONFIG_FILE)");
+  flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
+  flags.String("node-name", &node_name,
+               "this node: its labels pick the runtime classes ($NODE_NAME)");
+  flags.String("namespace", &ns, "where the pull secrets are ($POD_NAMESPACE)");
+  flags.String("kubeconfig", &kubeconfig, "kubeconfig (default: $KUBECONFIG, then in-cluster)");
+  flags.String("validations-dir", &validations_dir, "where the ready-file is written");
+  flags.String("containerd-config", &containerd_config, "host path of containerd's main config");
+  flags.String("containerd-drop-in", &drop_in, "host path of gpuop's drop-in, imported by it");
+  flags.String("containerd-version", &containerd_version,
+               "the node's containerd release (1.7, 2.1); default: ask the host's containerd");
+  flags.String("containerd-restart", &restart,
+               "systemd (restart containerd.service after a change) or none ($CONTAINERD_RESTART)");
+  flags.String("containerd-socket", &containerd_socket, "host path of containerd's socket");
+  flags.String("plain-http-registries", &plain_http,
+               "registries reached over plain HTTP, comma-separated (loopback test registries)");
+  flags.String("registry-ca-file", &ca_file, "PEM file of CAs to trust for registries");
+  flags.String("resync", &resync_seconds, "seconds between passes when nothing changes");
+  flags.String("metrics-address", &metrics_address, "[host]:port for /metrics, /healthz, /readyz");
+  flags.String("log-format", &log_format, "text or json ($LOG_FORMAT)");
+  flags.Bool("once", &once, "one pass, then exit: 0 when everything applied, 1 otherwise");
+  flags.Bool("cleanup", &cleanup, "take gpuop's handlers out of containerd's config, then exit");
+  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
+  common::LogFormat format;
+  if (!common::ParseLogFormat(log_format, format)) {
+    err << "kata-manager: --log-format is text or json\n";
+    return kExitUsage;
+  }
+  int resync = 0;
+  if (!absl::SimpleAtoi(resync_seconds, &resync) || resync < 1) {
+    err << "kata-manager: --resync is whole seconds, at least 1\n";
+    return kExitUsage;
+  }
+  if (restart != "systemd" && restart != "none") {
+    err << "kata-manager: --containerd-restart is systemd or none\n";
+    return kExitUsage;
+  }
+  common::Logger log(err, format);
+  common::StopSignal stop;
+  std::optional<StopOnSignals> signals;
+  if (!once && !cleanup) signals.emplace(stop);
+  const host::HostRoot root(host_root);
+  const containerd::RestartOptions restart_options{.mode = restart, .socket = containerd_socket};
+
+  absl::StatusOr<containerd::ContainerdVersion> version =
+      DetectContainerd(root, containerd_version);
+  if (!version.ok()) {
+    log.Error("cannot tell which containerd the node runs",
+              {{"error", std::string(version.status().message())}});
+    return 1;
+  }
+  operands::KataManagerOptions options{.root = root,
+                                       .containerd = {.config_path = containerd_config,
+                                                      .drop_in_path = drop_in,
+                                                      .version = *version},
+                                       .architecture = oci::NodeArchitecture()};
+  if (!plain_http.empty()) options.plain_http_registries = absl::StrSplit(plain_http, ',');
+  if (!ca_file.empty()) {
+    absl::StatusOr<std::string> ca = common::ReadFile(ca_file);
+    if (!ca.ok()) {
+      err << "kata-manager: --registry-ca-file: " << ca.status().message() << "\n";
+      return kExitUsage;
+    }
+    options.ca_pem = *ca;
+  }
+
+  if (cleanup) {
+    absl::StatusOr<bool> removed = containerd::RemoveHandlers(root, options.containerd);
+    if (!removed.ok()) {
+      log.Error("cleanup failed", {{"error", std::string(removed.status().message())}});
+      return 1;
+    }
+    log.Info(*removed ? "Kata handlers taken out of containerd's config" : "nothing to clean up",
+             {{"config", containerd_config}});
+    if (*removed) {
+      if (absl::Status restarted = containerd::RestartContainerd(root, restart_options);
+          !restarted.ok()) {
+        log.Error("containerd restart failed", {{"error", std::string(restarted.message())}});
+        return 1;
+      }
+    }
+    return 0;
+  }
+
+  ApiAccess api = ConnectToApi(node_name, ns, kubeconfig, log);
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<common::MetricsServer> server;
+  if (!once && !metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<common::MetricsServer>> started =
+        common::MetricsServer::Start(metrics_address, registry);
+    if (!started.ok()) {
+      err << "kata-manager: " << started.status().message() << "\n";
+      return 1;
+    }
+    server = *std::move(started);
+  }
+  absl::StatusOr<std::unique_ptr<common::FileEvents>> events = common::FileEvents::Create();
+  const std::string config_dir = std::filesystem::path(config_file).parent_path().string();
+  if (events.ok()) (*events)->Watch(config_dir);  // A ConfigMap update swaps a symlink there.
+
+  log.Info("kata-manager started",
+           {{"config", config_file},
+            {"host_root", host_root},
+            {"containerd", absl::StrCat(version->major, ".", version->minor)},
+            {"node", node_name}});
+  std::string last_config;
+  bool ready_written = false;
+  while (true) {
+    bool ok = false;
+    absl::StatusOr<std::string> text = common::ReadFile(config_file);
+    absl::StatusOr<operands::KataManagerConfig> config =
+        text.ok() ? operands::ParseKataManagerConfig(*text)
+                  : absl::StatusOr<operands::KataManagerConfig>(text.status());
+    if (!config.ok()) {
+      log.Error("cannot read the kata manager config; nothing changed",
+                {{"config", config_file}, {"error", std::string(config.status().message())}});
+    } else {
+      if (*text != last_config)
+        log.Info("config read",
+                 {{"runtime_classes", std::to_string(config->runtime_classes.size())}});
+      last_config = *text;
+      std::map<std::string, std::string> labels;
+      bool labels_known = api.reporter == nullptr;
+      if (api.reporter) {
+        absl::StatusOr<std::map<std::string, std::string>> read = api.reporter->NodeLabels();
+        if (read.ok()) {
+          labels = *std::move(read);
+          labels_known = true;
+        } else {
+          log.Error("cannot read the node's labels; will retry",
+                    {{"node", node_name}, {"error", std::string(read.status().message())}});
+        }
+      } else {
+        // Without the API every class applies: selectors cannot be checked.
+        for (operands::RuntimeClassArtifacts& runtime_class : config->runtime_classes) {
+          runtime_class.node_selector.clear();
+        }
+      }
+      if (labels_known) {
+        const operands::PullSecretReader secrets =
+            [&](const std::string& name) -> absl::StatusOr<std::string> {
+          if (!api.reporter)
+            return absl::FailedPreconditionError("no Kubernetes API to read it from");
+          return api.reporter->PullSecret(name);
+        };
+        operands::KataPassReport report =
+            operands::RunKataPass(*config, labels, secrets, options, log);
+        if (report.containerd_changed) {
+          if (absl::Status restarted = containerd::RestartContainerd(root, restart_options);
+              !restarted.ok()) {
+            report.containerd_error = absl::StrCat("containerd restart: ", restarted.message());
+            log.Error("containerd restart failed", {{"error", report.containerd_error}});
+          } else if (restart != "none") {
+            log.Info("containerd restarted and answering", {{"socket", containerd_socket}});
+          }
+        }
+        if (api.reporter) api.reporter->Report(report);
+        ok = report.Ok();
+        if (ok && !ready_written && !validations_dir.empty()) {
+          std::filesystem::create_directories(validations_dir);
+          std::ofstream(validations_dir + "/" + api::kKataManagerReadyFile).close();
+          ready_written = true;
+        }
+      }
+    }
+    if (server) server->SetReady(ok, ok ? "" : "the last pass failed; see the log");
+    if (once) return ok ? 0 : 1;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(resync);
+    bool changed = false;
+    while (!stop.Stopped() && !changed && std::chrono::steady_clock::now() < until) {
+      if (events.ok()) {
+        changed = !(*events)->Wait(std::chrono::seconds(1)).empty();
+      } else {
+        stop.SleepFor(std::chrono::seconds(1));
+      }
+    }
+    if (stop.Stopped()) break;
+  }
+  log.Info("kata-manager stopped");
+  return 0;
+}
+
+}  // namespace
+
+Subcommand KataManagerSubcommand() {
+  return {"kata-manager", "install Kata artifacts and containerd runtime handlers (node agent)",
+          RunKataManager};
+}
+
+}  // namespace gpuop::cli
