@@ -113,7 +113,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
                "this node: its labels pick the runtime classes ($NODE_NAME)");
   flags.String("namespace", &ns, "where the pull secrets are ($POD_NAMESPACE)");
   flags.String("kubeconfig", &kubeconfig, "kubeconfig (default: $KUBECONFIG, then in-cluster)");
-  flags.String("validations-dir", &validations_dir, "where the ready-file is written");
+  flags.String("validations-dir", &validations_dir, "host directory for the ready-file");
   flags.String("containerd-config", &containerd_config, "host path of containerd's main config");
   flags.String("containerd-drop-in", &drop_in, "host path of gpuop's drop-in, imported by it");
   flags.String("containerd-version", &containerd_version,
@@ -266,8 +266,11 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
         if (api.reporter) api.reporter->Report(report);
         ok = report.Ok();
         if (ok && !ready_written && !validations_dir.empty()) {
-          std::filesystem::create_directories(validations_dir);
-          std::ofstream(validations_dir + "/" + api::kKataManagerReadyFile).close();
+          // On the host, like the other agents' ready-files, for the validator to see.
+          const std::string ready_dir = root.Path(validations_dir);
+          std::error_code ignored;
+          std::filesystem::create_directories(ready_dir, ignored);
+          std::ofstream(ready_dir + "/" + api::kKataManagerReadyFile).close();
           ready_written = true;
         }
       }
