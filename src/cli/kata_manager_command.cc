@@ -40,11 +40,18 @@ constexpr char kSummary[] =
     "through a drop-in that the main containerd config imports. --cleanup takes out exactly\n"
     "what it added to containerd's config.";
 
-// The node's containerd release: --containerd-version, else `containerd --version` of the
-// host's binary.
-absl::StatusOr<containerd::ContainerdVersion> DetectContainerd(const host::HostRoot& root,
-                                                               const std::string& given) {
+// The node's containerd release: --containerd-version, else what kubelet reports on the Node
+// ("containerd://1.7.27"), else `containerd --version` of the host's binary (which may not run
+// in the agent's image).
+absl::StatusOr<containerd::ContainerdVersion> DetectContainerd(
+    const host::HostRoot& root, const std::string& given, operands::KataNodeReporter* node) {
   if (!given.empty()) return containerd::ParseContainerdVersion("containerd flag " + given);
+  if (node != nullptr) {
+    absl::StatusOr<std::string> reported = node->ContainerRuntimeVersion();
+    if (reported.ok() && reported->starts_with("containerd://")) {
+      return containerd::ParseContainerdVersion("containerd node " + reported->substr(13));
+    }
+  }
   for (const char* binary : {"/usr/bin/containerd", "/usr/local/bin/containerd"}) {
     if (!root.Exists(binary)) continue;
     absl::StatusOr<common::ProcessResult> run =
@@ -151,8 +158,9 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   const host::HostRoot root(host_root);
   const containerd::RestartOptions restart_options{.mode = restart, .socket = containerd_socket};
 
+  ApiAccess api = cleanup ? ApiAccess{} : ConnectToApi(node_name, ns, kubeconfig, log);
   absl::StatusOr<containerd::ContainerdVersion> version =
-      DetectContainerd(root, containerd_version);
+      DetectContainerd(root, containerd_version, api.reporter.get());
   if (!version.ok()) {
     log.Error("cannot tell which containerd the node runs",
               {{"error", std::string(version.status().message())}});
@@ -191,7 +199,6 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
     return 0;
   }
 
-  ApiAccess api = ConnectToApi(node_name, ns, kubeconfig, log);
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::MetricsServer> server;
   if (!once && !metrics_address.empty()) {

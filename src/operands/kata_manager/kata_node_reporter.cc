@@ -33,6 +33,17 @@ absl::StatusOr<std::map<std::string, std::string>> KataNodeReporter::NodeLabels(
   return labels;
 }
 
+absl::StatusOr<std::string> KataNodeReporter::ContainerRuntimeVersion() {
+  absl::StatusOr<json> node = client_.Get(kube::resources::kNodes, "", node_name_);
+  if (!node.ok()) return node.status();
+  const json& info = (*node)["status"]["nodeInfo"];
+  if (!info.is_object() || !info.contains("containerRuntimeVersion") ||
+      !info["containerRuntimeVersion"].is_string()) {
+    return absl::NotFoundError("the node reports no container runtime yet");
+  }
+  return info["containerRuntimeVersion"].get<std::string>();
+}
+
 absl::StatusOr<std::string> KataNodeReporter::PullSecret(const std::string& name) {
   absl::StatusOr<json> secret = client_.Get(kube::resources::kSecrets, ns_, name);
   if (!secret.ok()) return secret.status();
@@ -60,7 +71,8 @@ void KataNodeReporter::Report(const KataPassReport& report) {
   if (annotation != annotated_) {
     const json patch = {
         {"metadata", {{"annotations", {{api::kKataArtifactsAnnotation, annotation}}}}}};
-    if (absl::StatusOr<json> patched = client_.MergePatch(kube::resources::kNodes, "", node_name_, patch);
+    if (absl::StatusOr<json> patched =
+            client_.MergePatch(kube::resources::kNodes, "", node_name_, patch);
         patched.ok()) {
       annotated_ = annotation;
     } else {

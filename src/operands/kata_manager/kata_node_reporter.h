@@ -25,6 +25,8 @@ class KataNodeReporter {
                    std::string ns, common::Logger& log);
 
   absl::StatusOr<std::map<std::string, std::string>> NodeLabels();
+  // What kubelet reports in status.nodeInfo.containerRuntimeVersion: "containerd://1.7.27".
+  absl::StatusOr<std::string> ContainerRuntimeVersion();
   // The `.dockerconfigjson` of a kubernetes.io/dockerconfigjson Secret in the agent's namespace.
   absl::StatusOr<std::string> PullSecret(const std::string& name);
   // Failures to reach the API are logged and tried again on the next pass.

@@ -155,6 +155,19 @@ TEST_F(ArtifactPullTest, HtpasswdAuthTakesThePullSecretsCredentials) {
   EXPECT_TRUE(absl::IsUnauthenticated(ResolveArtifact(wrong, Ref(), "amd64").status()));
 }
 
+TEST_F(ArtifactPullTest, BearerTokenAuthGetsATokenFromTheRealmForThePullScope) {
+  StartAndPush({.username = "kata", .password = "t0ken-pass", .bearer = true});
+  RegistryClient anonymous(registry_->Host(), {.plain_http = true});
+  const absl::Status refused = ResolveArtifact(anonymous, Ref(), "amd64").status();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("token for kata/gpu-artifacts"));
+  RegistryClient client(registry_->Host(),
+                        {.plain_http = true, .credentials = Credentials{"kata", "t0ken-pass"}});
+  absl::StatusOr<PulledArtifact> pulled = Pull(client);
+  ASSERT_TRUE(pulled.ok()) << pulled.status();
+  ExpectPulledByteForByte();
+}
+
 TEST_F(ArtifactPullTest, ABlobCorruptedInTheRegistryIsRefusedAndNotLeftBehind) {
   StartAndPush({});
   RegistryClient client(registry_->Host(), {.plain_http = true});

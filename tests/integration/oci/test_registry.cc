@@ -54,7 +54,27 @@ TestRegistry::TestRegistry(std::string dir, TestRegistryOptions options)
     ca_pem_ = ReadAll(cert);
     config << "  tls:\n    certificate: " << cert << "\n    key: " << key << "\n";
   }
-  if (!options_.username.empty()) {
+  if (options_.bearer) {
+    const std::string key = dir_ + "/token.key", cert = dir_ + "/token.crt";
+    (void)common::RunProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                              key, "-out", cert, "-days", "2", "-subj", "/CN=gpuop-test-token"});
+    token_server_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{TOKEN_SERVER, "-cert", cert, "-key", key, "-user",
+                                 options_.username, "-password", options_.password},
+        dir_ + "/token-server.log");
+    int token_port = 0;
+    for (int i = 0; i < 200 && token_port == 0; ++i) {
+      const std::string log = ReadAll(dir_ + "/token-server.log");
+      if (log.starts_with("listening ")) {
+        token_port = std::stoi(log.substr(10));
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    config << "auth:\n  token:\n    realm: http://127.0.0.1:" << token_port
+           << "/token\n    service: gpuop-test-registry\n    issuer: gpuop-test-issuer\n"
+           << "    rootcertbundle: " << cert << "\n";
+  } else if (!options_.username.empty()) {
     const std::string htpasswd = dir_ + "/htpasswd";
     char salt[CRYPT_GENSALT_OUTPUT_SIZE];
     crypt_gensalt_rn("$2b$", 5, nullptr, 0, salt, sizeof salt);
@@ -66,7 +86,13 @@ TestRegistry::TestRegistry(std::string dir, TestRegistryOptions options)
   std::ofstream(config_) << config.str();
 }
 
-TestRegistry::~TestRegistry() { Kill(); }
+TestRegistry::~TestRegistry() {
+  Kill();
+  if (token_server_) {
+    token_server_->Signal(SIGKILL);
+    token_server_->Wait();
+  }
+}
 
 bool TestRegistry::Start(std::string* error) {
   process_ = std::make_unique<BackgroundProcess>(

@@ -15,8 +15,11 @@ namespace gpuop::testing {
 
 struct TestRegistryOptions {
   bool tls = false;
-  std::string username;  // Non-empty: htpasswd auth with this user.
+  std::string username;  // Non-empty: htpasswd auth with this user (or the token server's).
   std::string password;
+  // The registry's token auth instead of htpasswd, with tools/peers/token-server as the realm:
+  // the Bearer flow of the distribution spec.
+  bool bearer = false;
 };
 
 class TestRegistry {
@@ -48,6 +51,7 @@ class TestRegistry {
   std::string config_;
   std::string ca_pem_;
   std::unique_ptr<BackgroundProcess> process_;
+  std::unique_ptr<BackgroundProcess> token_server_;
 };
 
 // `size` bytes that do not compress, the same for the same seed.

@@ -152,15 +152,14 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
   EXPECT_FALSE(std::filesystem::exists(artifacts + "/kata-qemu-nvidia-gpu-snp"));
   EXPECT_FALSE(std::filesystem::exists(artifacts + "/kata-broken"));
   const std::string kata_config = Read(installed + "/configuration-nvidia-gpu-qemu.toml");
-  EXPECT_THAT(kata_config,
-              HasSubstr("kernel = '" + installed + "/vmlinux-nvidia-gpu.container'"));
-  EXPECT_THAT(kata_config,
-              HasSubstr("image = '" + installed + "/kata-containers-nvidia-gpu.img'"));
+  EXPECT_THAT(kata_config, HasSubstr("kernel = '" + installed + "/vmlinux-nvidia-gpu.container'"));
+  EXPECT_THAT(kata_config, HasSubstr("image = '" + installed + "/kata-containers-nvidia-gpu.img'"));
   EXPECT_THAT(kata_config, HasSubstr("path = '/opt/kata/bin/qemu-system-x86_64'"));
   const common::ProcessResult listing = RunTool({"ls", "-la", installed});
   std::cout << "ls -la " << installed << ":\n" << listing.out;
 
-  const common::ProcessResult dump = RunTool({"containerd", "--config", main_config, "config", "dump"});
+  const common::ProcessResult dump =
+      RunTool({"containerd", "--config", main_config, "config", "dump"});
   ASSERT_EQ(dump.exit_code, 0) << dump.err;
   const std::string handler =
       "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata-qemu-nvidia-gpu]";
@@ -216,16 +215,49 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
   EXPECT_TRUE(client->Delete(kube::resources::kSecrets, "default", secret).ok());
 }
 
+TEST(KataManagerProcess, AContainerdConfigThatDoesNotParseIsLeftAsItIsWithAWarningEvent) {
+  const std::string dir = ::testing::TempDir() + "/kata-manager-broken-containerd";
+  std::filesystem::remove_all(dir);
+  auto client = kube::AdminClient();
+  const std::string node = testing::UniqueName("kata-broken-ctd");
+  ASSERT_TRUE(client
+                  ->Create(kube::resources::kNodes, "",
+                           {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", node}}}})
+                  .ok());
+  Write(dir + "/config.yaml", "runtimeClasses: []\n");
+  const std::string broken = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"\nimports = [\n";
+  Write(dir + "/config.toml", broken);
+  const common::ProcessResult run = RunTool(
+      {GPUOP_BINARY, "kata-manager", "--once", "--config", dir + "/config.yaml", "--host-root", "/",
+       "--node-name", node, "--kubeconfig", testing::AdminKubeconfig(), "--containerd-config",
+       dir + "/config.toml", "--containerd-drop-in", dir + "/drop-in.toml", "--containerd-restart",
+       "none", "--validations-dir", dir + "/validations"});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_EQ(Read(dir + "/config.toml"), broken);
+  auto events = client->ListAll(kube::resources::kEvents, "default");
+  ASSERT_TRUE(events.ok());
+  bool warned = false;
+  for (const json& event : events->items) {
+    if (event["regarding"].value("name", "") != node) continue;
+    EXPECT_EQ(event.value("reason", ""), "ContainerdConfigFailed");
+    EXPECT_THAT(event.value("note", ""), HasSubstr("not valid TOML at line 2"));
+    EXPECT_THAT(event.value("note", ""), HasSubstr("nothing was changed"));
+    warned = true;
+  }
+  EXPECT_TRUE(warned);
+  EXPECT_TRUE(client->Delete(kube::resources::kNodes, "", node).ok());
+}
+
 TEST(KataManagerProcess, AConfigThatDoesNotParseChangesNothingAndSaysWhere) {
   const std::string dir = ::testing::TempDir() + "/kata-manager-bad-config";
   std::filesystem::remove_all(dir);
   Write(dir + "/config.yaml", "runtimeClasses:\n- name: Kata_Bad\n  artifacts: {url: x}\n");
   const std::string main_config = dir + "/config.toml";
   Write(main_config, "version = 2\n");
-  const common::ProcessResult run =
-      RunTool({GPUOP_BINARY, "kata-manager", "--once", "--config", dir + "/config.yaml", "--host-root",
-           "/", "--containerd-config", main_config, "--containerd-drop-in", dir + "/drop-in.toml",
-           "--containerd-restart", "none", "--validations-dir", dir + "/validations"});
+  const common::ProcessResult run = RunTool(
+      {GPUOP_BINARY, "kata-manager", "--once", "--config", dir + "/config.yaml", "--host-root", "/",
+       "--containerd-config", main_config, "--containerd-drop-in", dir + "/drop-in.toml",
+       "--containerd-restart", "none", "--validations-dir", dir + "/validations"});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr("runtimeClasses[0].name"));
   EXPECT_EQ(Read(main_config), "version = 2\n");
