@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/subprocess.h"
+#include "tests/fixtures/node_files.h"
 #include "tests/integration/background_process.h"
 
 namespace gpuop::containerd {
@@ -22,13 +23,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string Read(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 void Write(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -80,7 +74,8 @@ TEST_F(HandlerInstallerTest, StockConfigsGainEachHandlerAndKeepTheirOwnSettings)
   std::vector<std::pair<std::string, std::string>> stock = {
       {"config default", RunTool({"containerd", "config", "default"}).out}};
   if (std::filesystem::exists("/etc/containerd/config.toml")) {
-    stock.emplace_back("Debian's /etc/containerd/config.toml", Read("/etc/containerd/config.toml"));
+    stock.emplace_back("Debian's /etc/containerd/config.toml",
+                       testing::ReadWhole("/etc/containerd/config.toml"));
   }
   for (const auto& [name, original] : stock) {
     SCOPED_TRACE(name);
@@ -117,7 +112,7 @@ TEST_F(HandlerInstallerTest, StockConfigsGainEachHandlerAndKeepTheirOwnSettings)
                                        "runtimes.kata-qemu-nvidia-gpu]"),
                              600)
               << "\n";
-    EXPECT_EQ(Read(options_.config_path + kBackupSuffix), original);
+    EXPECT_EQ(testing::ReadWhole(options_.config_path + kBackupSuffix), original);
 
     absl::StatusOr<InstallResult> again = InstallHandlers(root_, options_, Handlers());
     ASSERT_TRUE(again.ok());
@@ -126,7 +121,7 @@ TEST_F(HandlerInstallerTest, StockConfigsGainEachHandlerAndKeepTheirOwnSettings)
     absl::StatusOr<bool> removed = RemoveHandlers(root_, options_);
     ASSERT_TRUE(removed.ok()) << removed.status();
     EXPECT_TRUE(*removed);
-    EXPECT_EQ(Read(options_.config_path), original);
+    EXPECT_EQ(testing::ReadWhole(options_.config_path), original);
     EXPECT_FALSE(std::filesystem::exists(options_.drop_in_path));
     EXPECT_FALSE(std::filesystem::exists(options_.config_path + kBackupSuffix));
     EXPECT_EQ(Dump(), before);
@@ -147,9 +142,10 @@ TEST_F(HandlerInstallerTest, ContainerdStartsWithTheHandlersAndTheUsersCriSettin
   // The CRI plugin logs the config it runs with once it has loaded it.
   std::string log;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < until &&
-         (log = Read(dir_ + "/containerd.log")).find("Start cri plugin with config") ==
-             std::string::npos) {
+  while (
+      std::chrono::steady_clock::now() < until &&
+      (log = testing::ReadWhole(dir_ + "/containerd.log")).find("Start cri plugin with config") ==
+          std::string::npos) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_THAT(log, HasSubstr("Start cri plugin with config")) << log;
@@ -179,7 +175,7 @@ TEST_F(HandlerInstallerTest, AMainConfigThatDoesNotParseIsLeftByteForByte) {
   EXPECT_THAT(std::string(installed.status().message()),
               HasSubstr(options_.config_path + ": not valid TOML at line 2"));
   EXPECT_THAT(std::string(installed.status().message()), HasSubstr("nothing was changed"));
-  EXPECT_EQ(Read(options_.config_path), broken);
+  EXPECT_EQ(testing::ReadWhole(options_.config_path), broken);
   EXPECT_FALSE(std::filesystem::exists(options_.drop_in_path));
   EXPECT_FALSE(std::filesystem::exists(options_.config_path + kBackupSuffix));
 }

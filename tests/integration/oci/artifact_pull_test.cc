@@ -18,6 +18,7 @@
 #include "oci/reference.h"
 #include "oci/registry_client.h"
 #include "oci/sha256.h"
+#include "tests/fixtures/node_files.h"
 #include "tests/integration/oci/test_registry.h"
 
 namespace gpuop::oci {
@@ -25,13 +26,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-std::string Read(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 void Write(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
@@ -81,7 +75,7 @@ class ArtifactPullTest : public ::testing::Test {
 
   void ExpectPulledByteForByte() {
     for (const auto& [name, bytes] : files_) {
-      EXPECT_TRUE(Read(dir_ + "/pulled/" + name) == bytes) << name << " differs";
+      EXPECT_TRUE(testing::ReadWhole(dir_ + "/pulled/" + name) == bytes) << name << " differs";
     }
   }
 
@@ -175,7 +169,7 @@ TEST_F(ArtifactPullTest, ABlobCorruptedInTheRegistryIsRefusedAndNotLeftBehind) {
   ASSERT_TRUE(resolved.ok()) << resolved.status();
   // One byte flipped in the registry's own copy of the kernel; the size stays right.
   const std::string blob = registry_->BlobPath(resolved->layers[0].digest);
-  std::string bytes = Read(blob);
+  std::string bytes = testing::ReadWhole(blob);
   ASSERT_EQ(bytes.size(), 3u << 20);
   bytes[12345] ^= 0x01;
   Write(blob, bytes);

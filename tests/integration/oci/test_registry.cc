@@ -10,19 +10,10 @@
 #include <thread>
 
 #include "tests/fixtures/http_get.h"
+#include "tests/fixtures/node_files.h"
+#include "tests/fixtures/node_files.h"
 
 namespace gpuop::testing {
-namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 std::string RandomBytes(size_t size, unsigned seed) {
   std::mt19937_64 engine(seed);
   std::string bytes(size, '\0');
@@ -51,7 +42,7 @@ TestRegistry::TestRegistry(std::string dir, TestRegistryOptions options)
     (void)common::RunProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                               key, "-out", cert, "-days", "2", "-subj", "/CN=gpuop-test-registry",
                               "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
-    ca_pem_ = ReadAll(cert);
+    ca_pem_ = testing::ReadWhole(cert);
     config << "  tls:\n    certificate: " << cert << "\n    key: " << key << "\n";
   }
   if (options_.bearer) {
@@ -64,7 +55,7 @@ TestRegistry::TestRegistry(std::string dir, TestRegistryOptions options)
         dir_ + "/token-server.log");
     int token_port = 0;
     for (int i = 0; i < 200 && token_port == 0; ++i) {
-      const std::string log = ReadAll(dir_ + "/token-server.log");
+      const std::string log = testing::ReadWhole(dir_ + "/token-server.log");
       if (log.starts_with("listening ")) {
         token_port = std::stoi(log.substr(10));
       } else {
@@ -104,7 +95,7 @@ bool TestRegistry::Start(std::string* error) {
     if (HttpGet(port_, "/v2/").starts_with("HTTP/1.")) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  *error = ReadAll(dir_ + "/registry.log");
+  *error = testing::ReadWhole(dir_ + "/registry.log");
   return false;
 }
 

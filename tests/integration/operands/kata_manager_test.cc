@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 
 #include "common/subprocess.h"
+#include "tests/fixtures/node_files.h"
 #include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/oci/test_registry.h"
 #include "tests/integration/testenv.h"
@@ -24,13 +25,6 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string Read(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 void Write(const std::string& path, const std::string& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -147,11 +141,12 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
   const std::string installed = artifacts + "/kata-qemu-nvidia-gpu";
   for (const auto& [name, bytes] : files) {
     if (name.ends_with(".toml")) continue;
-    EXPECT_TRUE(Read(installed + "/" + name) == bytes) << name;
+    EXPECT_TRUE(testing::ReadWhole(installed + "/" + name) == bytes) << name;
   }
   EXPECT_FALSE(std::filesystem::exists(artifacts + "/kata-qemu-nvidia-gpu-snp"));
   EXPECT_FALSE(std::filesystem::exists(artifacts + "/kata-broken"));
-  const std::string kata_config = Read(installed + "/configuration-nvidia-gpu-qemu.toml");
+  const std::string kata_config =
+      testing::ReadWhole(installed + "/configuration-nvidia-gpu-qemu.toml");
   EXPECT_THAT(kata_config, HasSubstr("kernel = '" + installed + "/vmlinux-nvidia-gpu.container'"));
   EXPECT_THAT(kata_config, HasSubstr("image = '" + installed + "/kata-containers-nvidia-gpu.img'"));
   EXPECT_THAT(kata_config, HasSubstr("path = '/opt/kata/bin/qemu-system-x86_64'"));
@@ -207,7 +202,7 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
   cleanup.push_back("--cleanup");
   const common::ProcessResult cleaned = RunTool(cleanup);
   EXPECT_EQ(cleaned.exit_code, 0) << cleaned.err;
-  EXPECT_EQ(Read(main_config), stock);
+  EXPECT_EQ(testing::ReadWhole(main_config), stock);
   EXPECT_FALSE(std::filesystem::exists(dir + "/etc/containerd/conf.d/99-gpuop-kata.toml"));
   EXPECT_TRUE(std::filesystem::exists(installed + "/vmlinux-nvidia-gpu.container"));
 
@@ -233,7 +228,7 @@ TEST(KataManagerProcess, AContainerdConfigThatDoesNotParseIsLeftAsItIsWithAWarni
        dir + "/config.toml", "--containerd-drop-in", dir + "/drop-in.toml", "--containerd-restart",
        "none", "--validations-dir", dir + "/validations"});
   EXPECT_EQ(run.exit_code, 1) << run.err;
-  EXPECT_EQ(Read(dir + "/config.toml"), broken);
+  EXPECT_EQ(testing::ReadWhole(dir + "/config.toml"), broken);
   auto events = client->ListAll(kube::resources::kEvents, "default");
   ASSERT_TRUE(events.ok());
   bool warned = false;
@@ -260,7 +255,7 @@ TEST(KataManagerProcess, AConfigThatDoesNotParseChangesNothingAndSaysWhere) {
        "--containerd-restart", "none", "--validations-dir", dir + "/validations"});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr("runtimeClasses[0].name"));
-  EXPECT_EQ(Read(main_config), "version = 2\n");
+  EXPECT_EQ(testing::ReadWhole(main_config), "version = 2\n");
   EXPECT_FALSE(std::filesystem::exists(dir + "/drop-in.toml"));
 }
 
