@@ -43,8 +43,9 @@ constexpr char kSummary[] =
 // The node's containerd release: --containerd-version, else what kubelet reports on the Node
 // ("containerd://1.7.27"), else `containerd --version` of the host's binary (which may not run
 // in the agent's image).
-absl::StatusOr<containerd::ContainerdVersion> DetectContainerd(
-    const host::HostRoot& root, const std::string& given, operands::KataNodeReporter* node) {
+absl::StatusOr<containerd::ContainerdVersion> DetectContainerd(const host::HostRoot& root,
+                                                               const std::string& given,
+                                                               operands::KataNodeReporter* node) {
   if (!given.empty()) return containerd::ParseContainerdVersion("containerd flag " + given);
   if (node != nullptr) {
     absl::StatusOr<std::string> reported = node->ContainerRuntimeVersion();

@@ -11,7 +11,6 @@
 
 #include "tests/fixtures/http_get.h"
 #include "tests/fixtures/node_files.h"
-#include "tests/fixtures/node_files.h"
 
 namespace gpuop::testing {
 std::string RandomBytes(size_t size, unsigned seed) {
