@@ -105,7 +105,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   std::string containerd_config = EnvOr("CONTAINERD_CONFIG", "/etc/containerd/config.toml");
   std::string drop_in = "/etc/containerd/conf.d/99-gpuop-kata.toml";
   std::string containerd_version;
-  std::string restart = EnvOr("CONTAINERD_RESTART", "systemd");
+  std::string restart = EnvOr("CONTAINERD_RESTART", "auto");
   std::string containerd_socket = EnvOr("CONTAINERD_SOCKET", "/run/containerd/containerd.sock");
   std::string plain_http;
   std::string ca_file;
@@ -127,7 +127,9 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   flags.String("containerd-version", &containerd_version,
                "the node's containerd release (1.7, 2.1); default: ask the host's containerd");
   flags.String("containerd-restart", &restart,
-               "systemd (restart containerd.service after a change) or none ($CONTAINERD_RESTART)");
+               "after a change: systemd (systemctl restart), signal (SIGTERM; its supervisor "
+               "starts it again), auto (systemd if the host runs it, else signal) or none "
+               "($CONTAINERD_RESTART)");
   flags.String("containerd-socket", &containerd_socket, "host path of containerd's socket");
   flags.String("plain-http-registries", &plain_http,
                "registries reached over plain HTTP, comma-separated (loopback test registries)");
@@ -148,8 +150,8 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
     err << "kata-manager: --resync is whole seconds, at least 1\n";
     return kExitUsage;
   }
-  if (restart != "systemd" && restart != "none") {
-    err << "kata-manager: --containerd-restart is systemd or none\n";
+  if (restart != "auto" && restart != "systemd" && restart != "signal" && restart != "none") {
+    err << "kata-manager: --containerd-restart is auto, systemd, signal or none\n";
     return kExitUsage;
   }
   common::Logger log(err, format);

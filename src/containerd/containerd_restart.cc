@@ -4,7 +4,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -14,20 +16,66 @@
 
 namespace gpuop::containerd {
 
-absl::Status WaitForSocket(const std::string& path, std::chrono::milliseconds timeout) {
+namespace {
+
+// A connected socket to `path`, or an invalid fd.
+common::UniqueFd Connect(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", path));
-  }
+  if (path.size() >= sizeof(address.sun_path)) return common::UniqueFd();
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  common::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.Valid() ||
+      ::connect(fd.Get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    return common::UniqueFd();
+  }
+  return fd;
+}
+
+absl::Status RestartBySignal(const host::HostRoot& root, const RestartOptions& options) {
+  const std::string socket = root.Path(options.socket);
+  absl::StatusOr<int> pid = SocketPeerPid(socket);
+  if (!pid.ok()) return pid.status();
+  if (::kill(*pid, SIGTERM) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("SIGTERM to containerd (pid ", *pid,
+                     "): ", std::error_code(errno, std::generic_category()).message(),
+                     " (the agent needs hostPID to see the host's containerd)"));
+  }
+  // Until the old process has let go of the socket, a connection would reach it.
+  const auto until = std::chrono::steady_clock::now() + options.timeout;
+  while (::kill(*pid, 0) == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  absl::Status back = WaitForSocket(socket, options.timeout);
+  if (!back.ok()) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        back.message(), " after SIGTERM to pid ", *pid,
+        ": nothing started containerd again (use --containerd-restart=systemd or none)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<int> SocketPeerPid(const std::string& path) {
+  common::UniqueFd fd = Connect(path);
+  if (!fd.Valid()) {
+    return absl::UnavailableError(
+        absl::StrCat("containerd's socket ", path, " takes no connections"));
+  }
+  ucred peer{};
+  socklen_t size = sizeof peer;
+  if (::getsockopt(fd.Get(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 || peer.pid <= 0) {
+    return absl::InternalError(absl::StrCat("SO_PEERCRED on ", path, " says no pid"));
+  }
+  return peer.pid;
+}
+
+absl::Status WaitForSocket(const std::string& path, std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    common::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (fd.Valid() &&
-        ::connect(fd.Get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
-      return absl::OkStatus();
-    }
+    if (Connect(path).Valid()) return absl::OkStatus();
     if (std::chrono::steady_clock::now() >= until) {
       return absl::DeadlineExceededError(
           absl::StrCat("containerd's socket ", path, " takes no connections after ",
@@ -39,9 +87,14 @@ absl::Status WaitForSocket(const std::string& path, std::chrono::milliseconds ti
 
 absl::Status RestartContainerd(const host::HostRoot& root, const RestartOptions& options) {
   if (options.mode == "none") return absl::OkStatus();
-  if (options.mode != "systemd") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("containerd restart mode \"", options.mode, "\" is not systemd or none"));
+  const bool systemd =
+      options.mode == "systemd" || (options.mode == "auto" && root.Exists("/run/systemd/system"));
+  if (options.mode == "signal" || (options.mode == "auto" && !systemd)) {
+    return RestartBySignal(root, options);
+  }
+  if (!systemd) {
+    return absl::InvalidArgumentError(absl::StrCat("containerd restart mode \"", options.mode,
+                                                   "\" is not auto, systemd, signal or none"));
   }
   std::vector<std::string> argv = {"systemctl", "restart", options.unit};
   // From a pod, the host's systemctl talks to the host's systemd through the host's /run.

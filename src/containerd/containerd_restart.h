@@ -1,9 +1,11 @@
 #pragma once
 
-// Makes the node's containerd load a changed config: `systemctl restart <unit>` on the host
-// (containerd reloads its config only when it starts), then waits until its socket takes
-// connections again. "none" leaves the restart to the admin, for nodes whose containerd is not
-// a systemd unit.
+// Makes the node's containerd load a changed config (it reads it only when it starts):
+// "systemd" runs `systemctl restart <unit>` on the host; "signal" sends SIGTERM to the process
+// serving the socket (found through SO_PEERCRED, so the agent needs the host's PID namespace)
+// and counts on its supervisor to start it again, as k0s's or a supervisord's does; "auto" is
+// systemd where the host booted with it (/run/systemd/system), else signal; "none" leaves it to
+// the admin. Every mode but none then waits until the socket takes connections again.
 
 #include <chrono>
 #include <string>
@@ -15,13 +17,16 @@
 namespace gpuop::containerd {
 
 struct RestartOptions {
-  std::string mode = "systemd";  // "systemd" or "none".
+  std::string mode = "auto";  // "auto", "systemd", "signal" or "none".
   std::string unit = "containerd.service";
   std::string socket = "/run/containerd/containerd.sock";  // Host path.
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
 };
 
 absl::Status RestartContainerd(const host::HostRoot& root, const RestartOptions& options);
+
+// The pid of the process serving the unix socket at `path`.
+absl::StatusOr<int> SocketPeerPid(const std::string& path);
 
 // OK once a connection to the unix socket at `path` succeeds, within `timeout`.
 absl::Status WaitForSocket(const std::string& path, std::chrono::milliseconds timeout);

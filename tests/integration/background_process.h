@@ -38,6 +38,12 @@ class BackgroundProcess {
   BackgroundProcess& operator=(const BackgroundProcess&) = delete;
 
   void Signal(int signal) { ::kill(pid_, signal); }
+  // True once the process has ended; reaps it without waiting.
+  bool Exited() {
+    int status = 0;
+    if (!exited_ && ::waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
+    return exited_;
+  }
   // The exit status (128 + signal when killed).
   int Wait() {
     int status = 0;

@@ -8,13 +8,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "common/subprocess.h"
+#include "containerd/containerd_restart.h"
 #include "tests/fixtures/node_files.h"
 #include "tests/integration/background_process.h"
 
@@ -165,6 +168,45 @@ TEST_F(HandlerInstallerTest, ContainerdStartsWithTheHandlersAndTheUsersCriSettin
   EXPECT_EQ(answered.exit_code, 0) << answered.err;
   daemon.Signal(SIGTERM);
   daemon.Wait();
+}
+
+TEST_F(HandlerInstallerTest, ASignalRestartBringsBackASupervisedContainerdWithTheHandlers) {
+  const std::string socket = dir_ + "/containerd.sock";
+  Write(options_.config_path, "version = 2\nroot = \"" + dir_ + "/root\"\nstate = \"" + dir_ +
+                                  "/state\"\n\n[grpc]\n  address = \"" + socket + "\"\n");
+  // The test is containerd's supervisor: whenever it exits, it is started again.
+  std::atomic<bool> stop = false;
+  std::atomic<int> starts = 0;
+  std::thread supervisor([&] {
+    while (!stop) {
+      testing::BackgroundProcess daemon({"/usr/bin/containerd", "--config", options_.config_path},
+                                        dir_ + "/containerd-" + std::to_string(++starts) + ".log");
+      while (!stop && !daemon.Exited()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  ASSERT_TRUE(WaitForSocket(socket, std::chrono::seconds(20)).ok());
+  absl::StatusOr<int> before = SocketPeerPid(socket);
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  absl::StatusOr<InstallResult> installed = InstallHandlers(root_, options_, Handlers());
+  ASSERT_TRUE(installed.ok()) << installed.status();
+  const absl::Status restarted = RestartContainerd(
+      root_, {.mode = "signal", .socket = socket, .timeout = std::chrono::seconds(20)});
+  EXPECT_TRUE(restarted.ok()) << restarted;
+  absl::StatusOr<int> after = SocketPeerPid(socket);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE(*after, *before);
+  EXPECT_EQ(starts.load(), 2);
+  EXPECT_THAT(testing::ReadWhole(dir_ + "/containerd-2.log"),
+              HasSubstr("kata-qemu-nvidia-gpu:{Type:io.containerd.kata.v2"));
+  stop = true;
+  ::kill(*after, SIGTERM);
+  supervisor.join();
+
+  // Nothing to start it again: the restart says so instead of hanging.
+  const absl::Status unsupervised = RestartContainerd(
+      root_, {.mode = "signal", .socket = socket, .timeout = std::chrono::seconds(1)});
+  EXPECT_FALSE(unsupervised.ok());
 }
 
 TEST_F(HandlerInstallerTest, AMainConfigThatDoesNotParseIsLeftByteForByte) {
