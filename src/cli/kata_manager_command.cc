@@ -28,6 +28,7 @@
 #include "kube/rest_client.h"
 #include "oci/manifest.h"
 #include "operands/kata_manager/kata_manager.h"
+#include "operands/kata_manager/kata_manager_metrics.h"
 #include "operands/kata_manager/kata_node_reporter.h"
 
 namespace gpuop::cli {
@@ -213,6 +214,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
     }
     server = *std::move(started);
   }
+  operands::KataManagerMetrics metrics(*registry);
   absl::StatusOr<std::unique_ptr<common::FileEvents>> events = common::FileEvents::Create();
   const std::string config_dir = std::filesystem::path(config_file).parent_path().string();
   if (events.ok()) (*events)->Watch(config_dir);  // A ConfigMap update swaps a symlink there.
@@ -262,6 +264,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
             return absl::FailedPreconditionError("no Kubernetes API to read it from");
           return api.reporter->PullSecret(name);
         };
+        const auto pass_started = std::chrono::steady_clock::now();
         operands::KataPassReport report =
             operands::RunKataPass(*config, labels, secrets, options, log);
         if (report.containerd_changed) {
@@ -274,6 +277,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
           }
         }
         if (api.reporter) api.reporter->Report(report);
+        metrics.Observe(report, std::chrono::steady_clock::now() - pass_started);
         ok = report.Ok();
         if (ok && !ready_written && !validations_dir.empty()) {
           // On the host, like the other agents' ready-files, for the validator to see.

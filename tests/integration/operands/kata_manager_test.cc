@@ -7,14 +7,18 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 
 #include "common/subprocess.h"
+#include "tests/fixtures/http_get.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/integration/background_process.h"
 #include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/oci/test_registry.h"
 #include "tests/integration/testenv.h"
@@ -196,6 +200,34 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
   EXPECT_TRUE(std::filesystem::exists(dir + "/validations/.kata-manager-ctr-ready"));
   std::cout << "no-op rerun of gpuop kata-manager --once: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+
+  // As the long-lived agent: a pass at start, another as soon as the config changes (inotify,
+  // not the 300 s resync), both counted on /metrics; SIGTERM ends it cleanly.
+  const int metrics_port = testing::FreeLoopbackPort();
+  std::vector<std::string> agent = argv;
+  agent.insert(agent.end(), {"--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)});
+  testing::BackgroundProcess daemon(agent, dir + "/agent.log");
+  const auto passes = [&] {
+    const std::string metrics = testing::HttpGet(metrics_port, "/metrics");
+    const std::string key = "gpuop_kata_manager_passes_total{result=\"ok\"} ";
+    const size_t at = metrics.find(key);
+    return at == std::string::npos ? 0 : std::atoi(metrics.c_str() + at + key.size());
+  };
+  const auto wait_for = [&](int want) {
+    for (int i = 0; i < 200 && passes() < want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return passes();
+  };
+  EXPECT_EQ(wait_for(1), 1) << testing::ReadWhole(dir + "/agent.log");
+  Write(dir + "/config/config.yaml",
+        testing::ReadWhole(dir + "/config/config.yaml") + "# edited\n");
+  EXPECT_EQ(wait_for(2), 2) << testing::ReadWhole(dir + "/agent.log");
+  const std::string scraped = testing::HttpGet(metrics_port, "/metrics");
+  EXPECT_THAT(scraped, HasSubstr("gpuop_kata_manager_runtime_classes{state=\"installed\"} 1"));
+  EXPECT_THAT(scraped, HasSubstr("gpuop_kata_manager_runtime_classes{state=\"skipped\"} 1"));
+  daemon.Signal(SIGTERM);
+  EXPECT_EQ(daemon.Wait(), 0) << testing::ReadWhole(dir + "/agent.log");
 
   // Cleanup gives containerd's config back byte for byte; the artifacts stay.
   std::vector<std::string> cleanup = argv;
