@@ -47,11 +47,11 @@ constexpr char kSummary[] =
 absl::StatusOr<containerd::ContainerdVersion> DetectContainerd(const host::HostRoot& root,
                                                                const std::string& given,
                                                                operands::KataNodeReporter* node) {
-  if (!given.empty()) return containerd::ParseContainerdVersion("containerd flag " + given);
+  if (!given.empty()) return containerd::ParseContainerdRelease(given);
   if (node != nullptr) {
     absl::StatusOr<std::string> reported = node->ContainerRuntimeVersion();
     if (reported.ok() && reported->starts_with("containerd://")) {
-      return containerd::ParseContainerdVersion("containerd node " + reported->substr(13));
+      return containerd::ParseContainerdRelease(reported->substr(13));
     }
   }
   for (const char* binary : {"/usr/bin/containerd", "/usr/local/bin/containerd"}) {

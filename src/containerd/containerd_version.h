@@ -27,6 +27,10 @@ struct ContainerdVersion {
   int DefaultSchema() const { return major >= 2 ? 3 : 2; }
 };
 
+// A release as written on its own: "1.6.20~ds1", "v2.1.4", "1.7" (a flag, or the Node's
+// "containerd://<release>").
+absl::StatusOr<ContainerdVersion> ParseContainerdRelease(const std::string& release);
+
 // "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3" (Debian),
 // "containerd containerd.io 1.7.27 05044ec0a9a7" (Docker's), "containerd
 // github.com/containerd/containerd/v2 v2.1.4 75cb2b7" (upstream 2.x).

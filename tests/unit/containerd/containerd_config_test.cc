@@ -133,6 +133,9 @@ TEST(ParseContainerdVersion, ReadsDebianDockerAndUpstreamBuilds) {
     EXPECT_EQ(version->minor, row.minor) << row.output;
   }
   EXPECT_FALSE(ParseContainerdVersion("bash: containerd: command not found").ok());
+  EXPECT_EQ(ParseContainerdRelease("1.7")->minor, 7);
+  EXPECT_EQ(ParseContainerdRelease("v2.1.4")->major, 2);
+  EXPECT_FALSE(ParseContainerdRelease("latest").ok());
   EXPECT_FALSE(ParseContainerdVersion("containerd x y.z").ok());
 }
 
