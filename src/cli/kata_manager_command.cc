@@ -79,10 +79,8 @@ ApiAccess ConnectToApi(const std::string& node_name, const std::string& ns,
         "problems go to the log only");
     return api;
   }
-  absl::StatusOr<kube::RestConfig> config = kube::LoadRestConfig({.kubeconfig = kubeconfig});
   absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
-      config.ok() ? kube::RestClient::Create(*std::move(config))
-                  : absl::StatusOr<std::unique_ptr<kube::RestClient>>(config.status());
+      kube::ConnectToApiServer({.kubeconfig = kubeconfig});
   if (!client.ok()) {
     log.Error("cannot reach the Kubernetes API",
               {{"error", std::string(client.status().message())}});

@@ -26,9 +26,8 @@ constexpr char kSummary[] =
 // cannot be asked (the step must not guess while the label may say otherwise).
 absl::StatusOr<std::string> WorkloadLabel(const std::string& node_name,
                                           const std::string& kubeconfig) {
-  absl::StatusOr<kube::RestConfig> config = kube::LoadRestConfig({.kubeconfig = kubeconfig});
-  if (!config.ok()) return config.status();
-  absl::StatusOr<std::unique_ptr<kube::RestClient>> client = kube::RestClient::Create(*config);
+  absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
+      kube::ConnectToApiServer({.kubeconfig = kubeconfig});
   if (!client.ok()) return client.status();
   absl::StatusOr<kube::json> node = (*client)->Get(kube::resources::kNodes, "", node_name);
   if (!node.ok()) return node.status();

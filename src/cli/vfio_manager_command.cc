@@ -43,10 +43,8 @@ NodeReporting StartNodeReporting(const std::string& node_name, const std::string
     log.Info("no --node-name ($NODE_NAME): problems go to the log only, not to Node events");
     return reporting;
   }
-  absl::StatusOr<kube::RestConfig> config = kube::LoadRestConfig({.kubeconfig = kubeconfig});
   absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
-      config.ok() ? kube::RestClient::Create(*std::move(config))
-                  : absl::StatusOr<std::unique_ptr<kube::RestClient>>(config.status());
+      kube::ConnectToApiServer({.kubeconfig = kubeconfig});
   if (!client.ok()) {
     log.Error("cannot reach the Kubernetes API: problems go to the log only",
               {{"node", node_name}, {"error", std::string(client.status().message())}});

@@ -1,7 +1,6 @@
 #include "kube/rest_client.h"
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 #include "common/files.h"
@@ -43,11 +42,9 @@ std::string NameOf(const json& object) {
 // Seconds of a Retry-After header (the API server sends whole seconds), or nullopt.
 std::optional<std::chrono::seconds> RetryAfter(const common::HttpResponse& response) {
   if (response.status != 429 && response.status < 500) return std::nullopt;
-  int seconds = 0;
-  if (!absl::SimpleAtoi(std::string(response.Header("retry-after")), &seconds) || seconds < 0) {
-    return std::nullopt;
-  }
-  return std::min<std::chrono::seconds>(std::chrono::seconds(seconds), kMaxRetryWait);
+  const std::optional<std::chrono::seconds> seconds = response.RetryAfter();
+  if (!seconds.has_value()) return std::nullopt;
+  return std::min<std::chrono::seconds>(*seconds, kMaxRetryWait);
 }
 
 }  // namespace
@@ -56,6 +53,12 @@ void AppendQueryParam(std::string& path, const std::string& key, const std::stri
   if (value.empty()) return;
   absl::StrAppend(&path, path.find('?') == std::string::npos ? "?" : "&", key, "=",
                   QueryEscape(value));
+}
+
+absl::StatusOr<std::unique_ptr<RestClient>> ConnectToApiServer(const RestConfigSources& sources) {
+  absl::StatusOr<RestConfig> config = LoadRestConfig(sources);
+  if (!config.ok()) return config.status();
+  return RestClient::Create(*std::move(config));
 }
 
 absl::StatusOr<std::unique_ptr<RestClient>> RestClient::Create(RestConfig config,

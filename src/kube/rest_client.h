@@ -64,6 +64,12 @@ struct DeleteOptions {
   std::string precondition_uid;    // Delete only this incarnation of the name.
 };
 
+class RestClient;
+
+// LoadRestConfig(sources), then RestClient::Create: what a process that talks to its one API
+// server starts with. The error is the first step's.
+absl::StatusOr<std::unique_ptr<RestClient>> ConnectToApiServer(const RestConfigSources& sources);
+
 class RestClient {
  public:
   // `clock` times Retry-After waits and token-file re-reads; tests pass a FakeClock.
