@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace gpuop::common {
@@ -112,6 +113,14 @@ std::string_view HttpResponse::Header(std::string_view lower_case_name) const {
     if (name == lower_case_name) return value;
   }
   return {};
+}
+
+std::optional<std::chrono::seconds> HttpResponse::RetryAfter() const {
+  int seconds = 0;
+  if (!absl::SimpleAtoi(std::string(Header("retry-after")), &seconds) || seconds < 0) {
+    return std::nullopt;
+  }
+  return std::chrono::seconds(seconds);
 }
 
 struct HttpClient::Handle {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,6 +51,9 @@ struct HttpResponse {
 
   // The first header of that (lower-case) name, or empty.
   std::string_view Header(std::string_view lower_case_name) const;
+  // The Retry-After header in whole seconds (what registries and the API server send), or
+  // nullopt when it is absent, negative or not a number.
+  std::optional<std::chrono::seconds> RetryAfter() const;
 };
 
 class HttpClient {

@@ -12,7 +12,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -107,10 +106,8 @@ absl::StatusOr<common::HttpResponse> RegistryClient::WithRetries(
     std::chrono::milliseconds wait = backoff;
     // A registry that says how long to wait is believed, within the cap.
     if (response.ok()) {
-      int seconds = 0;
-      if (absl::SimpleAtoi(std::string(response->Header("retry-after")), &seconds) && seconds > 0) {
-        wait = std::chrono::seconds(seconds);
-      }
+      const std::optional<std::chrono::seconds> asked = response->RetryAfter();
+      if (asked.has_value() && asked->count() > 0) wait = *asked;
     }
     std::this_thread::sleep_for(std::min(wait, options_.max_backoff));
     backoff = std::min(backoff * 2, options_.max_backoff);
