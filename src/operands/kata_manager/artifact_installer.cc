@@ -33,11 +33,11 @@ absl::Status Errno(const std::string& what) {
 // The record says this digest is installed and its files are all there, whole.
 bool AlreadyInstalled(const std::string& dir, const std::string& url, const std::string& digest,
                       InstalledArtifact& installed) {
-  absl::StatusOr<std::string> text = common::ReadFile(absl::StrCat(dir, "/", kArtifactRecordFile));
-  if (!text.ok()) return false;
-  const json record = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!record.is_object() || record.value("digest", "") != digest ||
-      record.value("url", "") != url || !record.contains("files") || !record["files"].is_array()) {
+  const std::optional<json> found = ReadArtifactRecord(dir);
+  if (!found.has_value()) return false;
+  const json& record = *found;
+  if (record.value("digest", "") != digest || record.value("url", "") != url ||
+      !record.contains("files") || !record["files"].is_array()) {
     return false;
   }
   installed.config_path = record.value("configPath", "");
@@ -75,6 +75,14 @@ absl::StatusOr<std::string> FindKataConfig(const std::vector<oci::PulledFile>& f
 }
 
 }  // namespace
+
+std::optional<json> ReadArtifactRecord(const std::string& dir) {
+  absl::StatusOr<std::string> text = common::ReadFile(absl::StrCat(dir, "/", kArtifactRecordFile));
+  if (!text.ok()) return std::nullopt;
+  json record = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!record.is_object()) return std::nullopt;
+  return record;
+}
 
 absl::StatusOr<std::string> PointKataConfigAt(const std::string& toml_text,
                                               const std::string& dir) {

@@ -10,10 +10,12 @@
 //   absl::StatusOr<InstalledArtifact> done = InstallArtifact(registry, runtime_class, options,
 //   log);
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 
 #include "common/logger.h"
 #include "oci/artifact_puller.h"
@@ -37,6 +39,11 @@ struct InstalledArtifact {
   std::vector<oci::PulledFile> files;
   bool downloaded = false;  // false: the installed digest was current, nothing was fetched.
 };
+
+// What <dir>/.gpuop-artifact.json says was installed there: url, digest, configPath and the
+// files (name, digest, size as pulled, installedSize when the install rewrote it); nullopt when
+// there is no readable record.
+std::optional<nlohmann::json> ReadArtifactRecord(const std::string& dir);
 
 absl::StatusOr<InstalledArtifact> InstallArtifact(oci::RegistryClient& registry,
                                                   const RuntimeClassArtifacts& runtime_class,

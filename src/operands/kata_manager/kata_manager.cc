@@ -5,19 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
-#include "common/files.h"
 #include "oci/credentials.h"
 
 namespace gpuop::operands {
 namespace {
-
-// The ConfigPath of an install that is there from an earlier pass, when this pass failed.
-std::string PreviousConfigPath(const std::string& dir) {
-  absl::StatusOr<std::string> text = common::ReadFile(absl::StrCat(dir, "/", kArtifactRecordFile));
-  if (!text.ok()) return "";
-  const nlohmann::json record = nlohmann::json::parse(*text, nullptr, false);
-  return record.is_object() ? record.value("configPath", "") : "";
-}
 
 absl::StatusOr<InstalledArtifact> InstallOne(const RuntimeClassArtifacts& runtime_class,
                                              const KataManagerConfig& config,
@@ -84,9 +75,12 @@ KataPassReport RunKataPass(const KataManagerConfig& config,
               {{"runtime_class", runtime_class.name},
                {"url", runtime_class.url},
                {"error", std::string(installed.status().message())}});
-    const std::string previous = PreviousConfigPath(
+    // An install from an earlier pass keeps its handler.
+    const std::optional<nlohmann::json> previous = ReadArtifactRecord(
         options.root.Path(absl::StrCat(config.artifacts_dir, "/", runtime_class.name)));
-    if (!previous.empty()) handlers.push_back({runtime_class.name, previous});
+    if (previous.has_value() && !previous->value("configPath", "").empty()) {
+      handlers.push_back({runtime_class.name, previous->value("configPath", "")});
+    }
   }
   if (handlers.empty()) {
     absl::StatusOr<bool> removed = containerd::RemoveHandlers(options.root, options.containerd);
