@@ -81,16 +81,28 @@ void KataNodeReporter::Report(const KataPassReport& report) {
     }
   }
   if (!node_) return;  // Never read the node: nothing to put Events on.
-  std::map<std::string, std::string> now = report.failures;
-  if (!report.containerd_error.empty()) now["containerd"] = report.containerd_error;
-  for (const auto& [what, message] : now) {
-    if (warned_.contains(what) && warned_[what] == message) continue;
-    const bool containerd = what == "containerd";
-    const absl::Status sent = recorder_.Warning(
-        *node_, containerd ? "ContainerdConfigFailed" : "KataArtifactsFailed",
-        containerd ? "RegisterRuntimeHandlers" : "InstallArtifacts",
-        containerd ? message : absl::StrCat("runtime class ", what, ": ", message));
-    if (sent.ok()) warned_[what] = message;
+  // reason/subject -> the Warning's note; keyed by reason so that no class name can pass for
+  // the containerd notice.
+  struct Warning {
+    const char* reason;
+    const char* action;
+    std::string note;
+  };
+  std::map<std::string, Warning> now;
+  for (const auto& [name, message] : report.failures) {
+    now[absl::StrCat("KataArtifactsFailed/", name)] = {
+        "KataArtifactsFailed", "InstallArtifacts",
+        absl::StrCat("runtime class ", name, ": ", message)};
+  }
+  if (!report.containerd_error.empty()) {
+    now["ContainerdConfigFailed"] = {"ContainerdConfigFailed", "RegisterRuntimeHandlers",
+                                     report.containerd_error};
+  }
+  for (const auto& [key, warning] : now) {
+    if (warned_.contains(key) && warned_[key] == warning.note) continue;
+    if (recorder_.Warning(*node_, warning.reason, warning.action, warning.note).ok()) {
+      warned_[key] = warning.note;
+    }
   }
   for (auto it = warned_.begin(); it != warned_.end();) {
     it = now.contains(it->first) ? std::next(it) : warned_.erase(it);

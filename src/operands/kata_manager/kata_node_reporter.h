@@ -40,7 +40,7 @@ class KataNodeReporter {
   common::Logger& log_;
   std::optional<kube::ObjectReference> node_;
   std::string annotated_;                      // The annotation's value we last wrote.
-  std::map<std::string, std::string> warned_;  // runtime class (or "containerd") -> message
+  std::map<std::string, std::string> warned_;  // reason/subject -> the note last sent
 };
 
 }  // namespace gpuop::operands
