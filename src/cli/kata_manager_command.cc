@@ -22,6 +22,7 @@
 #include "common/logger.h"
 #include "common/metrics_server.h"
 #include "common/subprocess.h"
+#include "containerd/containerd_layout.h"
 #include "containerd/containerd_restart.h"
 #include "containerd/containerd_version.h"
 #include "kube/event_recorder.h"
@@ -54,7 +55,11 @@ absl::StatusOr<containerd::ContainerdVersion> DetectContainerd(const host::HostR
       return containerd::ParseContainerdRelease(reported->substr(13));
     }
   }
-  for (const char* binary : {"/usr/bin/containerd", "/usr/local/bin/containerd"}) {
+  // Where plain containerd, k3s, rke2, k0s and microk8s keep it.
+  for (const char* binary :
+       {"/usr/bin/containerd", "/usr/local/bin/containerd",
+        "/var/lib/rancher/k3s/data/current/bin/containerd", "/var/lib/rancher/rke2/bin/containerd",
+        "/var/lib/k0s/bin/containerd", "/snap/microk8s/current/bin/containerd"}) {
     if (!root.Exists(binary)) continue;
     absl::StatusOr<common::ProcessResult> run =
         common::RunProcess({root.Path(binary), "--version"}, {.timeout = std::chrono::seconds(10)});
@@ -62,6 +67,55 @@ absl::StatusOr<containerd::ContainerdVersion> DetectContainerd(const host::HostR
   }
   return absl::NotFoundError(
       "cannot run the host's containerd --version; say which it is with --containerd-version");
+}
+
+// The node's containerd as the agent will touch it: the distribution's layout, with what the
+// flags name explicitly in place of the layout's paths.
+struct ContainerdTarget {
+  containerd::ContainerdLayout layout;
+  containerd::HandlerInstallOptions install;
+  containerd::RestartOptions restart;
+};
+
+struct ContainerdFlags {
+  std::string distribution;  // "auto" or a distribution's name.
+  std::string config;        // Each empty: the layout's.
+  std::string drop_in;
+  std::string socket;
+  std::string restart;
+  std::string systemd_bus;
+};
+
+absl::StatusOr<ContainerdTarget> ResolveContainerd(const host::HostRoot& root,
+                                                   const ContainerdFlags& flags,
+                                                   const containerd::ContainerdVersion& version) {
+  containerd::Distribution distribution = containerd::DetectDistribution(root);
+  if (flags.distribution != "auto") {
+    absl::StatusOr<containerd::Distribution> named =
+        containerd::ParseDistribution(flags.distribution);
+    if (!named.ok()) return named.status();
+    distribution = *named;
+  }
+  absl::StatusOr<containerd::ContainerdLayout> layout =
+      containerd::LayoutFor(root, distribution, version);
+  if (!layout.ok()) return layout.status();
+  ContainerdTarget target{.layout = *layout};
+  if (!flags.config.empty()) target.layout.config_path = flags.config;
+  if (!flags.drop_in.empty()) target.layout.drop_in_path = flags.drop_in;
+  if (!flags.socket.empty()) target.layout.socket = flags.socket;
+  target.install = {.config_path = target.layout.config_path,
+                    .drop_in_path = target.layout.drop_in_path,
+                    .version = version,
+                    .import_mode = target.layout.import_mode,
+                    .template_path = target.layout.template_path,
+                    .rendered_path = target.layout.rendered_path};
+  // k0s restarts its containerd itself when its drop-in dir changes.
+  const bool restarts_itself = target.layout.units.empty() && flags.restart == "auto";
+  target.restart = {.mode = restarts_itself ? "none" : flags.restart,
+                    .units = target.layout.units,
+                    .socket = target.layout.socket,
+                    .systemd_bus = flags.systemd_bus};
+  return target;
 }
 
 struct ApiAccess {
@@ -101,11 +155,12 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   std::string ns = EnvOr("POD_NAMESPACE", "");
   std::string kubeconfig;
   std::string validations_dir = api::kValidationsDir;
-  std::string containerd_config = EnvOr("CONTAINERD_CONFIG", "/etc/containerd/config.toml");
-  std::string drop_in = "/etc/containerd/conf.d/99-gpuop-kata.toml";
+  ContainerdFlags containerd_flags{.distribution = EnvOr("CONTAINERD_DISTRIBUTION", "auto"),
+                                   .config = EnvOr("CONTAINERD_CONFIG", ""),
+                                   .socket = EnvOr("CONTAINERD_SOCKET", ""),
+                                   .restart = EnvOr("CONTAINERD_RESTART", "auto"),
+                                   .systemd_bus = EnvOr("SYSTEMD_BUS", "")};
   std::string containerd_version;
-  std::string restart = EnvOr("CONTAINERD_RESTART", "auto");
-  std::string containerd_socket = EnvOr("CONTAINERD_SOCKET", "/run/containerd/containerd.sock");
   std::string plain_http;
   std::string ca_file;
   std::string resync_seconds = "300";
@@ -121,15 +176,27 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   flags.String("namespace", &ns, "where the pull secrets are ($POD_NAMESPACE)");
   flags.String("kubeconfig", &kubeconfig, "kubeconfig (default: $KUBECONFIG, then in-cluster)");
   flags.String("validations-dir", &validations_dir, "host directory for the ready-file");
-  flags.String("containerd-config", &containerd_config, "host path of containerd's main config");
-  flags.String("containerd-drop-in", &drop_in, "host path of gpuop's drop-in, imported by it");
+  flags.String("containerd-distribution", &containerd_flags.distribution,
+               "whose containerd the node runs: containerd, k3s, rke2, k0s, microk8s, or auto "
+               "(told by their files on the host) ($CONTAINERD_DISTRIBUTION)");
+  flags.String("containerd-config", &containerd_flags.config,
+               "host path of containerd's main config (default: the distribution's) "
+               "($CONTAINERD_CONFIG)");
+  flags.String("containerd-drop-in", &containerd_flags.drop_in,
+               "host path of gpuop's drop-in (default: the distribution's)");
   flags.String("containerd-version", &containerd_version,
                "the node's containerd release (1.7, 2.1); default: ask the host's containerd");
-  flags.String("containerd-restart", &restart,
-               "after a change: systemd (systemctl restart), signal (SIGTERM; its supervisor "
-               "starts it again), auto (systemd if the host runs it, else signal) or none "
+  flags.String("containerd-restart", &containerd_flags.restart,
+               "after a change: systemd (its D-Bus API restarts the distribution's unit), "
+               "signal (SIGTERM; its supervisor starts it again), auto (systemd if the host "
+               "booted with it, else signal; nothing on k0s, which restarts it itself) or none "
                "($CONTAINERD_RESTART)");
-  flags.String("containerd-socket", &containerd_socket, "host path of containerd's socket");
+  flags.String("containerd-socket", &containerd_flags.socket,
+               "host path of containerd's socket (default: the distribution's) "
+               "($CONTAINERD_SOCKET)");
+  flags.String("systemd-bus", &containerd_flags.systemd_bus,
+               "D-Bus address of systemd (default: the host's system bus under --host-root) "
+               "($SYSTEMD_BUS)");
   flags.String("plain-http-registries", &plain_http,
                "registries reached over plain HTTP, comma-separated (loopback test registries)");
   flags.String("registry-ca-file", &ca_file, "PEM file of CAs to trust for registries");
@@ -149,6 +216,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
     err << "kata-manager: --resync is whole seconds, at least 1\n";
     return kExitUsage;
   }
+  const std::string& restart = containerd_flags.restart;
   if (restart != "auto" && restart != "systemd" && restart != "signal" && restart != "none") {
     err << "kata-manager: --containerd-restart is auto, systemd, signal or none\n";
     return kExitUsage;
@@ -158,7 +226,6 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   std::optional<StopOnSignals> signals;
   if (!once && !cleanup) signals.emplace(stop);
   const host::HostRoot root(host_root);
-  const containerd::RestartOptions restart_options{.mode = restart, .socket = containerd_socket};
 
   ApiAccess api = cleanup ? ApiAccess{} : ConnectToApi(node_name, ns, kubeconfig, log);
   absl::StatusOr<containerd::ContainerdVersion> version =
@@ -168,11 +235,14 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
               {{"error", std::string(version.status().message())}});
     return 1;
   }
-  operands::KataManagerOptions options{.root = root,
-                                       .containerd = {.config_path = containerd_config,
-                                                      .drop_in_path = drop_in,
-                                                      .version = *version},
-                                       .architecture = oci::NodeArchitecture()};
+  absl::StatusOr<ContainerdTarget> target = ResolveContainerd(root, containerd_flags, *version);
+  if (!target.ok()) {
+    err << "kata-manager: " << target.status().message() << "\n";
+    return kExitUsage;
+  }
+  const containerd::RestartOptions& restart_options = target->restart;
+  operands::KataManagerOptions options{
+      .root = root, .containerd = target->install, .architecture = oci::NodeArchitecture()};
   if (!plain_http.empty()) options.plain_http_registries = absl::StrSplit(plain_http, ',');
   if (!ca_file.empty()) {
     absl::StatusOr<std::string> ca = common::ReadFile(ca_file);
@@ -190,7 +260,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
       return 1;
     }
     log.Info(*removed ? "Kata handlers taken out of containerd's config" : "nothing to clean up",
-             {{"config", containerd_config}});
+             {{"config", target->layout.config_path}});
     if (*removed) {
       if (absl::Status restarted = containerd::RestartContainerd(root, restart_options);
           !restarted.ok()) {
@@ -217,11 +287,15 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   const std::string config_dir = std::filesystem::path(config_file).parent_path().string();
   if (events.ok()) (*events)->Watch(config_dir);  // A ConfigMap update swaps a symlink there.
 
-  log.Info("kata-manager started",
-           {{"config", config_file},
-            {"host_root", host_root},
-            {"containerd", absl::StrCat(version->major, ".", version->minor)},
-            {"node", node_name}});
+  log.Info(
+      "kata-manager started",
+      {{"config", config_file},
+       {"host_root", host_root},
+       {"containerd", absl::StrCat(version->major, ".", version->minor)},
+       {"distribution", std::string(containerd::DistributionName(target->layout.distribution))},
+       {"containerd_config", target->layout.config_path},
+       {"drop_in", target->layout.drop_in_path},
+       {"node", node_name}});
   std::string last_config;
   bool ready_written = false;
   while (true) {
@@ -270,8 +344,8 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
               !restarted.ok()) {
             report.containerd_error = absl::StrCat("containerd restart: ", restarted.message());
             log.Error("containerd restart failed", {{"error", report.containerd_error}});
-          } else if (restart != "none") {
-            log.Info("containerd restarted and answering", {{"socket", containerd_socket}});
+          } else if (restart_options.mode != "none") {
+            log.Info("containerd restarted and answering", {{"socket", restart_options.socket}});
           }
         }
         if (api.reporter) api.reporter->Report(report);

@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "common/subprocess.h"
 #include "common/unique_fd.h"
+#include "containerd/systemd_units.h"
 
 namespace gpuop::containerd {
 
@@ -96,16 +96,14 @@ absl::Status RestartContainerd(const host::HostRoot& root, const RestartOptions&
     return absl::InvalidArgumentError(absl::StrCat("containerd restart mode \"", options.mode,
                                                    "\" is not auto, systemd, signal or none"));
   }
-  std::vector<std::string> argv = {"systemctl", "restart", options.unit};
-  // From a pod, the host's systemctl talks to the host's systemd through the host's /run.
-  if (root.Root() != "/" && !root.Root().empty())
-    argv.insert(argv.begin(), {"chroot", root.Root()});
-  absl::StatusOr<common::ProcessResult> run =
-      common::RunProcess(argv, {.timeout = options.timeout});
-  if (!run.ok()) return run.status();
-  if (run->exit_code != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("systemctl restart ", options.unit, " failed: ", run->err.substr(0, 300)));
+  // From a pod the host's systemd is reached through the host's /run, without its systemctl.
+  absl::StatusOr<std::unique_ptr<SystemdUnits>> manager = SystemdUnits::Connect(
+      options.systemd_bus.empty() ? SystemBusAddress(root.Root()) : options.systemd_bus);
+  if (!manager.ok()) return manager.status();
+  absl::StatusOr<std::string> unit = (*manager)->FirstLoaded(options.units);
+  if (!unit.ok()) return unit.status();
+  if (absl::Status restarted = (*manager)->Restart(*unit, options.timeout); !restarted.ok()) {
+    return restarted;
   }
   return WaitForSocket(root.Path(options.socket), options.timeout);
 }

@@ -1,7 +1,9 @@
 #pragma once
 
 // Makes the node's containerd load a changed config (it reads it only when it starts):
-// "systemd" runs `systemctl restart <unit>` on the host; "signal" sends SIGTERM to the process
+// "systemd" asks the host's systemd over D-Bus to restart the first of the layout's units that
+// it has loaded (containerd.service, k3s.service...) and waits for the job; "signal" sends
+// SIGTERM to the process
 // serving the socket (found through SO_PEERCRED, so the agent needs the host's PID namespace)
 // and counts on its supervisor to start it again, as k0s's or a supervisord's does; "auto" is
 // systemd where the host booted with it (/run/systemd/system), else signal; "none" leaves it to
@@ -9,6 +11,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -18,8 +21,10 @@ namespace gpuop::containerd {
 
 struct RestartOptions {
   std::string mode = "auto";  // "auto", "systemd", "signal" or "none".
-  std::string unit = "containerd.service";
-  std::string socket = "/run/containerd/containerd.sock";  // Host path.
+  std::vector<std::string> units = {"containerd.service"};  // The first loaded one restarts.
+  std::string socket = "/run/containerd/containerd.sock";   // Host path.
+  // D-Bus address of systemd; empty: the host's system bus under the host root.
+  std::string systemd_bus;
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
 };
 

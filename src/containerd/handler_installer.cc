@@ -51,11 +51,76 @@ absl::Status InFile(const std::string& host_path, const absl::Status& status) {
                       absl::StrCat(host_path, ": ", status.message(), " (nothing was changed)"));
 }
 
+// Writes the drop-in when it differs; true when it did.
+absl::StatusOr<bool> WriteDropIn(const std::string& path, const std::string& text) {
+  absl::StatusOr<FileState> current = ReadIfExists(path);
+  if (!current.ok()) return current.status();
+  if (current->exists && current->text == text) return false;
+  if (absl::Status written = WriteIn(path, text); !written.ok()) return written;
+  return true;
+}
+
+// k0s merges the files of its drop-in dir into the config it generates, so the drop-in holds
+// the runtimes alone, in the schema of the node's release.
+absl::StatusOr<InstallResult> InstallLoadedByDistribution(
+    const host::HostRoot& root, const HandlerInstallOptions& options,
+    const std::vector<RuntimeHandler>& handlers) {
+  const MainConfig none;
+  absl::StatusOr<DropInPlan> plan = PlanDropIn(none, false, options.version);
+  if (!plan.ok()) return plan.status();
+  plan->carries_user_cri_table = false;
+  InstallResult result{.plan = *plan};
+  absl::StatusOr<bool> written =
+      WriteDropIn(root.Path(options.drop_in_path), RenderDropIn(*plan, none, handlers));
+  if (!written.ok()) return written.status();
+  result.changed = *written;
+  return result;
+}
+
+// k3s and rke2 render their main config from the admin's template at every start: it is read,
+// never written, and it has to import the drop-in dir already.
+absl::StatusOr<InstallResult> InstallIntoImportedDir(const host::HostRoot& root,
+                                                     const HandlerInstallOptions& options,
+                                                     const std::vector<RuntimeHandler>& handlers) {
+  absl::StatusOr<FileState> main_file = ReadIfExists(root.Path(options.config_path));
+  if (!main_file.ok()) return InFile(options.config_path, main_file.status());
+  if (!main_file->exists) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        options.config_path,
+        " does not exist yet: it is rendered when the node's Kubernetes distribution starts "
+        "containerd (nothing was changed)"));
+  }
+  absl::StatusOr<MainConfig> main = ParseMainConfig(main_file->text);
+  if (!main.ok()) return InFile(options.config_path, main.status());
+  const std::string dir = std::filesystem::path(options.drop_in_path).parent_path().string();
+  if (!ImportsCover(main->imports, options.drop_in_path)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        options.config_path, " does not import ", dir,
+        "/*.toml, and gpuop does not edit it: it is rendered from ", options.template_path,
+        " at every start. Put imports = [\"", dir, "/*.toml\"] at the top of ",
+        options.template_path, " (above every table) and restart; nothing was changed"));
+  }
+  absl::StatusOr<DropInPlan> plan = PlanDropIn(*main, true, options.version);
+  if (!plan.ok()) return InFile(options.config_path, plan.status());
+  InstallResult result{.plan = *plan};
+  absl::StatusOr<bool> written =
+      WriteDropIn(root.Path(options.drop_in_path), RenderDropIn(*plan, *main, handlers));
+  if (!written.ok()) return written.status();
+  result.changed = *written;
+  return result;
+}
+
 }  // namespace
 
 absl::StatusOr<InstallResult> InstallHandlers(const host::HostRoot& root,
                                               const HandlerInstallOptions& options,
                                               const std::vector<RuntimeHandler>& handlers) {
+  if (options.import_mode == ImportMode::kLoadedByDistribution) {
+    return InstallLoadedByDistribution(root, options, handlers);
+  }
+  if (options.import_mode == ImportMode::kRequireImport) {
+    return InstallIntoImportedDir(root, options, handlers);
+  }
   const std::string config_path = root.Path(options.config_path);
   absl::StatusOr<FileState> main_file = ReadIfExists(config_path);
   if (!main_file.ok()) return InFile(options.config_path, main_file.status());
@@ -72,13 +137,20 @@ absl::StatusOr<InstallResult> InstallHandlers(const host::HostRoot& root,
 
   InstallResult result{.plan = *plan};
   const std::string drop_in_path = root.Path(options.drop_in_path);
-  const std::string drop_in = RenderDropIn(*plan, *main, handlers);
-  absl::StatusOr<FileState> current = ReadIfExists(drop_in_path);
-  if (!current.ok()) return current.status();
-  if (!current->exists || current->text != drop_in) {
-    if (absl::Status written = WriteIn(drop_in_path, drop_in); !written.ok()) return written;
-    result.changed = true;
+  MainConfig settings = *main;
+  if (!options.rendered_path.empty() && plan->carries_user_cri_table) {
+    absl::StatusOr<FileState> rendered = ReadIfExists(root.Path(options.rendered_path));
+    if (!rendered.ok()) return InFile(options.rendered_path, rendered.status());
+    if (rendered->exists) {
+      absl::StatusOr<MainConfig> parsed = ParseMainConfig(rendered->text);
+      if (!parsed.ok()) return InFile(options.rendered_path, parsed.status());
+      settings = *std::move(parsed);
+    }
   }
+  absl::StatusOr<bool> drop_in_written =
+      WriteDropIn(drop_in_path, RenderDropIn(*plan, settings, handlers));
+  if (!drop_in_written.ok()) return drop_in_written.status();
+  result.changed = *drop_in_written;
   if (!main_file->exists) {
     if (absl::Status marked = WriteIn(config_path + kCreatedMarkerSuffix, ""); !marked.ok()) {
       return marked;
@@ -106,7 +178,8 @@ absl::StatusOr<bool> RemoveHandlers(const host::HostRoot& root,
   const std::string config_path = root.Path(options.config_path);
   absl::StatusOr<FileState> main_file = ReadIfExists(config_path);
   if (!main_file.ok()) return main_file.status();
-  if (main_file->exists) {
+  // Only in kAddImport mode did gpuop touch the main config.
+  if (main_file->exists && options.import_mode == ImportMode::kAddImport) {
     absl::StatusOr<std::string> edited = WithoutImport(main_file->text, options.drop_in_path);
     if (!edited.ok()) return InFile(options.config_path, edited.status());
     const std::string marker = config_path + kCreatedMarkerSuffix;

@@ -209,6 +209,39 @@ TEST_F(HandlerInstallerTest, ASignalRestartBringsBackASupervisedContainerdWithTh
   EXPECT_FALSE(unsupervised.ok());
 }
 
+TEST_F(HandlerInstallerTest, AK3sStyleRenderedConfigThatImportsItsDirLoadsTheHandlers) {
+  // What k3s renders from a template that imports config.toml.d (containerd_layout.h); the
+  // real containerd reads it as k3s's embedded one would.
+  const std::string rendered = dir_ + "/k3s/config.toml";
+  const std::string text =
+      "imports = [\"" + dir_ + "/k3s/config.toml.d/*.toml\"]\nversion = 2\n\n" +
+      "[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"" + dir_ + "/k3s/bin\"\n";
+  Write(rendered, text);
+  HandlerInstallOptions k3s = options_;
+  k3s.config_path = rendered;
+  k3s.drop_in_path = dir_ + "/k3s/config.toml.d/99-gpuop-kata.toml";
+  k3s.import_mode = ImportMode::kRequireImport;
+  k3s.template_path = dir_ + "/k3s/config.toml.tmpl";
+  absl::StatusOr<InstallResult> installed = InstallHandlers(root_, k3s, Handlers());
+  ASSERT_TRUE(installed.ok()) << installed.status();
+  EXPECT_EQ(testing::ReadWhole(rendered), text) << "the rendered config is k3s's";
+  const common::ProcessResult dump =
+      RunTool({"containerd", "--config", rendered, "config", "dump"});
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_THAT(dump.out, HasSubstr("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes."
+                                  "kata-qemu-nvidia-gpu.options]\n            ConfigPath = \"" +
+                                  Handlers()[0].config_path + "\""));
+  EXPECT_THAT(dump.out, HasSubstr("bin_dir = \"" + dir_ + "/k3s/bin\""))
+      << "containerd 1.6: the drop-in repeats the rendered config's CRI settings";
+
+  // The same rendered config without the import: refused, nothing written.
+  std::filesystem::remove_all(dir_ + "/k3s");
+  Write(rendered, "version = 2\n");
+  absl::StatusOr<InstallResult> refused = InstallHandlers(root_, k3s, Handlers());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(std::filesystem::exists(k3s.drop_in_path));
+}
+
 TEST_F(HandlerInstallerTest, AMainConfigThatDoesNotParseIsLeftByteForByte) {
   const std::string broken = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"\n  x = 1\n";
   Write(options_.config_path, broken);

@@ -135,6 +135,9 @@ TEST(ParseContainerdVersion, ReadsDebianDockerAndUpstreamBuilds) {
   EXPECT_FALSE(ParseContainerdVersion("bash: containerd: command not found").ok());
   EXPECT_EQ(ParseContainerdRelease("1.7")->minor, 7);
   EXPECT_EQ(ParseContainerdRelease("v2.1.4")->major, 2);
+  // What kubelet reports on k3s and rke2 nodes, after "containerd://".
+  EXPECT_EQ(ParseContainerdRelease("2.0.4-k3s2")->major, 2);
+  EXPECT_EQ(ParseContainerdRelease("1.7.23-k3s2")->minor, 7);
   EXPECT_FALSE(ParseContainerdRelease("latest").ok());
   EXPECT_FALSE(ParseContainerdVersion("containerd x y.z").ok());
 }
