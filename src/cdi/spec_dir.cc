@@ -21,12 +21,8 @@ absl::StatusOr<bool> WriteSpecIfChanged(const std::string& dir, const Spec& spec
       current.ok() && *current == contents) {
     return false;
   }
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::InternalError(absl::StrCat("create ", dir, ": ", error.message()));
-  }
-  if (absl::Status written = common::WriteFileAtomically(path, contents); !written.ok()) {
+  if (absl::Status written = common::WriteFileAtomicallyCreatingFolders(path, contents);
+      !written.ok()) {
     return written;
   }
   return true;

@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -17,6 +16,7 @@
 #include "cli/flag_parser.h"
 #include "cli/signals.h"
 #include "cli/subcommands.h"
+#include "common/atomic_file.h"
 #include "common/file_events.h"
 #include "common/files.h"
 #include "common/logger.h"
@@ -353,11 +353,14 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
         ok = report.Ok();
         if (ok && !ready_written && !validations_dir.empty()) {
           // On the host, like the other agents' ready-files, for the validator to see.
-          const std::string ready_dir = root.Path(validations_dir);
-          std::error_code ignored;
-          std::filesystem::create_directories(ready_dir, ignored);
-          std::ofstream(ready_dir + "/" + api::kKataManagerReadyFile).close();
-          ready_written = true;
+          const std::string ready = root.Path(validations_dir) + "/" + api::kKataManagerReadyFile;
+          if (absl::Status written = common::WriteFileAtomicallyCreatingFolders(ready, "");
+              written.ok()) {
+            ready_written = true;
+          } else {
+            log.Error("cannot write the ready file; will try again",
+                      {{"file", ready}, {"error", std::string(written.message())}});
+          }
         }
       }
     }

@@ -14,6 +14,20 @@
 
 namespace gpuop::common {
 
+absl::Status WriteFileAtomicallyCreatingFolders(const std::string& path, std::string_view contents,
+                                                int mode) {
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (!folder.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(folder, error);
+    if (error) {
+      return absl::InternalError(absl::StrCat("create the folder ", folder.string(), " for ", path,
+                                              ": ", error.message()));
+    }
+  }
+  return WriteFileAtomically(path, contents, mode);
+}
+
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents, int mode) {
   const std::filesystem::path target(path);
   const std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();

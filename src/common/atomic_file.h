@@ -14,4 +14,9 @@ namespace gpuop::common {
 absl::Status WriteFileAtomically(const std::string& path, std::string_view contents,
                                  int mode = 0644);
 
+// The same, creating the folders above `path` first (WriteFileAtomically wants them there: a
+// missing folder is usually a wrong path, and then an error is what the caller needs).
+absl::Status WriteFileAtomicallyCreatingFolders(const std::string& path, std::string_view contents,
+                                                int mode = 0644);
+
 }  // namespace gpuop::common

@@ -32,11 +32,7 @@ absl::StatusOr<FileState> ReadIfExists(const std::string& path) {
 }
 
 absl::Status WriteIn(const std::string& path, const std::string& text, int mode = 0644) {
-  std::error_code error;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
-  if (error)
-    return absl::InternalError(absl::StrCat("create the folder of ", path, ": ", error.message()));
-  return common::WriteFileAtomically(path, text, mode);
+  return common::WriteFileAtomicallyCreatingFolders(path, text, mode);
 }
 
 absl::Status RemoveFile(const std::string& path) {

@@ -242,6 +242,9 @@ absl::Status RegistryClient::DownloadBlob(const std::string& repository, const D
                                           const std::string& path, const BlobProgress& progress) {
   const std::string url = absl::StrCat(BaseUrl(), "/v2/", repository, "/blobs/", blob.digest);
   const std::string what = absl::StrCat("blob ", blob.digest, " of ", registry_, "/", repository);
+  // The bytes go to a temp file beside `path`, renamed to it only once size and digest match:
+  // `path` never holds a partial or corrupt blob.
+  const std::string partial = path + ".partial";
   common::UniqueFd fd;
   Sha256 hash;
   int64_t written = 0;
@@ -257,7 +260,7 @@ absl::Status RegistryClient::DownloadBlob(const std::string& repository, const D
       if (n < 0) {
         if (errno == EINTR) continue;
         return absl::InternalError(absl::StrCat(
-            "write ", path, ": ", std::error_code(errno, std::generic_category()).message()));
+            "write ", partial, ": ", std::error_code(errno, std::generic_category()).message()));
       }
       done += static_cast<size_t>(n);
     }
@@ -268,10 +271,11 @@ absl::Status RegistryClient::DownloadBlob(const std::string& repository, const D
   absl::StatusOr<common::HttpResponse> response =
       WithRetries([&]() -> absl::StatusOr<common::HttpResponse> {
         // Each try starts the file over.
-        fd = common::UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        fd = common::UniqueFd(
+            ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
         if (!fd.Valid())
           return absl::InternalError(absl::StrCat(
-              "create ", path, ": ", std::error_code(errno, std::generic_category()).message()));
+              "create ", partial, ": ", std::error_code(errno, std::generic_category()).message()));
         hash.Reset();
         written = 0;
         return Get(repository, url, {}, options_.blob_timeout, &sink);
@@ -290,12 +294,17 @@ absl::Status RegistryClient::DownloadBlob(const std::string& repository, const D
                                          "; the blob is corrupt in the registry or on the way"));
   } else if (::fsync(fd.Get()) != 0) {
     result = absl::InternalError(absl::StrCat(
-        "fsync ", path, ": ", std::error_code(errno, std::generic_category()).message()));
+        "fsync ", partial, ": ", std::error_code(errno, std::generic_category()).message()));
   }
   fd.Reset();
+  if (result.ok() && ::rename(partial.c_str(), path.c_str()) != 0) {
+    result = absl::InternalError(
+        absl::StrCat("rename ", partial, " to ", path, ": ",
+                     std::error_code(errno, std::generic_category()).message()));
+  }
   if (!result.ok()) {
     std::error_code ignored;
-    std::filesystem::remove(path, ignored);
+    std::filesystem::remove(partial, ignored);
   }
   return result;
 }

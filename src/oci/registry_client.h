@@ -53,8 +53,9 @@ class RegistryClient {
   // `reference` is a tag or a digest; a digest reference must match what arrives.
   absl::StatusOr<FetchedManifest> GetManifest(const std::string& repository,
                                               const std::string& reference);
-  // Writes the blob to `path` (truncated first, fsynced at the end). A digest or size that does
-  // not match is DataLoss and `path` is removed; each retry starts the file over.
+  // Writes the blob to `path`: streamed into `<path>.partial` (each retry starts it over),
+  // fsynced, and renamed to `path` only once its size and digest match. A mismatch is DataLoss,
+  // the partial file is removed and `path` is left as it was.
   absl::Status DownloadBlob(const std::string& repository, const Descriptor& blob,
                             const std::string& path, const BlobProgress& progress = nullptr);
 

@@ -54,17 +54,16 @@ absl::Status ValidateVfioPci(const host::HostRoot& root, const VfioValidationOpt
     return absl::InvalidArgumentError(absl::StrCat(
         "workload \"", options.workload, "\" is not one of container, vm-passthrough, vm-vgpu"));
   }
-  std::error_code error;
-  std::filesystem::create_directories(options.validations_dir, error);
   const std::string dir = options.validations_dir + "/";
-  if (absl::Status written =
-          common::WriteFileAtomically(dir + api::kWorkloadTypeFile, options.workload + "\n");
+  if (absl::Status written = common::WriteFileAtomicallyCreatingFolders(
+          dir + api::kWorkloadTypeFile, options.workload + "\n");
       !written.ok()) {
     return written;
   }
   if (options.workload != api::kWorkloadVmPassthrough) return absl::OkStatus();
   // Nobody may rely on an old ready file while we look.
-  std::filesystem::remove(dir + api::kVfioPciReadyFile, error);
+  std::error_code ignored;
+  std::filesystem::remove(dir + api::kVfioPciReadyFile, ignored);
   if (absl::Status checked = CheckGpusOnVfio(root); !checked.ok()) return checked;
   return common::WriteFileAtomically(dir + api::kVfioPciReadyFile, "");
 }

@@ -59,8 +59,8 @@ absl::Status SavePreviousDrivers(const std::string& path,
                        {"previousDriver", binding.previous_driver},
                        {"driver", binding.driver}});
   }
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
-  return common::WriteFileAtomically(path, json{{"devices", devices}}.dump(2) + "\n");
+  return common::WriteFileAtomicallyCreatingFolders(path,
+                                                    json{{"devices", devices}}.dump(2) + "\n");
 }
 
 }  // namespace gpuop::operands

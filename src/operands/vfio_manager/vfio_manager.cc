@@ -112,8 +112,8 @@ void VfioManager::UpdateReadyFile(const VfioPassReport& report) {
   const std::string ready = ReadyFile();
   std::error_code error;
   if (report.Ready()) {
-    std::filesystem::create_directories(options_.validations_dir, error);
-    if (absl::Status written = common::WriteFileAtomically(ready, ""); !written.ok()) {
+    if (absl::Status written = common::WriteFileAtomicallyCreatingFolders(ready, "");
+        !written.ok()) {
       log_.Error("cannot write the ready file", {{"error", std::string(written.message())}});
     }
   } else if (std::filesystem::remove(ready, error)) {

@@ -178,6 +178,16 @@ TEST_F(ArtifactPullTest, ABlobCorruptedInTheRegistryIsRefusedAndNotLeftBehind) {
   EXPECT_TRUE(absl::IsDataLoss(pulled.status())) << pulled.status();
   EXPECT_THAT(std::string(pulled.status().message()), HasSubstr("the content's digest is"));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/pulled/vmlinux-nvidia-gpu.container"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/pulled/vmlinux-nvidia-gpu.container.partial"));
+
+  // A good copy already at the path stays as it was when a download of it fails.
+  RegistryClient direct(registry_->Host(), {.plain_http = true});
+  const std::string kept = dir_ + "/kept";
+  Write(kept, "the earlier, good bytes");
+  const absl::Status failed = direct.DownloadBlob(Ref().repository, resolved->layers[0], kept);
+  EXPECT_TRUE(absl::IsDataLoss(failed)) << failed;
+  EXPECT_EQ(testing::ReadWhole(kept), "the earlier, good bytes");
+  EXPECT_FALSE(std::filesystem::exists(kept + ".partial"));
 }
 
 TEST_F(ArtifactPullTest, ARegistryKilledMidPullIsRetriedUntilThePullCompletes) {

@@ -48,5 +48,20 @@ TEST_F(AtomicFileTest, AFolderThatDoesNotExistIsAnErrorAndWritesNothing) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
+TEST_F(AtomicFileTest, TheCreatingFoldersVariantMakesTheFoldersAndWritesTheFile) {
+  const std::filesystem::path target = dir_ / "a" / "b" / "file";
+  ASSERT_TRUE(WriteFileAtomicallyCreatingFolders(target.string(), "contents", 0600).ok());
+  EXPECT_EQ(Slurp(target), "contents");
+  EXPECT_EQ(std::filesystem::status(target).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  // A folder that cannot be made (a file is in its way) is an error, and nothing is written.
+  std::ofstream(dir_ / "blocker") << "x";
+  const absl::Status blocked =
+      WriteFileAtomicallyCreatingFolders((dir_ / "blocker" / "file").string(), "y");
+  EXPECT_FALSE(blocked.ok());
+  EXPECT_NE(std::string(blocked.message()).find("create the folder"), std::string::npos) << blocked;
+  EXPECT_EQ(Slurp(dir_ / "blocker"), "x");
+}
+
 }  // namespace
 }  // namespace gpuop::common
