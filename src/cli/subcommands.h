@@ -11,6 +11,7 @@ namespace gpuop::cli {
 std::vector<Subcommand> AllSubcommands();
 
 // Each subcommand's entry, defined in its <name>_command.cc.
+Subcommand CcManagerSubcommand();
 Subcommand DevicePluginSubcommand();
 Subcommand VfioManagerSubcommand();
 Subcommand KataManagerSubcommand();

@@ -1,0 +1,272 @@
+#include "operands/cc_manager/cc_manager.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+
+#include "common/atomic_file.h"
+#include "host/gpu_cc_mode.h"
+#include "host/pci_device.h"
+#include "kube/informer.h"
+#include "kube/json_element.h"
+#include "kube/resource.h"
+#include "operands/cc_manager/operand_pause.h"
+
+namespace gpuop::operands {
+namespace {
+
+using json = nlohmann::json;
+
+bool ReadsEnabled(const host::HostRoot& root, const char* parameter) {
+  absl::StatusOr<std::string> value = root.ReadTrimmed(parameter);
+  if (!value.ok()) return false;
+  const std::string lower = absl::AsciiStrToLower(*value);
+  return lower == "y" || lower == "1";
+}
+
+// NVIDIA GPUs and NVSwitches of the node, by address.
+std::vector<host::PciDevice> NvidiaDevices(const host::HostRoot& root) {
+  std::vector<host::PciDevice> devices;
+  for (host::PciDevice& device : host::ScanPciDevices(root).devices) {
+    if (device.IsNvidiaGpu() || device.IsNvSwitch()) devices.push_back(std::move(device));
+  }
+  return devices;
+}
+
+bool EveryGpuCcCapable(const std::vector<host::PciDevice>& devices) {
+  bool any = false;
+  for (const host::PciDevice& device : devices) {
+    if (!device.IsNvidiaGpu()) continue;
+    any = true;
+    if (!host::SupportsCcMode(device)) return false;
+  }
+  return any;
+}
+
+}  // namespace
+
+std::string ReadyStateFor(const std::string& mode_state) {
+  if (mode_state == "on" || mode_state == "ppcie") return "true";
+  if (mode_state == "off") return "false";
+  return "";
+}
+
+bool HostTeeEnabled(const host::HostRoot& root) {
+  return ReadsEnabled(root, "/sys/module/kvm_intel/parameters/tdx") ||
+         ReadsEnabled(root, "/sys/module/kvm_amd/parameters/sev_snp");
+}
+
+CcManager::CcManager(kube::RestClient& client, kube::EventRecorder& recorder,
+                     CcManagerOptions options, common::Logger& log, Observer observer)
+    : client_(client),
+      recorder_(recorder),
+      options_(std::move(options)),
+      log_(log),
+      observer_(std::move(observer)) {}
+
+const std::optional<kube::ObjectReference>& CcManager::NodeRef() {
+  if (!node_) {
+    absl::StatusOr<json> node = client_.Get(kube::resources::kNodes, "", options_.node_name);
+    if (node.ok()) node_ = kube::ReferenceTo(*node);
+  }
+  return node_;
+}
+
+void CcManager::Warn(const std::string& reason, const std::string& note) {
+  log_.Warn(note, {{"reason", reason}, {"node", options_.node_name}});
+  if (NodeRef()) (void)recorder_.Warning(*node_, reason, "SwitchCcMode", note);
+}
+
+void CcManager::WriteState(const std::string& state, bool capable) {
+  json labels = {{kCcCapableLabel, capable ? "true" : "false"}};
+  if (!state.empty()) {
+    // Together, so no reader sees a new mode with the old readiness.
+    labels[kCcModeStateLabel] = state;
+    labels[kCcReadyStateLabel] = ReadyStateFor(state);
+  }
+  absl::StatusOr<json> patched = client_.MergePatch(kube::resources::kNodes, "", options_.node_name,
+                                                    {{"metadata", {{"labels", labels}}}});
+  if (!patched.ok()) {
+    log_.Error("cannot write the CC state labels; will write them at the next apply",
+               {{"node", options_.node_name}, {"error", std::string(patched.status().message())}});
+  }
+}
+
+std::string CcManager::Desired(const std::optional<std::string>& label) {
+  const std::string asked = label && !label->empty() ? *label : options_.default_mode;
+  if (asked != "off" && !HostTeeEnabled(options_.root)) {
+    if (label && !label->empty()) {
+      Warn("CcModeNeedsTee",
+           absl::StrCat(kCcModeLabel, "=", *label,
+                        " asks for confidential computing, but the host has no TEE enabled "
+                        "(kvm_intel tdx / kvm_amd sev_snp): the GPUs stay off"));
+    } else {
+      log_.Info("no TEE enabled on the host: the default CC mode is off",
+                {{"default", options_.default_mode}});
+    }
+    return "off";
+  }
+  return asked;
+}
+
+ApplyResult CcManager::Apply(const std::optional<std::string>& label) {
+  ApplyResult result;
+  const std::vector<host::PciDevice> devices = NvidiaDevices(options_.root);
+  const bool capable = HostTeeEnabled(options_.root) && EveryGpuCcCapable(devices);
+  const auto finish = [&](std::string state) {
+    result.state = std::move(state);
+    WriteState(result.state, capable);
+    for (const host::PciDevice& device : DevicesFor(devices, TargetMode::kPpcie)) {
+      absl::StatusOr<std::string> mode =
+          ReadModeWord(options_.root, device, options_.tools.boot_timeout);
+      if (mode.ok()) result.device_modes[device.address] = *mode;
+    }
+    if (observer_) observer_(result);
+    return result;
+  };
+  result.desired = Desired(label);
+  absl::StatusOr<TargetMode> target = ParseTargetMode(result.desired);
+  if (!target.ok()) {
+    result.error = absl::StrCat(kCcModeLabel, "=", result.desired, ": ", target.status().message(),
+                                "; the GPUs were not touched");
+    Warn("InvalidCcMode", result.error);
+    return finish("failed");
+  }
+  if (std::none_of(devices.begin(), devices.end(),
+                   [](const host::PciDevice& d) { return d.IsNvidiaGpu(); })) {
+    log_.Warn("no NVIDIA GPU on this node: nothing to switch", {{"node", options_.node_name}});
+    return finish("");
+  }
+  if (std::vector<std::string> unsupported = UnsupportedFor(devices, *target);
+      !unsupported.empty()) {
+    result.error = absl::StrCat("CC mode ", result.desired,
+                                " cannot be applied: ", absl::StrJoin(unsupported, ", "),
+                                "; the GPUs were not touched");
+    Warn("CcModeUnsupported", result.error);
+    return finish("failed");
+  }
+  const std::vector<host::PciDevice> targets = DevicesFor(devices, *target);
+  const bool already = std::all_of(targets.begin(), targets.end(), [&](const host::PciDevice& d) {
+    absl::StatusOr<std::string> mode = ReadModeWord(options_.root, d, options_.tools.boot_timeout);
+    return mode.ok() && *mode == result.desired;
+  });
+  if (already) {
+    log_.Info("the GPUs are in the CC mode asked for", {{"mode", result.desired}});
+    return finish(result.desired);
+  }
+
+  std::map<std::string, std::string> paused;
+  OperandPause pause(client_, options_.node_name, options_.ns, log_);
+  auto waited_until = std::chrono::steady_clock::now();
+  if (options_.evict_operands) {
+    absl::StatusOr<std::map<std::string, std::string>> recorded = pause.Pause();
+    if (!recorded.ok()) {
+      result.error = absl::StrCat("cannot pause the sandbox operands before the switch: ",
+                                  recorded.status().message(), "; the GPUs were not touched");
+      Warn("CcModeSwitchFailed", result.error);
+      return finish("failed");
+    }
+    paused = *std::move(recorded);
+    log_.Info("sandbox operands paused for the CC mode switch", {{"mode", result.desired}});
+    common::StopSignal never;
+    std::vector<std::string> left = pause.WaitForPodsGone(paused, options_.eviction_timeout, never);
+    waited_until = std::chrono::steady_clock::now();
+    if (!left.empty()) {
+      Warn("OperandsStillRunning",
+           absl::StrCat(
+               "pods of ", absl::StrJoin(left, ", "), " were still on the node after ",
+               std::chrono::duration_cast<std::chrono::seconds>(options_.eviction_timeout).count(),
+               " s; switching anyway"));
+    }
+  }
+  result.pods_gone_to_switch = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - waited_until);
+  const SwitchReport report = SwitchMode(options_.root, devices, *target, options_.tools);
+  result.switched = report.Switched();
+  result.switch_duration = report.duration;
+  if (options_.evict_operands) {
+    if (absl::Status restored = pause.Restore(paused); !restored.ok()) {
+      // The annotation still holds them: the next start restores them.
+      Warn("OperandsNotRestored",
+           absl::StrCat("cannot restore the sandbox operands' labels: ", restored.message()));
+    }
+  }
+  if (!report.Ok()) {
+    result.error =
+        absl::StrCat("switching to CC mode ", result.desired, " failed: ", report.FirstError());
+    Warn("CcModeSwitchFailed", result.error);
+    return finish("failed");
+  }
+  log_.Info("CC mode switched", {{"mode", result.desired},
+                                 {"devices", std::to_string(report.devices.size())},
+                                 {"duration_ms", std::to_string(report.duration.count())}});
+  if (NodeRef()) {
+    (void)recorder_.Normal(*node_, "CcModeSwitched", "SwitchCcMode",
+                           absl::StrCat("GPUs switched to CC mode ", result.desired, " in ",
+                                        report.duration.count(), " ms"));
+  }
+  return finish(result.desired);
+}
+
+int CcManager::Run(const common::StopSignal& stop) {
+  OperandPause pause(client_, options_.node_name, options_.ns, log_);
+  if (absl::StatusOr<bool> restored = pause.RestoreLeftover(); !restored.ok()) {
+    log_.Error("cannot check for deploy labels a switch left paused",
+               {{"error", std::string(restored.status().message())}});
+  }
+  struct NodeView {
+    std::optional<std::string> cc_mode;
+  };
+  absl::Mutex mu;
+  bool changed = false;
+  const auto wake = [&](const std::string&) {
+    absl::MutexLock lock(&mu);
+    changed = true;
+  };
+  kube::Informer<NodeView> node(
+      client_, kube::resources::kNodes, "",
+      {.field_selector = "metadata.name=" + options_.node_name, .metadata_only = true},
+      [](kube::JsonElement object) {
+        NodeView view;
+        kube::JsonElement value;
+        if (kube::ElementAt(object, {"metadata", "labels", kCcModeLabel}, value) &&
+            value.is_string()) {
+          view.cc_mode = std::string(value.get_string().value());
+        }
+        return view;
+      },
+      {.on_add = wake, .on_update = wake, .on_delete = wake});
+  node.Start();
+  while (!node.WaitForSync(std::chrono::seconds(1))) {
+    if (stop.Stopped()) return 0;
+  }
+  bool first = true;
+  std::optional<std::string> applied;
+  while (!stop.Stopped()) {
+    const std::optional<NodeView> view = node.Get(options_.node_name);
+    const std::optional<std::string> label = view ? view->cc_mode : std::nullopt;
+    if (first || label != applied) {
+      log_.Info("applying the CC mode", {{"label", label.value_or("(none)")}});
+      Apply(label);
+      applied = label;
+      if (first && !options_.ready_file.empty()) {
+        if (absl::Status written =
+                common::WriteFileAtomicallyCreatingFolders(options_.ready_file, "");
+            !written.ok()) {
+          log_.Error("cannot write the ready file", {{"error", std::string(written.message())}});
+        }
+      }
+      first = false;
+      continue;  // The label may have changed again while the switch ran.
+    }
+    absl::MutexLock lock(&mu);
+    mu.AwaitWithTimeout(absl::Condition(&changed), absl::Seconds(1));
+    changed = false;
+  }
+  return 0;
+}
+
+}  // namespace gpuop::operands

@@ -1,0 +1,162 @@
+#include "operands/cc_manager/operand_pause.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+
+#include "kube/informer.h"
+#include "kube/json_element.h"
+#include "kube/resource.h"
+
+namespace gpuop::operands {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kPausedSuffix[] = "_paused-for-cc-mode-change";
+
+absl::StatusOr<json> GetNode(kube::RestClient& client, const std::string& name) {
+  return client.Get(kube::resources::kNodes, "", name);
+}
+
+std::map<std::string, std::string> DeployLabels(const json& node) {
+  std::map<std::string, std::string> values;
+  const json labels = node["metadata"].value("labels", json::object());
+  for (const PausedOperand& operand : PausedOperands()) {
+    if (labels.contains(operand.label) && labels[operand.label].is_string()) {
+      values[operand.label] = labels[operand.label].get<std::string>();
+    }
+  }
+  return values;
+}
+
+}  // namespace
+
+const std::vector<PausedOperand>& PausedOperands() {
+  static const auto* const operands = new std::vector<PausedOperand>{
+      {"nvidia.com/gpu.deploy.vfio-manager", "nvidia-vfio-manager"},
+      {"nvidia.com/gpu.deploy.vgpu-manager", "nvidia-vgpu-manager"},
+      {"nvidia.com/gpu.deploy.sandbox-validator", "nvidia-sandbox-validator"},
+      {"nvidia.com/gpu.deploy.sandbox-device-plugin", "nvidia-sandbox-device-plugin-daemonset"},
+      {"nvidia.com/gpu.deploy.vgpu-device-manager", "nvidia-vgpu-device-manager"},
+      {"nvidia.com/gpu.deploy.kata-sandbox-device-plugin",
+       "nvidia-kata-sandbox-device-plugin-daemonset"},
+  };
+  return *operands;
+}
+
+std::string PausedValue(const std::string& value) {
+  if (value.empty() || value == "false") return value;
+  if (value == "true") return kPausedForCcModeChange;
+  if (absl::StrContains(value, kPausedForCcModeChange)) return value;
+  return value + kPausedSuffix;
+}
+
+std::string UnpausedValue(const std::string& value) {
+  if (value == kPausedForCcModeChange) return "true";
+  if (absl::EndsWith(value, kPausedSuffix)) {
+    return value.substr(0, value.size() - sizeof(kPausedSuffix) + 1);
+  }
+  return value;
+}
+
+OperandPause::OperandPause(kube::RestClient& client, std::string node_name, std::string ns,
+                           common::Logger& log)
+    : client_(client), node_name_(std::move(node_name)), ns_(std::move(ns)), log_(log) {}
+
+absl::StatusOr<std::map<std::string, std::string>> OperandPause::Pause() {
+  absl::StatusOr<json> node = GetNode(client_, node_name_);
+  if (!node.ok()) return node.status();
+  const std::map<std::string, std::string> recorded = DeployLabels(*node);
+  json labels = json::object();
+  for (const auto& [label, value] : recorded) labels[label] = PausedValue(value);
+  // The record goes out with the pause, so no crash can leave labels paused without it.
+  // resourceVersion makes the patch fail, rather than overwrite, if the labels just changed.
+  const json patch = {{"metadata",
+                       {{"resourceVersion", (*node)["metadata"].value("resourceVersion", "")},
+                        {"labels", labels},
+                        {"annotations", {{kPausedLabelsAnnotation, json(recorded).dump()}}}}}};
+  absl::StatusOr<json> patched = client_.MergePatch(kube::resources::kNodes, "", node_name_, patch);
+  if (!patched.ok()) return patched.status();
+  return recorded;
+}
+
+std::vector<std::string> OperandPause::WaitForPodsGone(
+    const std::map<std::string, std::string>& recorded, std::chrono::milliseconds timeout,
+    const common::StopSignal& stop) {
+  std::vector<std::string> apps;
+  for (const PausedOperand& operand : PausedOperands()) {
+    const auto it = recorded.find(operand.label);
+    if (it != recorded.end() && PausedValue(it->second) != it->second) {
+      apps.push_back(operand.app);
+    }
+  }
+  if (apps.empty()) return {};
+  struct PodApp {
+    std::string app;
+  };
+  absl::Mutex mu;
+  bool changed_since = false;
+  const auto changed = [&](const std::string&) {
+    absl::MutexLock lock(&mu);
+    changed_since = true;
+  };
+  kube::Informer<PodApp> pods(
+      client_, kube::resources::kPods, ns_,
+      {.label_selector = absl::StrCat("app in (", absl::StrJoin(apps, ","), ")"),
+       .field_selector = "spec.nodeName=" + node_name_,
+       .metadata_only = true},
+      [](kube::JsonElement pod) {
+        return PodApp{std::string(kube::StringAt(pod, {"metadata", "labels", "app"}))};
+      },
+      {.on_add = changed, .on_update = changed, .on_delete = changed});
+  pods.Start();
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until && !stop.Stopped()) {
+    if (pods.HasSynced() && pods.Size() == 0) return {};
+    // Woken by the watch as soon as something changes, else every 200 ms for the stop signal.
+    absl::MutexLock lock(&mu);
+    mu.AwaitWithTimeout(absl::Condition(&changed_since), absl::Milliseconds(200));
+    changed_since = false;
+  }
+  std::vector<std::string> left;
+  pods.ForEach([&](const std::string&, const PodApp& pod) { left.push_back(pod.app); });
+  if (!pods.HasSynced()) left.push_back("(pods could not be listed)");
+  return left;
+}
+
+absl::Status OperandPause::Restore(const std::map<std::string, std::string>& recorded) {
+  json labels = json::object();
+  for (const auto& [label, value] : recorded) labels[label] = UnpausedValue(value);
+  const json patch = {
+      {"metadata", {{"labels", labels}, {"annotations", {{kPausedLabelsAnnotation, nullptr}}}}}};
+  absl::StatusOr<json> patched = client_.MergePatch(kube::resources::kNodes, "", node_name_, patch);
+  return patched.ok() ? absl::OkStatus() : patched.status();
+}
+
+absl::StatusOr<bool> OperandPause::RestoreLeftover() {
+  absl::StatusOr<json> node = GetNode(client_, node_name_);
+  if (!node.ok()) return node.status();
+  const json annotations = (*node)["metadata"].value("annotations", json::object());
+  if (!annotations.contains(kPausedLabelsAnnotation)) return false;
+  const json recorded = json::parse(annotations[kPausedLabelsAnnotation].get<std::string>(),
+                                    nullptr, /*allow_exceptions=*/false);
+  std::map<std::string, std::string> values;
+  if (recorded.is_object()) {
+    for (const auto& [label, value] : recorded.items()) {
+      if (value.is_string()) values[label] = value.get<std::string>();
+    }
+  } else {
+    log_.Warn("the paused-labels annotation is not a JSON object; unpausing what is paused",
+              {{"annotation", kPausedLabelsAnnotation}});
+    // Whatever is paused now is unpaused, which is what the record would have said.
+    values = DeployLabels(*node);
+  }
+  if (absl::Status restored = Restore(values); !restored.ok()) return restored;
+  log_.Info("restored the deploy labels a switch left paused (the agent stopped mid-switch)",
+            {{"labels", recorded.dump()}});
+  return true;
+}
+
+}  // namespace gpuop::operands

@@ -1,0 +1,156 @@
+// The CC manager's parts that need no API server: NVIDIA's pause values and their inverse, the
+// state labels, and switching simulated GPUs through the gpu-admin-tools double
+// (tests/fixtures/gpu_admin_tools_double.cc): in parallel, verified by our own BAR0 read, with
+// the tool's failures (FSP timeout, a GPU back in its old mode) reported per GPU.
+
+#include "operands/cc_manager/cc_manager.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+
+#include "host/pci_device.h"
+#include "operands/cc_manager/cc_mode_switcher.h"
+#include "operands/cc_manager/operand_pause.h"
+#include "tests/fixtures/boot_for_test.h"
+#include "tests/fixtures/topologies.h"
+
+namespace gpuop::operands {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+TEST(PausedValue, FollowsNvidiasMappingAndUndoesIt) {
+  EXPECT_EQ(PausedValue("true"), "paused-for-cc-mode-change");
+  EXPECT_EQ(PausedValue("false"), "false");
+  EXPECT_EQ(PausedValue(""), "");
+  EXPECT_EQ(PausedValue("paused-for-cc-mode-change"), "paused-for-cc-mode-change");
+  EXPECT_EQ(PausedValue("custom"), "custom_paused-for-cc-mode-change");
+  EXPECT_EQ(PausedValue("custom_paused-for-cc-mode-change"), "custom_paused-for-cc-mode-change");
+  for (const std::string value : {"true", "false", "", "custom"}) {
+    EXPECT_EQ(UnpausedValue(PausedValue(value)), value) << value;
+  }
+}
+
+TEST(PausedOperands, IncludeTheKataDevicePluginNvidiaForgets) {
+  std::vector<std::string> labels;
+  for (const PausedOperand& operand : PausedOperands()) labels.push_back(operand.label);
+  EXPECT_THAT(labels, ::testing::Contains("nvidia.com/gpu.deploy.kata-sandbox-device-plugin"));
+  EXPECT_THAT(labels, ::testing::Contains("nvidia.com/gpu.deploy.vfio-manager"));
+  EXPECT_EQ(labels.size(), 6u);
+}
+
+TEST(ReadyStateFor, PairsEachModeStateWithNvidiasReadiness) {
+  EXPECT_EQ(ReadyStateFor("on"), "true");
+  EXPECT_EQ(ReadyStateFor("ppcie"), "true");
+  EXPECT_EQ(ReadyStateFor("off"), "false");
+  EXPECT_EQ(ReadyStateFor("devtools"), "");
+  EXPECT_EQ(ReadyStateFor("failed"), "");
+}
+
+TEST(ParseTargetMode, NamesTheValidModesWhenRefusing) {
+  EXPECT_EQ(*ParseTargetMode("ppcie"), TargetMode::kPpcie);
+  absl::StatusOr<TargetMode> bad = ParseTargetMode("enabled");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("on, off, devtools, ppcie"));
+}
+
+class SwitchModeTest : public ::testing::Test {
+ protected:
+  void Boot(testing::SimHost host) {
+    kernel_ = testing::BootOrThrow(std::move(host));
+    root_ = host::HostRoot(kernel_->Root());
+    ::setenv("GPU_ADMIN_TOOLS_DOUBLE_ROOT", kernel_->Root().c_str(), 1);
+    ::setenv("GPU_ADMIN_TOOLS_DOUBLE_RESET_MS", "300", 1);
+    ::unsetenv("GPU_ADMIN_TOOLS_DOUBLE_FAIL");
+  }
+  std::vector<host::PciDevice> Devices() { return host::ScanPciDevices(root_).devices; }
+  std::string Mode(const std::string& bdf) {
+    absl::StatusOr<host::PciDevice> device = host::ReadPciDevice(root_, bdf);
+    absl::StatusOr<std::string> mode = ReadModeWord(root_, *device, std::chrono::seconds(1));
+    return mode.ok() ? *mode : std::string(mode.status().message());
+  }
+
+  std::unique_ptr<testing::SimulatedKernel> kernel_;
+  host::HostRoot root_;
+  const GpuAdminTools tools_{.command = {GPU_ADMIN_TOOLS_DOUBLE},
+                             .timeout = std::chrono::seconds(20),
+                             .boot_timeout = std::chrono::seconds(2)};
+};
+
+TEST_F(SwitchModeTest, EightGpusSwitchTogetherAndTheSwitchesAreLeftAlone) {
+  Boot(testing::HgxH100x8());
+  const SwitchReport report = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  EXPECT_TRUE(report.Ok()) << report.FirstError();
+  EXPECT_TRUE(report.Switched());
+  for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(Mode(bdf), "on") << bdf;
+  for (const std::string& bdf : testing::HgxNvswitchBdfs()) EXPECT_EQ(Mode(bdf), "off") << bdf;
+
+  const SwitchReport again = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  EXPECT_TRUE(again.Ok());
+  EXPECT_FALSE(again.Switched()) << "GPUs already on are not reset";
+}
+
+TEST_F(SwitchModeTest, PpcieTakesEveryGpuAndSwitchAndCcOffComesFirst) {
+  Boot(testing::HgxH100x8());
+  ASSERT_TRUE(SwitchMode(root_, Devices(), TargetMode::kDevtools, tools_).Ok());
+  const SwitchReport ppcie = SwitchMode(root_, Devices(), TargetMode::kPpcie, tools_);
+  EXPECT_TRUE(ppcie.Ok()) << ppcie.FirstError();
+  for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(Mode(bdf), "ppcie") << bdf;
+  for (const std::string& bdf : testing::HgxNvswitchBdfs()) EXPECT_EQ(Mode(bdf), "ppcie") << bdf;
+  // And back: PPCIe goes off everywhere, switches included, before CC comes on.
+  const SwitchReport on = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  EXPECT_TRUE(on.Ok()) << on.FirstError();
+  for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(Mode(bdf), "on") << bdf;
+  for (const std::string& bdf : testing::HgxNvswitchBdfs()) EXPECT_EQ(Mode(bdf), "off") << bdf;
+}
+
+TEST_F(SwitchModeTest, AnFspTimeoutAndAMismatchAfterResetFailThatGpuOnly) {
+  Boot(testing::HgxH100x8());
+  const std::vector<std::string> gpus = testing::HgxGpuBdfs();
+  ::setenv("GPU_ADMIN_TOOLS_DOUBLE_FAIL",
+           ("fsp-timeout:" + gpus[2] + ",mismatch:" + gpus[5]).c_str(), 1);
+  const SwitchReport report = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  EXPECT_FALSE(report.Ok());
+  std::map<std::string, std::string> errors;
+  for (const DeviceSwitch& device : report.devices) {
+    if (!device.error.empty()) errors[device.address] = device.error;
+  }
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_THAT(errors[gpus[2]], HasSubstr("Timed out polling for fsp cmd queue"));
+  EXPECT_THAT(errors[gpus[5]], HasSubstr("failed to switch to CC mode on, current mode is off"));
+  EXPECT_EQ(Mode(gpus[2]), "off");
+  EXPECT_EQ(Mode(gpus[0]), "on") << "the other GPUs switched";
+}
+
+TEST_F(SwitchModeTest, AToolThatLiesIsCaughtByOurOwnRead) {
+  Boot(testing::SingleH100Pcie());
+  // A "tool" that prints the success lines and changes nothing.
+  const GpuAdminTools liar{
+      .command = {"/bin/sh", "-c",
+                  "echo 'x INFO GPU CC mode set to on. It will be active after GPU reset.'; echo "
+                  "'x INFO GPU was reset to apply the new CC mode.'",
+                  "liar"},
+      .boot_timeout = std::chrono::seconds(1)};
+  const SwitchReport report = SwitchMode(root_, Devices(), TargetMode::kOn, liar);
+  EXPECT_FALSE(report.Ok());
+  EXPECT_THAT(report.FirstError(), HasSubstr("reported success but the device reads off, not on"));
+}
+
+TEST(UnsupportedFor, NamesAGpuWithoutCcUnlessTheModeIsOff) {
+  std::unique_ptr<testing::SimulatedKernel> kernel =
+      testing::BootOrThrow(testing::GpuWithAudioCompanion());
+  const std::vector<host::PciDevice> devices =
+      host::ScanPciDevices(host::HostRoot(kernel->Root())).devices;
+  EXPECT_THAT(UnsupportedFor(devices, TargetMode::kOff), IsEmpty());
+  const std::vector<std::string> on = UnsupportedFor(devices, TargetMode::kOn);
+  ASSERT_EQ(on.size(), 1u);
+  EXPECT_THAT(on[0], HasSubstr(testing::kVgaGpuBdf));
+  EXPECT_THAT(on[0], HasSubstr("not a Hopper or Blackwell GPU"));
+}
+
+}  // namespace
+}  // namespace gpuop::operands
