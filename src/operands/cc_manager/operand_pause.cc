@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 
+#include "kube/api_error.h"
 #include "kube/informer.h"
 #include "kube/json_element.h"
 #include "kube/resource.h"
@@ -66,6 +67,18 @@ OperandPause::OperandPause(kube::RestClient& client, std::string node_name, std:
     : client_(client), node_name_(std::move(node_name)), ns_(std::move(ns)), log_(log) {}
 
 absl::StatusOr<std::map<std::string, std::string>> OperandPause::Pause() {
+  // The Node changes under us (the operator's labeller, kubelet's status, an admin): a
+  // conflict means read again and pause what is there now.
+  absl::Status last;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    absl::StatusOr<std::map<std::string, std::string>> paused = PauseOnce();
+    if (paused.ok() || !kube::IsConflict(paused.status())) return paused;
+    last = paused.status();
+  }
+  return last;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> OperandPause::PauseOnce() {
   absl::StatusOr<json> node = GetNode(client_, node_name_);
   if (!node.ok()) return node.status();
   const std::map<std::string, std::string> recorded = DeployLabels(*node);

@@ -63,6 +63,8 @@ class OperandPause {
   absl::StatusOr<bool> RestoreLeftover();
 
  private:
+  absl::StatusOr<std::map<std::string, std::string>> PauseOnce();
+
   kube::RestClient& client_;
   const std::string node_name_;
   const std::string ns_;
