@@ -19,6 +19,11 @@ inline constexpr char kVfioManagerStateFile[] = "/run/gpuop/vfio-manager/previou
 // applies to the node and registered their containerd handlers.
 inline constexpr char kKataManagerReadyFile[] = ".kata-manager-ctr-ready";
 
+// Written by the CC manager after its first apply (NVIDIA's name, reference/operands.md §6),
+// and by the validator's cc-manager step once it has seen it.
+inline constexpr char kCcManagerCtrReadyFile[] = ".cc-manager-ctr-ready";
+inline constexpr char kCcManagerReadyFile[] = "cc-manager-ready";
+
 // CDI's dynamic spec directory (reference/kata-cdi-kubelet.md §3.4): the device plugin writes
 // nvidia.com-pgpu.yaml there, and containerd and the Kata shim read it.
 inline constexpr char kCdiSpecDir[] = "/var/run/cdi";

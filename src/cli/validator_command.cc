@@ -1,47 +1,104 @@
 // `gpuop validator <component>`: the validator's steps, run as init containers that order the
-// node agents. Only the vfio-pci step exists so far.
+// node agents: vfio-pci and cc-manager.
 
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 #include "api/labels.h"
 #include "api/paths.h"
 #include "cli/dispatcher.h"
 #include "cli/flag_parser.h"
+#include "cli/signals.h"
 #include "cli/subcommands.h"
 #include "kube/json_fields.h"
 #include "kube/rest_client.h"
+#include "operands/validator/cc_manager_validation.h"
 #include "operands/validator/vfio_validation.h"
 
 namespace gpuop::cli {
 namespace {
 
 constexpr char kSummary[] =
-    "Steps: vfio-pci. Writes workload-type, then for vm-passthrough checks that every NVIDIA GPU\n"
-    "is on vfio-pci with a usable IOMMU group and writes vfio-pci-ready. Exits non-zero with a\n"
-    "one-line reason otherwise.";
+    "Steps: vfio-pci writes workload-type, then for vm-passthrough checks that every NVIDIA GPU\n"
+    "is on vfio-pci with a usable IOMMU group and writes vfio-pci-ready. cc-manager waits, on a\n"
+    "node labelled nvidia.com/cc.capable=true, until the CC manager has applied the node's mode\n"
+    "once, then writes cc-manager-ready. Each exits non-zero with a one-line reason otherwise.";
 
-// The node's nvidia.com/gpu.workload.config label, "" when it has none; an error when the API
-// cannot be asked (the step must not guess while the label may say otherwise).
-absl::StatusOr<std::string> WorkloadLabel(const std::string& node_name,
-                                          const std::string& kubeconfig) {
+// A label of the node, "" when it has none; an error when the API cannot be asked (the step
+// must not guess while the label may say otherwise).
+absl::StatusOr<std::string> NodeLabel(const std::string& node_name, const std::string& kubeconfig,
+                                      const std::string& key) {
   absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
       kube::ConnectToApiServer({.kubeconfig = kubeconfig});
   if (!client.ok()) return client.status();
   absl::StatusOr<kube::json> node = (*client)->Get(kube::resources::kNodes, "", node_name);
   if (!node.ok()) return node.status();
   return kube::StringField(kube::ObjectField(kube::ObjectField(*node, "metadata"), "labels"),
-                           api::kWorkloadConfigLabel);
+                           key.c_str());
+}
+
+int RunCcManagerStep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string node_name = EnvOr("NODE_NAME", "");
+  std::string kubeconfig;
+  std::string validations_dir = api::kValidationsDir;
+  std::string capable;
+  std::string timeout = "0";
+  FlagParser flags("validator cc-manager");
+  flags.String("node-name", &node_name, "this node, to read nvidia.com/cc.capable ($NODE_NAME)");
+  flags.String("kubeconfig", &kubeconfig, "default: in-cluster, then $KUBECONFIG");
+  flags.String("validations-dir", &validations_dir, "where the ready files are");
+  flags.String("cc-capable", &capable, "true or false; default: the node's label, via the API");
+  flags.String("timeout", &timeout, "seconds to wait for the CC manager; 0: as long as it takes");
+  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
+  int timeout_seconds = 0;
+  if (!absl::SimpleAtoi(timeout, &timeout_seconds) || timeout_seconds < 0) {
+    err << "validator cc-manager: --timeout is whole seconds\n";
+    return kExitUsage;
+  }
+  if (capable.empty()) {
+    if (node_name.empty()) {
+      err << "validator cc-manager: --node-name ($NODE_NAME) or --cc-capable is needed\n";
+      return kExitUsage;
+    }
+    absl::StatusOr<std::string> label = NodeLabel(node_name, kubeconfig, "nvidia.com/cc.capable");
+    if (!label.ok()) {
+      err << "validator cc-manager: read node " << node_name << ": " << label.status().message()
+          << "\n";
+      return 1;
+    }
+    capable = *label;
+  }
+  common::StopSignal stop;
+  StopOnSignals signals(stop);
+  const absl::Status result =
+      operands::ValidateCcManager({.validations_dir = validations_dir,
+                                   .cc_capable = capable == "true",
+                                   .timeout = std::chrono::seconds(timeout_seconds)},
+                                  stop);
+  if (!result.ok()) {
+    err << "validator cc-manager: " << result.message() << "\n";
+    return 1;
+  }
+  out << "validator cc-manager: "
+      << (capable == "true" ? "the CC manager has applied the node's mode"
+                            : "not a CC-capable node, nothing to wait for")
+      << "; cc-manager-ready written\n";
+  return 0;
 }
 
 int RunValidator(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    (args.empty() ? err : out) << "usage: gpuop validator vfio-pci [flags]\n" << kSummary << "\n";
+    (args.empty() ? err : out) << "usage: gpuop validator vfio-pci|cc-manager [flags]\n"
+                               << kSummary << "\n";
     return args.empty() ? kExitUsage : 0;
   }
+  if (args[0] == "cc-manager") {
+    return RunCcManagerStep(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
+  }
   if (args[0] != "vfio-pci") {
-    err << "validator: unknown step \"" << args[0] << "\" (steps: vfio-pci)\n";
+    err << "validator: unknown step \"" << args[0] << "\" (steps: vfio-pci, cc-manager)\n";
     return kExitUsage;
   }
   std::string host_root = EnvOr("HOST_ROOT", "/");
@@ -61,7 +118,7 @@ int RunValidator(const std::vector<std::string>& args, std::ostream& out, std::o
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (std::optional<int> exit = flags.ParseOrExit(rest, kSummary, out, err)) return *exit;
   if (workload.empty() && !node_name.empty()) {
-    absl::StatusOr<std::string> label = WorkloadLabel(node_name, kubeconfig);
+    absl::StatusOr<std::string> label = NodeLabel(node_name, kubeconfig, api::kWorkloadConfigLabel);
     if (!label.ok()) {
       err << "validator vfio-pci: read node " << node_name << ": " << label.status().message()
           << "\n";
@@ -87,7 +144,8 @@ int RunValidator(const std::vector<std::string>& args, std::ostream& out, std::o
 }  // namespace
 
 Subcommand ValidatorSubcommand() {
-  return {"validator", "validation steps that order the node agents (vfio-pci)", RunValidator};
+  return {"validator", "validation steps that order the node agents (vfio-pci, cc-manager)",
+          RunValidator};
 }
 
 }  // namespace gpuop::cli

@@ -92,9 +92,25 @@ void SetEnv(json& container, const json& variable) {
 }
 
 // spec.daemonsets and the operand's section (§1.10), on a DaemonSet.
+bool StateEnabled(std::string_view name, const api::ClusterPolicy& policy) {
+  for (const OperandState& state : OperandStates()) {
+    if (state.name == name) return state.enabled(policy);
+  }
+  return false;
+}
+
 void TransformDaemonSet(json& daemonset, const OperandState& state,
                         const api::ClusterPolicy& policy) {
   json& pod = daemonset["spec"]["template"]["spec"];
+  // The validator waits for the CC manager only where there is one (as NVIDIA's transform).
+  if (state.name == "state-sandbox-validation" && !StateEnabled("state-cc-manager", policy) &&
+      pod.contains("initContainers")) {
+    json kept = json::array();
+    for (json& container : pod["initContainers"]) {
+      if (container.value("name", "") != "cc-manager-validation") kept.push_back(container);
+    }
+    pod["initContainers"] = kept;
+  }
   json& template_labels = daemonset["spec"]["template"]["metadata"]["labels"];
   const api::DaemonSetsSpec& common = policy.daemonsets;
   for (const auto& [key, value] : common.labels) {

@@ -10,10 +10,14 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "host/pci_device.h"
 #include "operands/cc_manager/cc_mode_switcher.h"
 #include "operands/cc_manager/operand_pause.h"
+#include "operands/validator/cc_manager_validation.h"
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/topologies.h"
 
@@ -150,6 +154,33 @@ TEST(UnsupportedFor, NamesAGpuWithoutCcUnlessTheModeIsOff) {
   ASSERT_EQ(on.size(), 1u);
   EXPECT_THAT(on[0], HasSubstr(testing::kVgaGpuBdf));
   EXPECT_THAT(on[0], HasSubstr("not a Hopper or Blackwell GPU"));
+}
+
+TEST(ValidateCcManager, WaitsForTheAgentsFileOnlyOnACcCapableNode) {
+  const std::string dir = ::testing::TempDir() + "/cc-validations";
+  std::filesystem::remove_all(dir);
+  common::StopSignal stop;
+  // Not CC-capable: ready at once, whatever the agent did.
+  ASSERT_TRUE(ValidateCcManager({.validations_dir = dir, .cc_capable = false}, stop).ok());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/cc-manager-ready"));
+
+  // Capable, and the agent never writes its file: a timeout, and no ready file left behind.
+  const absl::Status late = ValidateCcManager(
+      {.validations_dir = dir, .cc_capable = true, .timeout = std::chrono::milliseconds(300)},
+      stop);
+  EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded) << late;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/cc-manager-ready"));
+
+  // The agent writes it while the step waits.
+  std::thread agent([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::ofstream(dir + "/.cc-manager-ctr-ready").close();
+  });
+  const absl::Status seen = ValidateCcManager(
+      {.validations_dir = dir, .cc_capable = true, .timeout = std::chrono::seconds(20)}, stop);
+  agent.join();
+  EXPECT_TRUE(seen.ok()) << seen;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/cc-manager-ready"));
 }
 
 }  // namespace

@@ -202,6 +202,24 @@ TEST(RenderOperands, CcModeDefaultsToOffWhenThePolicyHasNone) {
             "off");
 }
 
+TEST(RenderOperands, TheValidatorWaitsForTheCcManagerOnlyWhereOneIsDeployed) {
+  const auto names = [](const std::map<std::string, RenderedState>& states) {
+    std::vector<std::string> init;
+    const json* validator = Find(states, "DaemonSet", "nvidia-sandbox-validator");
+    EXPECT_NE(validator, nullptr);
+    if (validator == nullptr) return init;
+    for (const json& container : (*validator)["spec"]["template"]["spec"]["initContainers"]) {
+      init.push_back(container["name"]);
+    }
+    return init;
+  };
+  json object = SeedPolicyObject();
+  EXPECT_THAT(names(Render(object)),
+              ::testing::ElementsAre("cc-manager-validation", "vfio-pci-validation"));
+  object["spec"]["ccManager"]["enabled"] = false;
+  EXPECT_THAT(names(Render(object)), ::testing::ElementsAre("vfio-pci-validation"));
+}
+
 TEST(RenderOperands, OneRuntimeClassPerKataEntryScheduledWhereTheKataManagerRuns) {
   const auto states = Render(SeedPolicyObject());
   const json* plain = Find(states, "RuntimeClass", "kata-qemu-nvidia-gpu");
