@@ -96,7 +96,7 @@ void CcManager::WriteState(const std::string& state, bool capable) {
 }
 
 std::string CcManager::Desired(const std::optional<std::string>& label) {
-  const std::string asked = label && !label->empty() ? *label : options_.default_mode;
+  std::string asked = label && !label->empty() ? *label : options_.default_mode;
   if (asked != "off" && !HostTeeEnabled(options_.root)) {
     if (label && !label->empty()) {
       Warn("CcModeNeedsTee",

@@ -1,5 +1,7 @@
 #include "operands/cc_manager/cc_manager_metrics.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace gpuop::operands {
 namespace {
 
@@ -38,7 +40,7 @@ void CcManagerMetrics::Observe(const ApplyResult& result) {
   }
   absl::MutexLock lock(&mu_);
   for (const auto& [device, mode] : result.device_modes) {
-    const std::string key = device + "/" + mode;
+    const std::string key = absl::StrCat(device, "/", mode);
     if (device_gauges_.contains(key)) continue;
     // A device has one mode at a time: the series of its old one goes.
     for (auto it = device_gauges_.begin(); it != device_gauges_.end();) {

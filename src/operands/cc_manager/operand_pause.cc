@@ -106,32 +106,35 @@ std::vector<std::string> OperandPause::WaitForPodsGone(
     }
   }
   if (apps.empty()) return {};
-  struct PodApp {
-    std::string app;
+  // Lives on the heap for the handlers: the informer outlives this call (see pods_).
+  struct Wakeup {
+    absl::Mutex mu;
+    bool changed_since = false;
   };
-  absl::Mutex mu;
-  bool changed_since = false;
-  const auto changed = [&](const std::string&) {
-    absl::MutexLock lock(&mu);
-    changed_since = true;
+  auto wakeup = std::make_shared<Wakeup>();
+  const auto changed = [wakeup](const std::string&) {
+    absl::MutexLock lock(&wakeup->mu);
+    wakeup->changed_since = true;
   };
-  kube::Informer<PodApp> pods(
+  pods_ = std::make_unique<kube::Informer<PodApp>>(
       client_, kube::resources::kPods, ns_,
-      {.label_selector = absl::StrCat("app in (", absl::StrJoin(apps, ","), ")"),
-       .field_selector = "spec.nodeName=" + node_name_,
-       .metadata_only = true},
+      kube::ListWatchOptions{
+          .label_selector = absl::StrCat("app in (", absl::StrJoin(apps, ","), ")"),
+          .field_selector = "spec.nodeName=" + node_name_,
+          .metadata_only = true},
       [](kube::JsonElement pod) {
         return PodApp{std::string(kube::StringAt(pod, {"metadata", "labels", "app"}))};
       },
-      {.on_add = changed, .on_update = changed, .on_delete = changed});
+      kube::InformerHandlers{.on_add = changed, .on_update = changed, .on_delete = changed});
+  kube::Informer<PodApp>& pods = *pods_;
   pods.Start();
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until && !stop.Stopped()) {
     if (pods.HasSynced() && pods.Size() == 0) return {};
     // Woken by the watch as soon as something changes, else every 200 ms for the stop signal.
-    absl::MutexLock lock(&mu);
-    mu.AwaitWithTimeout(absl::Condition(&changed_since), absl::Milliseconds(200));
-    changed_since = false;
+    absl::MutexLock lock(&wakeup->mu);
+    wakeup->mu.AwaitWithTimeout(absl::Condition(&wakeup->changed_since), absl::Milliseconds(200));
+    wakeup->changed_since = false;
   }
   std::vector<std::string> left;
   pods.ForEach([&](const std::string&, const PodApp& pod) { left.push_back(pod.app); });
@@ -140,6 +143,7 @@ std::vector<std::string> OperandPause::WaitForPodsGone(
 }
 
 absl::Status OperandPause::Restore(const std::map<std::string, std::string>& recorded) {
+  pods_.reset();  // The switch is over: the watch may take its second to stop now.
   json labels = json::object();
   for (const auto& [label, value] : recorded) labels[label] = UnpausedValue(value);
   const json patch = {

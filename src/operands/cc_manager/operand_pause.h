@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 
 #include "common/logger.h"
 #include "common/stop_signal.h"
+#include "kube/informer.h"
 #include "kube/rest_client.h"
 
 namespace gpuop::operands {
@@ -63,12 +65,18 @@ class OperandPause {
   absl::StatusOr<bool> RestoreLeftover();
 
  private:
+  struct PodApp {
+    std::string app;
+  };
   absl::StatusOr<std::map<std::string, std::string>> PauseOnce();
 
   kube::RestClient& client_;
   const std::string node_name_;
   const std::string ns_;
   common::Logger& log_;
+  // The pods watch of WaitForPodsGone. Stopping a watch takes up to a second, so it is kept
+  // until Restore (after the switch) instead of holding the switch up.
+  std::unique_ptr<kube::Informer<PodApp>> pods_;
 };
 
 }  // namespace gpuop::operands
