@@ -114,6 +114,7 @@ std::vector<double> PodsGoneToSwitch(const std::string& kubeconfig, const std::s
        .ns = ns,
        .tools = {.command = {"/bin/sh", "-c", "date +%s%N >> \"$0\"; exec \"$@\"", starts, tool}}},
       log);
+  const gpuop::common::StopSignal never;
   for (int run = 0; run < runs; ++run) {
     std::remove(starts.c_str());
     const std::string pod = absl::StrCat("vfio-manager-", run);
@@ -148,7 +149,7 @@ std::vector<double> PodsGoneToSwitch(const std::string& kubeconfig, const std::s
                        .content_type = "application/json",
                        .body = R"({"gracePeriodSeconds":0})"});
     });
-    const gpuop::operands::ApplyResult result = manager.Apply(run % 2 == 0 ? "on" : "off");
+    const gpuop::operands::ApplyResult result = manager.Apply(run % 2 == 0 ? "on" : "off", never);
     deleter.join();
     int64_t first = 0;
     std::ifstream in(starts);

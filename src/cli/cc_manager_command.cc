@@ -131,17 +131,24 @@ int RunCcManager(const std::vector<std::string>& args, std::ostream& out, std::o
             {"namespace", ns},
             {"default_mode", default_mode},
             {"host_tee", operands::HostTeeEnabled(options.root) ? "yes" : "no"}});
-  if (once) {
-    absl::StatusOr<nlohmann::json> node = (*client)->Get(kube::resources::kNodes, "", node_name);
-    std::optional<std::string> label;
-    if (node.ok()) {
-      const nlohmann::json labels = (*node)["metadata"].value("labels", nlohmann::json::object());
-      if (labels.contains(operands::kCcModeLabel)) label = labels[operands::kCcModeLabel];
-    }
-    return manager.Apply(label).state == "failed" ? 1 : 0;
-  }
   common::StopSignal stop;
   StopOnSignals signals(stop);
+  if (once) {
+    absl::StatusOr<nlohmann::json> node = (*client)->Get(kube::resources::kNodes, "", node_name);
+    if (!node.ok()) {
+      // Without the label the default would be applied, which may not be what the node asks.
+      log.Error("cannot read this node's nvidia.com/cc.mode; nothing changed",
+                {{"node", node_name}, {"error", std::string(node.status().message())}});
+      return 1;
+    }
+    std::optional<std::string> label;
+    const nlohmann::json labels = (*node)["metadata"].value("labels", nlohmann::json::object());
+    if (labels.contains(operands::kCcModeLabel) && labels[operands::kCcModeLabel].is_string()) {
+      label = labels[operands::kCcModeLabel].get<std::string>();
+    }
+    const operands::ApplyResult result = manager.Apply(label, stop);
+    return result.state == "failed" || !result.error.empty() ? 1 : 0;
+  }
   const int code = manager.Run(stop);
   log.Info("cc-manager stopped");
   return code;

@@ -57,21 +57,33 @@ int RunCcManagerStep(const std::vector<std::string>& args, std::ostream& out, st
     err << "validator cc-manager: --timeout is whole seconds\n";
     return kExitUsage;
   }
+  common::StopSignal stop;
+  StopOnSignals signals(stop);
   if (capable.empty()) {
     if (node_name.empty()) {
       err << "validator cc-manager: --node-name ($NODE_NAME) or --cc-capable is needed\n";
       return kExitUsage;
     }
-    absl::StatusOr<std::string> label = NodeLabel(node_name, kubeconfig, "nvidia.com/cc.capable");
-    if (!label.ok()) {
-      err << "validator cc-manager: read node " << node_name << ": " << label.status().message()
-          << "\n";
-      return 1;
+    // The step runs only where a CC manager is deployed, and that agent sets the label before
+    // it pauses or switches anything: until it has, there is no answer yet, not a "no".
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    while (capable.empty()) {
+      absl::StatusOr<std::string> label = NodeLabel(node_name, kubeconfig, "nvidia.com/cc.capable");
+      if (!label.ok()) {
+        err << "validator cc-manager: read node " << node_name << ": " << label.status().message()
+            << "\n";
+        return 1;
+      }
+      capable = *label;
+      if (!capable.empty()) break;
+      if (timeout_seconds > 0 && std::chrono::steady_clock::now() >= until) {
+        err << "validator cc-manager: node " << node_name
+            << " has no nvidia.com/cc.capable label yet (the CC manager sets it)\n";
+        return 1;
+      }
+      if (stop.SleepFor(std::chrono::seconds(2))) return 1;
     }
-    capable = *label;
   }
-  common::StopSignal stop;
-  StopOnSignals signals(stop);
   const absl::Status result =
       operands::ValidateCcManager({.validations_dir = validations_dir,
                                    .cc_capable = capable == "true",

@@ -1,5 +1,9 @@
 #include "containerd/containerd_layout.h"
 
+#include <algorithm>
+#include <optional>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 #include "containerd/config_file.h"
@@ -11,6 +15,29 @@ constexpr char kK3sDir[] = "/var/lib/rancher/k3s/agent/etc/containerd";
 constexpr char kRke2Dir[] = "/var/lib/rancher/rke2/agent/etc/containerd";
 constexpr char kK0sDropInDir[] = "/etc/k0s/containerd.d";
 constexpr char kMicroK8sArgs[] = "/var/snap/microk8s/current/args";
+
+// Each distribution's marker files, in the order they are looked for.
+std::vector<std::pair<Distribution, std::vector<std::string>>> Markers() {
+  return {{Distribution::kK0s, {kK0sDropInDir, "/var/lib/k0s/bin/containerd"}},
+          {Distribution::kRke2, {kRke2Dir}},
+          {Distribution::kK3s, {kK3sDir}},
+          {Distribution::kMicroK8s, {absl::StrCat(kMicroK8sArgs, "/containerd-template.toml")}}};
+}
+
+std::string SocketOf(Distribution distribution) {
+  switch (distribution) {
+    case Distribution::kK3s:
+    case Distribution::kRke2:
+      return "/run/k3s/containerd/containerd.sock";
+    case Distribution::kK0s:
+      return "/run/k0s/containerd.sock";
+    case Distribution::kMicroK8s:
+      return "/var/snap/microk8s/common/run/containerd.sock";
+    case Distribution::kContainerd:
+      break;
+  }
+  return "/run/containerd/containerd.sock";
+}
 
 // k3s and rke2 render config.toml from config.toml.tmpl, or from config-v3.toml.tmpl for
 // containerd 2.x; the rendered file's version says which one is in use. Before the first
@@ -32,7 +59,7 @@ ContainerdLayout RancherLayout(const host::HostRoot& root, Distribution distribu
           .drop_in_path = absl::StrCat(dir, "/", base, ".d/", kDropInFileName),
           .template_path = absl::StrCat(dir, "/", base, ".tmpl"),
           .units = std::move(units),
-          .socket = "/run/k3s/containerd/containerd.sock"};
+          .socket = SocketOf(distribution)};
 }
 
 }  // namespace
@@ -65,14 +92,17 @@ absl::StatusOr<Distribution> ParseDistribution(std::string_view name) {
 }
 
 Distribution DetectDistribution(const host::HostRoot& root) {
-  if (root.Exists(kK0sDropInDir) || root.Exists("/var/lib/k0s/bin/containerd")) {
-    return Distribution::kK0s;
+  // Files a distribution leaves behind when it is removed should not win over the containerd
+  // that runs: a distribution whose socket is there comes first.
+  std::optional<Distribution> by_files;
+  for (const auto& [distribution, markers] : Markers()) {
+    const bool marked = std::any_of(markers.begin(), markers.end(),
+                                    [&](const std::string& path) { return root.Exists(path); });
+    if (!marked) continue;
+    if (root.Exists(SocketOf(distribution))) return distribution;
+    if (!by_files) by_files = distribution;
   }
-  if (root.Exists(kRke2Dir)) return Distribution::kRke2;
-  if (root.Exists(kK3sDir)) return Distribution::kK3s;
-  if (root.Exists(absl::StrCat(kMicroK8sArgs, "/containerd-template.toml"))) {
-    return Distribution::kMicroK8s;
-  }
+  if (by_files && !root.Exists(SocketOf(Distribution::kContainerd))) return *by_files;
   return Distribution::kContainerd;
 }
 
@@ -86,7 +116,7 @@ absl::StatusOr<ContainerdLayout> LayoutFor(const host::HostRoot& root, Distribut
           .config_path = "/etc/containerd/config.toml",
           .drop_in_path = absl::StrCat("/etc/containerd/conf.d/", kDropInFileName),
           .units = {"containerd.service"},
-          .socket = "/run/containerd/containerd.sock"};
+          .socket = SocketOf(distribution)};
     case Distribution::kK3s:
       return RancherLayout(root, distribution, kK3sDir, version,
                            {"k3s.service", "k3s-agent.service"});
@@ -98,7 +128,7 @@ absl::StatusOr<ContainerdLayout> LayoutFor(const host::HostRoot& root, Distribut
                               .import_mode = ImportMode::kLoadedByDistribution,
                               .config_path = "/etc/k0s/containerd.toml",
                               .drop_in_path = absl::StrCat(kK0sDropInDir, "/", kDropInFileName),
-                              .socket = "/run/k0s/containerd.sock"};
+                              .socket = SocketOf(distribution)};
     case Distribution::kMicroK8s:
       // The snap renders args/containerd.toml from this template when its containerd starts.
       return ContainerdLayout{
@@ -108,7 +138,7 @@ absl::StatusOr<ContainerdLayout> LayoutFor(const host::HostRoot& root, Distribut
           .drop_in_path = absl::StrCat(kMicroK8sArgs, "/conf.d/", kDropInFileName),
           .rendered_path = absl::StrCat(kMicroK8sArgs, "/containerd.toml"),
           .units = {"snap.microk8s.daemon-containerd.service"},
-          .socket = "/var/snap/microk8s/common/run/containerd.sock"};
+          .socket = SocketOf(distribution)};
   }
   return absl::InvalidArgumentError("unknown containerd distribution");
 }

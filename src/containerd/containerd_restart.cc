@@ -96,6 +96,11 @@ absl::Status RestartContainerd(const host::HostRoot& root, const RestartOptions&
     return absl::InvalidArgumentError(absl::StrCat("containerd restart mode \"", options.mode,
                                                    "\" is not auto, systemd, signal or none"));
   }
+  if (options.units.empty()) {
+    return absl::FailedPreconditionError(
+        "no systemd unit runs this distribution's containerd (k0s restarts its own): use "
+        "--containerd-restart=none or auto");
+  }
   // From a pod the host's systemd is reached through the host's /run, without its systemctl.
   absl::StatusOr<std::unique_ptr<SystemdUnits>> manager = SystemdUnits::Connect(
       options.systemd_bus.empty() ? SystemBusAddress(root.Root()) : options.systemd_bus);

@@ -18,8 +18,11 @@
 namespace gpuop::host {
 namespace {
 
-// NV_PMC_BOOT_0 of an NVSwitch gen3 ("Laguna"), the first that has PPCIe.
-constexpr uint32_t kNvSwitchGen3Boot0 = 0x7000a1;
+// NV_PMC_BOOT_0's architecture field of an NVSwitch: 6 for gen2 (LR10), 7 for gen3 ("Laguna",
+// 0x7000a1), the first with PPCIe; later generations count up from there. The low bits are the
+// stepping, which differs between parts of one generation.
+constexpr uint32_t kNvSwitchGen3Architecture = 0x7;
+uint32_t NvSwitchArchitecture(uint32_t boot0) { return boot0 >> 20; }
 
 std::string Errno(int error) { return std::error_code(error, std::generic_category()).message(); }
 
@@ -82,6 +85,8 @@ absl::Status WaitForBoot(const Bar0& bar0, const std::string& bdf,
   const auto until = std::chrono::steady_clock::now() + timeout;
   uint32_t value = 0;
   while ((value = bar0.Read32(kFspBootCompleteRegister)) != kFspBootCompleteSuccess) {
+    // All ones will not turn into a boot: the device does not decode its memory.
+    if (value == 0xffffffff) return bar0.Register(kFspBootCompleteRegister).status();
     if (std::chrono::steady_clock::now() >= until) {
       return absl::DeadlineExceededError(absl::StrFormat(
           "GPU %s has not finished booting after %d ms (FSP boot-complete register 0x%x "
@@ -147,7 +152,7 @@ absl::StatusOr<GpuCcState> ReadGpuCcState(const HostRoot& root, const PciDevice&
   if (device.IsNvSwitch()) {
     absl::StatusOr<uint32_t> boot0 = bar0->Register(0x0);
     if (!boot0.ok()) return boot0.status();
-    if (*boot0 != kNvSwitchGen3Boot0) {
+    if (NvSwitchArchitecture(*boot0) < kNvSwitchGen3Architecture) {
       return absl::FailedPreconditionError(
           absl::StrFormat("NVSwitch %s (PMC_BOOT_0 0x%x) is older than gen3 and has no PPCIe mode",
                           device.address, *boot0));

@@ -1,6 +1,7 @@
 #include "oci/registry_client.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -242,10 +243,18 @@ absl::Status RegistryClient::DownloadBlob(const std::string& repository, const D
                                           const std::string& path, const BlobProgress& progress) {
   const std::string url = absl::StrCat(BaseUrl(), "/v2/", repository, "/blobs/", blob.digest);
   const std::string what = absl::StrCat("blob ", blob.digest, " of ", registry_, "/", repository);
-  // The bytes go to a temp file beside `path`, renamed to it only once size and digest match:
-  // `path` never holds a partial or corrupt blob.
-  const std::string partial = path + ".partial";
-  common::UniqueFd fd;
+  // The bytes go to a temp file beside `path` (a name of its own, so it cannot be another
+  // layer's), renamed to it only once size and digest match: `path` never holds a partial or
+  // corrupt blob.
+  const std::filesystem::path target(path);
+  std::string partial =
+      (target.parent_path() / ("." + target.filename().string() + ".partial-XXXXXX")).string();
+  common::UniqueFd fd(::mkostemp(partial.data(), O_CLOEXEC));
+  if (!fd.Valid()) {
+    return absl::InternalError(
+        absl::StrCat("create a temp file for ", path, ": ",
+                     std::error_code(errno, std::generic_category()).message()));
+  }
   Sha256 hash;
   int64_t written = 0;
   const ChunkSink sink = [&](std::string_view chunk) -> absl::Status {
@@ -271,11 +280,11 @@ absl::Status RegistryClient::DownloadBlob(const std::string& repository, const D
   absl::StatusOr<common::HttpResponse> response =
       WithRetries([&]() -> absl::StatusOr<common::HttpResponse> {
         // Each try starts the file over.
-        fd = common::UniqueFd(
-            ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-        if (!fd.Valid())
-          return absl::InternalError(absl::StrCat(
-              "create ", partial, ": ", std::error_code(errno, std::generic_category()).message()));
+        if (::ftruncate(fd.Get(), 0) != 0 || ::lseek(fd.Get(), 0, SEEK_SET) != 0) {
+          return absl::InternalError(
+              absl::StrCat("truncate ", partial, ": ",
+                           std::error_code(errno, std::generic_category()).message()));
+        }
         hash.Reset();
         written = 0;
         return Get(repository, url, {}, options_.blob_timeout, &sink);
@@ -295,6 +304,11 @@ absl::Status RegistryClient::DownloadBlob(const std::string& repository, const D
   } else if (::fsync(fd.Get()) != 0) {
     result = absl::InternalError(absl::StrCat(
         "fsync ", partial, ": ", std::error_code(errno, std::generic_category()).message()));
+  }
+  // mkstemp makes it 0600; the installed files are read by the Kata shim like any other.
+  if (result.ok() && ::fchmod(fd.Get(), 0644) != 0) {
+    result = absl::InternalError(absl::StrCat(
+        "chmod ", partial, ": ", std::error_code(errno, std::generic_category()).message()));
   }
   fd.Reset();
   if (result.ok() && ::rename(partial.c_str(), path.c_str()) != 0) {

@@ -1,6 +1,8 @@
 #include "operands/cc_manager/cc_manager.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -80,7 +82,7 @@ void CcManager::Warn(const std::string& reason, const std::string& note) {
   if (NodeRef()) (void)recorder_.Warning(*node_, reason, "SwitchCcMode", note);
 }
 
-void CcManager::WriteState(const std::string& state, bool capable) {
+bool CcManager::WriteState(const std::string& state, bool capable) {
   json labels = {{kCcCapableLabel, capable ? "true" : "false"}};
   if (!state.empty()) {
     // Together, so no reader sees a new mode with the old readiness.
@@ -90,9 +92,11 @@ void CcManager::WriteState(const std::string& state, bool capable) {
   absl::StatusOr<json> patched = client_.MergePatch(kube::resources::kNodes, "", options_.node_name,
                                                     {{"metadata", {{"labels", labels}}}});
   if (!patched.ok()) {
-    log_.Error("cannot write the CC state labels; will write them at the next apply",
+    log_.Error("cannot write the CC state labels; will apply again",
                {{"node", options_.node_name}, {"error", std::string(patched.status().message())}});
+    return false;
   }
+  return true;
 }
 
 std::string CcManager::Desired(const std::optional<std::string>& label) {
@@ -112,13 +116,26 @@ std::string CcManager::Desired(const std::optional<std::string>& label) {
   return asked;
 }
 
-ApplyResult CcManager::Apply(const std::optional<std::string>& label) {
+ApplyResult CcManager::Apply(const std::optional<std::string>& label,
+                             const common::StopSignal& stop) {
   ApplyResult result;
+  // Labels a killed agent, or a Restore that failed, left paused come back first.
+  OperandPause pause(client_, options_.node_name, options_.ns, log_);
+  if (absl::StatusOr<bool> restored = pause.RestoreLeftover(); !restored.ok()) {
+    result.error = absl::StrCat("cannot check for deploy labels a switch left paused: ",
+                                restored.status().message());
+    log_.Error(result.error);
+    result.retry = true;
+    if (observer_) observer_(result);
+    return result;
+  }
   const std::vector<host::PciDevice> devices = NvidiaDevices(options_.root);
   const bool capable = HostTeeEnabled(options_.root) && EveryGpuCcCapable(devices);
+  // Before anything is paused or reset: the validator decides by it whether to wait.
+  if (!WriteState("", capable)) result.retry = true;
   const auto finish = [&](std::string state) {
     result.state = std::move(state);
-    WriteState(result.state, capable);
+    if (!WriteState(result.state, capable)) result.retry = true;
     for (const host::PciDevice& device : DevicesFor(devices, TargetMode::kPpcie)) {
       absl::StatusOr<std::string> mode =
           ReadModeWord(options_.root, device, options_.tools.boot_timeout);
@@ -159,7 +176,6 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label) {
   }
 
   std::map<std::string, std::string> paused;
-  OperandPause pause(client_, options_.node_name, options_.ns, log_);
   auto waited_until = std::chrono::steady_clock::now();
   if (options_.evict_operands) {
     absl::StatusOr<std::map<std::string, std::string>> recorded = pause.Pause();
@@ -167,13 +183,24 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label) {
       result.error = absl::StrCat("cannot pause the sandbox operands before the switch: ",
                                   recorded.status().message(), "; the GPUs were not touched");
       Warn("CcModeSwitchFailed", result.error);
+      result.retry = true;
       return finish("failed");
     }
     paused = *std::move(recorded);
     log_.Info("sandbox operands paused for the CC mode switch", {{"mode", result.desired}});
-    common::StopSignal never;
-    std::vector<std::string> left = pause.WaitForPodsGone(paused, options_.eviction_timeout, never);
+    std::vector<std::string> left = pause.WaitForPodsGone(paused, options_.eviction_timeout, stop);
     waited_until = std::chrono::steady_clock::now();
+    if (stop.Stopped()) {
+      // Asked to stop before any GPU was touched: give the operands back and leave.
+      if (absl::Status restored = pause.Restore(paused); !restored.ok()) {
+        log_.Error("cannot restore the deploy labels; the next start restores them",
+                   {{"error", std::string(restored.message())}});
+      }
+      result.error = "stopped before the switch; the GPUs were not touched";
+      result.retry = true;
+      if (observer_) observer_(result);
+      return result;
+    }
     if (!left.empty()) {
       Warn("OperandsStillRunning",
            absl::StrCat(
@@ -189,9 +216,10 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label) {
   result.switch_duration = report.duration;
   if (options_.evict_operands) {
     if (absl::Status restored = pause.Restore(paused); !restored.ok()) {
-      // The annotation still holds them: the next start restores them.
+      // The annotation still holds them: the next apply (a retry) restores them.
       Warn("OperandsNotRestored",
            absl::StrCat("cannot restore the sandbox operands' labels: ", restored.message()));
+      result.retry = true;
     }
   }
   if (!report.Ok()) {
@@ -212,10 +240,11 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label) {
 }
 
 int CcManager::Run(const common::StopSignal& stop) {
-  OperandPause pause(client_, options_.node_name, options_.ns, log_);
-  if (absl::StatusOr<bool> restored = pause.RestoreLeftover(); !restored.ok()) {
-    log_.Error("cannot check for deploy labels a switch left paused",
-               {{"error", std::string(restored.status().message())}});
+  // A ready file from an earlier run (killed, so its preStop never ran) must not let the
+  // validator through before this run has applied the mode.
+  if (!options_.ready_file.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(options_.ready_file, ignored);
   }
   struct NodeView {
     std::optional<std::string> cc_mode;
@@ -245,13 +274,26 @@ int CcManager::Run(const common::StopSignal& stop) {
   }
   bool first = true;
   std::optional<std::string> applied;
+  // An apply the API let down (a pause, restore or state write that failed) is tried again,
+  // waiting longer each time; a switch the hardware refused waits for the label to change.
+  std::chrono::seconds backoff{0};
+  auto retry_at = std::chrono::steady_clock::time_point::max();
   while (!stop.Stopped()) {
     const std::optional<NodeView> view = node.Get(options_.node_name);
     const std::optional<std::string> label = view ? view->cc_mode : std::nullopt;
-    if (first || label != applied) {
+    if (first || label != applied || std::chrono::steady_clock::now() >= retry_at) {
       log_.Info("applying the CC mode", {{"label", label.value_or("(none)")}});
-      Apply(label);
+      const ApplyResult result = Apply(label, stop);
       applied = label;
+      if (result.retry) {
+        backoff = std::min<std::chrono::seconds>(
+            std::chrono::minutes(5), backoff.count() == 0 ? std::chrono::seconds(5) : 2 * backoff);
+        retry_at = std::chrono::steady_clock::now() + backoff;
+        log_.Warn("will apply again", {{"in_s", std::to_string(backoff.count())}});
+      } else {
+        backoff = std::chrono::seconds(0);
+        retry_at = std::chrono::steady_clock::time_point::max();
+      }
       if (first && !options_.ready_file.empty()) {
         if (absl::Status written =
                 common::WriteFileAtomicallyCreatingFolders(options_.ready_file, "");

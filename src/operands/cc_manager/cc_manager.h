@@ -61,6 +61,7 @@ struct ApplyResult {
   std::chrono::milliseconds switch_duration{0};
   std::chrono::milliseconds pods_gone_to_switch{0};  // Pause wait end to the first reset.
   std::map<std::string, std::string> device_modes;   // address -> mode read at the end
+  bool retry = false;  // The API failed us (not the hardware): worth trying again soon.
 };
 
 class CcManager {
@@ -72,7 +73,9 @@ class CcManager {
             common::Logger& log, Observer observer = nullptr);
 
   // One apply for the label's value (nullopt: no label).
-  ApplyResult Apply(const std::optional<std::string>& label);
+  // `stop` ends a wait for the operands' pods (their labels are restored, no GPU touched); a
+  // switch under way is let finish, so that no GPU is left half-reset.
+  ApplyResult Apply(const std::optional<std::string>& label, const common::StopSignal& stop);
 
   // Restores labels a killed agent left paused, applies once, writes the ready file, then
   // applies again whenever the label changes, until `stop`. 0 on a clean stop.
@@ -80,8 +83,8 @@ class CcManager {
 
  private:
   std::string Desired(const std::optional<std::string>& label);
-  const std::optional<kube::ObjectReference>& NodeRef();  // Looked up once, for Events.
-  void WriteState(const std::string& state, bool capable);
+  const std::optional<kube::ObjectReference>& NodeRef();    // Looked up once, for Events.
+  bool WriteState(const std::string& state, bool capable);  // False when the patch failed.
   void Warn(const std::string& reason, const std::string& note);
 
   kube::RestClient& client_;

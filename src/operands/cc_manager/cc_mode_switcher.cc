@@ -179,8 +179,11 @@ SwitchReport SwitchMode(const host::HostRoot& root, const std::vector<host::PciD
   // A CC mode also has to clear PPCIe from the switches, which have no CC mode.
   std::vector<host::PciDevice> involved = DevicesFor(devices, TargetMode::kPpcie);
   if (!ppcie) {
-    std::erase_if(involved, [](const host::PciDevice& device) {
-      return !host::SupportsCcMode(device) && !host::SupportsPpcie(device);
+    std::erase_if(involved, [&](const host::PciDevice& device) {
+      if (host::SupportsCcMode(device)) return false;
+      if (!host::SupportsPpcie(device)) return true;
+      // A switch too old for PPCIe cannot have it on: nothing to clear there.
+      return absl::IsFailedPrecondition(ReadModeWord(root, device, tools.boot_timeout).status());
     });
   }
   for (const host::PciDevice& device : involved) {
@@ -190,6 +193,11 @@ SwitchReport SwitchMode(const host::HostRoot& root, const std::vector<host::PciD
                               .after = before.ok() ? *before : "unknown"});
   }
   const auto pending = [&](size_t i) { return report.devices[i].error.empty(); };
+  // What device i reads once the mode is applied (a switch keeps "off" for a CC mode).
+  const auto want_of = [&](size_t i) {
+    return !ppcie && !host::SupportsCcMode(involved[i]) ? std::string("off")
+                                                        : std::string(TargetModeName(mode));
+  };
 
   // Phase 1 clears what stands in the way: PPCIe for a CC mode, a CC mode for PPCIe.
   std::vector<Step> clear;
@@ -205,6 +213,17 @@ SwitchReport SwitchMode(const host::HostRoot& root, const std::vector<host::PciD
     }
   }
   RunPhase(root, tools, clear, report);
+  if (!report.Ok()) {
+    // The order is the rule: with PPCIe (or CC) still on somewhere, nothing goes further.
+    for (size_t i = 0; i < involved.size(); ++i) {
+      if (report.devices[i].error.empty() && report.devices[i].after != want_of(i)) {
+        report.devices[i].error = "not switched: clearing the other mode failed on another device";
+      }
+    }
+    report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    return report;
+  }
 
   // Phase 2 sets the mode on every device not yet in it.
   const std::string want(TargetModeName(mode));

@@ -177,7 +177,10 @@ TEST_F(CcManagerTest, LabelFlipsSwitchTheGpusPausingTheOperandsUntilTheirPodsAre
   EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "off", 30));
   EXPECT_EQ(Label(kCcReadyStateLabel), "false");
   EXPECT_EQ(Label(kCcCapableLabel), "true");
-  EXPECT_TRUE(std::filesystem::exists(kernel_->Root() + "/ready/.cc-manager-ctr-ready"));
+  // Written once the first apply has returned, a moment after its labels.
+  EXPECT_TRUE(kube::WaitFor(
+      [&] { return std::filesystem::exists(kernel_->Root() + "/ready/.cc-manager-ctr-ready"); },
+      std::chrono::seconds(10)));
   const std::map<std::string, std::string> before = Labels();
 
   // Operand pods on the node: the switch must wait for them.
@@ -267,6 +270,7 @@ struct InProcess {
                  .eviction_timeout = std::chrono::seconds(5)},
                 log) {}
   std::ostringstream text;
+  common::StopSignal stop;
   common::Logger log;
   kube::EventRecorder recorder;
   CcManager manager;
@@ -275,7 +279,7 @@ struct InProcess {
 TEST_F(CcManagerTest, AnInvalidLabelFailsWithAnEventNamingTheValidModesAndTouchesNothing) {
   Boot(WithTee(testing::SingleH100Pcie()));
   InProcess agent(*client_, node_, ns_, kernel_->Root());
-  const ApplyResult result = agent.manager.Apply("enabled");
+  const ApplyResult result = agent.manager.Apply("enabled", agent.stop);
   EXPECT_EQ(result.state, "failed");
   EXPECT_FALSE(result.switched);
   EXPECT_EQ(Label(kCcModeStateLabel), "failed");
@@ -291,7 +295,7 @@ TEST_F(CcManagerTest, AnInvalidLabelFailsWithAnEventNamingTheValidModesAndTouche
 TEST_F(CcManagerTest, AGpuWithoutCcAskedForOnFailsInsteadOfCrashLooping) {
   Boot(WithTee(testing::GpuWithAudioCompanion()));
   InProcess agent(*client_, node_, ns_, kernel_->Root());
-  const ApplyResult result = agent.manager.Apply("on");
+  const ApplyResult result = agent.manager.Apply("on", agent.stop);
   EXPECT_EQ(result.state, "failed");
   EXPECT_EQ(Label(kCcModeStateLabel), "failed");
   EXPECT_EQ(Label(kCcCapableLabel), "false");
@@ -300,13 +304,13 @@ TEST_F(CcManagerTest, AGpuWithoutCcAskedForOnFailsInsteadOfCrashLooping) {
   EXPECT_THAT(events[0]["note"].get<std::string>(), HasSubstr(testing::kVgaGpuBdf));
   for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(Label(key), value) << key;
   // Off is fine on any GPU: nothing to do.
-  EXPECT_EQ(agent.manager.Apply("off").state, "off");
+  EXPECT_EQ(agent.manager.Apply("off", agent.stop).state, "off");
 }
 
 TEST_F(CcManagerTest, AHostWithoutATeeKeepsTheGpusOffAndSaysWhy) {
   Boot(testing::HgxH100x8());  // No sev_snp, no tdx.
   InProcess agent(*client_, node_, ns_, kernel_->Root());
-  const ApplyResult result = agent.manager.Apply("on");
+  const ApplyResult result = agent.manager.Apply("on", agent.stop);
   EXPECT_EQ(result.desired, "off");
   EXPECT_EQ(result.state, "off");
   EXPECT_FALSE(result.switched);

@@ -70,6 +70,15 @@ TEST_F(ContainerdLayoutTest, EachDistributionIsToldByTheFilesItKeeps) {
   EXPECT_EQ(DetectDistribution(Root()), Distribution::kK0s);
 }
 
+TEST_F(ContainerdLayoutTest, LeftoverFilesLoseToTheContainerdWhoseSocketIsThere) {
+  std::filesystem::create_directories(dir_ + "/etc/k0s/containerd.d");  // k0s was removed
+  Write(std::string(kK3sDir) + "/config.toml", "version = 2\n");
+  Write("/run/containerd/containerd.sock", "");  // plain containerd runs
+  EXPECT_EQ(DetectDistribution(Root()), Distribution::kContainerd);
+  Write("/run/k3s/containerd/containerd.sock", "");  // now k3s runs
+  EXPECT_EQ(DetectDistribution(Root()), Distribution::kK3s);
+}
+
 TEST_F(ContainerdLayoutTest, NamesRoundTripAndAnUnknownOneIsRefused) {
   for (Distribution distribution :
        {Distribution::kContainerd, Distribution::kK3s, Distribution::kRke2, Distribution::kK0s,
@@ -206,8 +215,6 @@ TEST_F(ContainerdLayoutTest, K0sGetsOnlyItsDropInHoldingTheRuntimesAlone) {
   absl::StatusOr<InstallResult> installed = InstallHandlers(Root(), options, handlers_);
   ASSERT_TRUE(installed.ok()) << installed.status();
   EXPECT_TRUE(installed->changed);
-  EXPECT_FALSE(installed->plan.carries_user_cri_table)
-      << "k0s merges the drop-in's CRI table into its own";
   const std::string drop_in = Read(layout->drop_in_path);
   EXPECT_THAT(drop_in, HasSubstr("runtimes.kata-qemu-nvidia-gpu]"));
   EXPECT_THAT(drop_in, Not(HasSubstr("runtimes.runc")));

@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -70,6 +72,8 @@ class SwitchModeTest : public ::testing::Test {
     ::setenv("GPU_ADMIN_TOOLS_DOUBLE_ROOT", kernel_->Root().c_str(), 1);
     ::setenv("GPU_ADMIN_TOOLS_DOUBLE_RESET_MS", "300", 1);
     ::unsetenv("GPU_ADMIN_TOOLS_DOUBLE_FAIL");
+    steps_file_ = kernel_->Root() + "/double-steps";
+    ::setenv("GPU_ADMIN_TOOLS_DOUBLE_LOG", steps_file_.c_str(), 1);
   }
   std::vector<host::PciDevice> Devices() { return host::ScanPciDevices(root_).devices; }
   std::string Mode(const std::string& bdf) {
@@ -78,8 +82,23 @@ class SwitchModeTest : public ::testing::Test {
     return mode.ok() ? *mode : std::string(mode.status().message());
   }
 
+  // The double's record of its sets: {start, end, bdf, what, mode}.
+  struct Step {
+    int64_t start = 0, end = 0;
+    std::string bdf, what, mode;
+  };
+  std::vector<Step> Steps() {
+    std::vector<Step> steps;
+    std::ifstream in(steps_file_);
+    for (Step step; in >> step.start >> step.end >> step.bdf >> step.what >> step.mode;) {
+      steps.push_back(step);
+    }
+    return steps;
+  }
+
   std::unique_ptr<testing::SimulatedKernel> kernel_;
   host::HostRoot root_;
+  std::string steps_file_;
   const GpuAdminTools tools_{.command = {GPU_ADMIN_TOOLS_DOUBLE},
                              .timeout = std::chrono::seconds(20),
                              .boot_timeout = std::chrono::seconds(2)};
@@ -101,8 +120,25 @@ TEST_F(SwitchModeTest, EightGpusSwitchTogetherAndTheSwitchesAreLeftAlone) {
 TEST_F(SwitchModeTest, PpcieTakesEveryGpuAndSwitchAndCcOffComesFirst) {
   Boot(testing::HgxH100x8());
   ASSERT_TRUE(SwitchMode(root_, Devices(), TargetMode::kDevtools, tools_).Ok());
+  std::filesystem::remove(steps_file_);
   const SwitchReport ppcie = SwitchMode(root_, Devices(), TargetMode::kPpcie, tools_);
   EXPECT_TRUE(ppcie.Ok()) << ppcie.FirstError();
+  // Every GPU's CC went off before any device's PPCIe came on.
+  int64_t last_cc_off = 0, first_ppcie_on = INT64_MAX;
+  int cc_off = 0, ppcie_on = 0;
+  for (const Step& step : Steps()) {
+    if (step.what == "CC" && step.mode == "off") {
+      last_cc_off = std::max(last_cc_off, step.end);
+      ++cc_off;
+    }
+    if (step.what == "PPCIe" && step.mode == "on") {
+      first_ppcie_on = std::min(first_ppcie_on, step.start);
+      ++ppcie_on;
+    }
+  }
+  EXPECT_EQ(cc_off, 8);
+  EXPECT_EQ(ppcie_on, 12) << "eight GPUs and four NVSwitches";
+  EXPECT_LT(last_cc_off, first_ppcie_on);
   for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(Mode(bdf), "ppcie") << bdf;
   for (const std::string& bdf : testing::HgxNvswitchBdfs()) EXPECT_EQ(Mode(bdf), "ppcie") << bdf;
   // And back: PPCIe goes off everywhere, switches included, before CC comes on.
@@ -110,6 +146,23 @@ TEST_F(SwitchModeTest, PpcieTakesEveryGpuAndSwitchAndCcOffComesFirst) {
   EXPECT_TRUE(on.Ok()) << on.FirstError();
   for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(Mode(bdf), "on") << bdf;
   for (const std::string& bdf : testing::HgxNvswitchBdfs()) EXPECT_EQ(Mode(bdf), "off") << bdf;
+}
+
+TEST_F(SwitchModeTest, WhenClearingTheOtherModeFailsNothingIsSwitchedOn) {
+  Boot(testing::HgxH100x8());
+  ASSERT_TRUE(SwitchMode(root_, Devices(), TargetMode::kPpcie, tools_).Ok());
+  const std::string stuck = testing::HgxNvswitchBdfs()[1];
+  ::setenv("GPU_ADMIN_TOOLS_DOUBLE_FAIL", ("fsp-timeout:" + stuck).c_str(), 1);
+  std::filesystem::remove(steps_file_);
+  const SwitchReport on = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  EXPECT_FALSE(on.Ok());
+  EXPECT_THAT(on.FirstError(), HasSubstr(stuck));
+  for (const Step& step : Steps()) {
+    EXPECT_FALSE(step.what == "CC" && step.mode == "on")
+        << step.bdf << ": CC on while " << stuck << " still has PPCIe";
+  }
+  for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_NE(Mode(bdf), "on") << bdf;
+  EXPECT_EQ(Mode(stuck), "ppcie");
 }
 
 TEST_F(SwitchModeTest, AnFspTimeoutAndAMismatchAfterResetFailThatGpuOnly) {
