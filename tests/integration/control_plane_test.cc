@@ -37,13 +37,15 @@ TEST(ControlPlane, ServerIsThePinnedUpstreamKubeApiserverWithHealthyEtcd) {
 }
 
 TEST(ControlPlane, NodeCreatedThroughTheApiReadsBackWithServerSetIdentity) {
+  // Labels no gpuop component acts on: an operator test running beside this one would relabel
+  // a node with nvidia.com/ labels and move its resourceVersion.
   const std::string name = UniqueName("node");
   const json created = KubectlJson(
       {"create", "-f", "-", "-o", "json"},
       json{
           {"apiVersion", "v1"},
           {"kind", "Node"},
-          {"metadata", {{"name", name}, {"labels", {{"nvidia.com/gpu.present", "true"}}}}},
+          {"metadata", {{"name", name}, {"labels", {{"testenv.gpuop.io/role", "gpu"}}}}},
       }
           .dump());
   ASSERT_FALSE(created.is_null());
@@ -55,16 +57,15 @@ TEST(ControlPlane, NodeCreatedThroughTheApiReadsBackWithServerSetIdentity) {
   const json read = KubectlJson({"get", "node", name, "-o", "json"});
   EXPECT_EQ(read["metadata"]["uid"], uid);
   EXPECT_EQ(ResourceVersionOf(read), created_rv);
-  EXPECT_EQ(read["metadata"]["labels"]["nvidia.com/gpu.present"], "true");
+  EXPECT_EQ(read["metadata"]["labels"]["testenv.gpuop.io/role"], "gpu");
 
   // A write moves the object to a later etcd revision; the identity stays. (Read it back:
   // `kubectl label -o json` prints kubectl's local copy, not the server's reply.)
-  ASSERT_EQ(
-      Kubectl({"label", "node", name, "nvidia.com/gpu.workload.config=vm-passthrough"}).exit_code,
-      0);
+  ASSERT_EQ(Kubectl({"label", "node", name, "testenv.gpuop.io/workload=vm-passthrough"}).exit_code,
+            0);
   const json labelled = KubectlJson({"get", "node", name, "-o", "json"});
   EXPECT_EQ(labelled["metadata"]["uid"], uid);
-  EXPECT_EQ(labelled["metadata"]["labels"]["nvidia.com/gpu.workload.config"], "vm-passthrough");
+  EXPECT_EQ(labelled["metadata"]["labels"]["testenv.gpuop.io/workload"], "vm-passthrough");
   EXPECT_GT(ResourceVersionOf(labelled), created_rv);
 
   EXPECT_EQ(Kubectl({"delete", "node", name}).exit_code, 0);

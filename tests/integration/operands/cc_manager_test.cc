@@ -184,16 +184,17 @@ TEST_F(CcManagerTest, LabelFlipsSwitchTheGpusPausingTheOperandsUntilTheirPodsAre
   const std::map<std::string, std::string> before = Labels();
 
   // Operand pods on the node: the switch must wait for them.
-  AddOperandPod("vfio-manager-x", "nvidia-vfio-manager");
-  AddOperandPod("kata-dp-x", "nvidia-kata-sandbox-device-plugin-daemonset");
+  ASSERT_NO_FATAL_FAILURE(AddOperandPod("vfio-manager-x", "nvidia-vfio-manager"));
+  ASSERT_NO_FATAL_FAILURE(
+      AddOperandPod("kata-dp-x", "nvidia-kata-sandbox-device-plugin-daemonset"));
   SetCcLabel("on");
   EXPECT_TRUE(LabelBecomes("nvidia.com/gpu.deploy.vfio-manager", "paused-for-cc-mode-change", 30));
-  const std::map<std::string, std::string> during = Labels();
-  EXPECT_EQ(during.at("nvidia.com/gpu.deploy.kata-sandbox-device-plugin"),
+  std::map<std::string, std::string> during = Labels();
+  EXPECT_EQ(during["nvidia.com/gpu.deploy.kata-sandbox-device-plugin"],
             "paused-for-cc-mode-change");
-  EXPECT_EQ(during.at("nvidia.com/gpu.deploy.sandbox-device-plugin"),
+  EXPECT_EQ(during["nvidia.com/gpu.deploy.sandbox-device-plugin"],
             "custom_paused-for-cc-mode-change");
-  EXPECT_EQ(during.at("nvidia.com/gpu.deploy.vgpu-manager"), "false");
+  EXPECT_EQ(during["nvidia.com/gpu.deploy.vgpu-manager"], "false");
   EXPECT_FALSE(during.contains("nvidia.com/gpu.deploy.vgpu-device-manager"))
       << "an absent label stays absent";
   EXPECT_TRUE(HasPauseRecord());
@@ -202,9 +203,9 @@ TEST_F(CcManagerTest, LabelFlipsSwitchTheGpusPausingTheOperandsUntilTheirPodsAre
   DeletePod("vfio-manager-x");
   DeletePod("kata-dp-x");
   EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "on", 60));
-  const std::map<std::string, std::string> after = Labels();
-  EXPECT_EQ(after.at(kCcReadyStateLabel), "true");
-  for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(after.at(key), value) << key;
+  std::map<std::string, std::string> after = Labels();
+  EXPECT_EQ(after[kCcReadyStateLabel], "true");
+  for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(after[key], value) << key;
   EXPECT_FALSE(HasPauseRecord());
   for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(GpuMode(bdf), "on") << bdf;
   EXPECT_EQ(Events("CcModeSwitched").size(), 1u);
@@ -235,7 +236,7 @@ TEST_F(CcManagerTest, AnAgentKilledMidSwitchRestoresTheLabelsWhenItStartsAgain) 
   const std::string log = kernel_->Root() + "/cc-manager.log";
   std::unique_ptr<testing::BackgroundProcess> agent = StartAgent(log);
   EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "off", 30));
-  AddOperandPod("vfio-manager-y", "nvidia-vfio-manager");
+  ASSERT_NO_FATAL_FAILURE(AddOperandPod("vfio-manager-y", "nvidia-vfio-manager"));
   SetCcLabel("on");
   EXPECT_TRUE(LabelBecomes("nvidia.com/gpu.deploy.vfio-manager", "paused-for-cc-mode-change", 30));
   agent->Signal(SIGKILL);
@@ -248,8 +249,8 @@ TEST_F(CcManagerTest, AnAgentKilledMidSwitchRestoresTheLabelsWhenItStartsAgain) 
   agent = StartAgent(log + ".2");
   EXPECT_TRUE(LabelBecomes("nvidia.com/gpu.deploy.vfio-manager", "true", 30));
   EXPECT_TRUE(kube::WaitFor([&] { return !HasPauseRecord(); }, std::chrono::seconds(10)));
-  const std::map<std::string, std::string> labels = Labels();
-  for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(labels.at(key), value) << key;
+  std::map<std::string, std::string> labels = Labels();
+  for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(labels[key], value) << key;
   EXPECT_EQ(GpuMode(testing::kH100PcieBdf), "off");
   DeletePod("vfio-manager-y");
 }
