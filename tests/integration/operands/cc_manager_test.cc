@@ -15,11 +15,13 @@
 #include <iostream>
 #include <sstream>
 
+#include "host/gpu_cc_mode.h"
 #include "host/pci_device.h"
 #include "operands/cc_manager/cc_mode_switcher.h"
 #include "operands/cc_manager/operand_pause.h"
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/sim_bar0.h"
 #include "tests/fixtures/topologies.h"
 #include "tests/integration/background_process.h"
 #include "tests/integration/kube/informer_testing.h"
@@ -253,6 +255,43 @@ TEST_F(CcManagerTest, AnAgentKilledMidSwitchRestoresTheLabelsWhenItStartsAgain) 
   for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(labels[key], value) << key;
   EXPECT_EQ(GpuMode(testing::kH100PcieBdf), "off");
   DeletePod("vfio-manager-y");
+}
+
+TEST_F(CcManagerTest, AnAgentKilledDuringAResetLeavesNoLabelPausedOnceItIsBack) {
+  Boot(WithTee(testing::SingleH100Pcie()));
+  ::setenv("GPU_ADMIN_TOOLS_DOUBLE_RESET_MS", "3000", 1);  // Time to kill it mid-reset.
+  const std::string log = kernel_->Root() + "/cc-manager.log";
+  std::unique_ptr<testing::BackgroundProcess> agent = StartAgent(log);
+  EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "off", 30));
+  SetCcLabel("on");
+  const std::string bar0 =
+      kernel_->Root() + "/sys/bus/pci/devices/" + testing::kH100PcieBdf + "/resource0";
+  // The GPU is in reset once its boot-complete register drops.
+  ASSERT_TRUE(kube::WaitFor(
+      [&] {
+        absl::StatusOr<uint32_t> booted =
+            testing::ReadBar0Register(bar0, host::kFspBootCompleteRegister);
+        return booted.ok() && *booted == 0;
+      },
+      std::chrono::seconds(30)))
+      << gpuop::testing::ReadWhole(log_);
+  agent->Signal(SIGKILL);
+  agent->Wait();
+  EXPECT_EQ(Label("nvidia.com/gpu.deploy.vfio-manager"), "paused-for-cc-mode-change");
+  EXPECT_TRUE(HasPauseRecord());
+
+  // The tool it started finishes the reset on its own; the agent that comes back first puts
+  // the labels back, then finds the GPU in the mode asked for (or finishes the switch).
+  ::setenv("GPU_ADMIN_TOOLS_DOUBLE_RESET_MS", "200", 1);
+  agent = StartAgent(log + ".2");
+  EXPECT_TRUE(LabelBecomes("nvidia.com/gpu.deploy.vfio-manager", "true", 30));
+  EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "on", 30));
+  EXPECT_FALSE(HasPauseRecord());
+  std::map<std::string, std::string> labels = Labels();
+  for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(labels[key], value) << key;
+  EXPECT_EQ(GpuMode(testing::kH100PcieBdf), "on");
+  agent->Signal(SIGTERM);
+  EXPECT_EQ(agent->Wait(), 0) << gpuop::testing::ReadWhole(log_);
 }
 
 struct InProcess {
