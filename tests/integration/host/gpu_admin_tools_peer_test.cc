@@ -44,25 +44,29 @@ std::string AskTheTool(const std::string& root, const std::string& bdf, const st
   return "exit " + std::to_string(run->exit_code) + ": " + output;
 }
 
+// Our own read of the simulated GPU at kH100PcieBdf.
+GpuCcState OurRead(const testing::SimulatedKernel& kernel) {
+  const HostRoot root(kernel.Root());
+  absl::StatusOr<PciDevice> device = ReadPciDevice(root, testing::kH100PcieBdf);
+  EXPECT_TRUE(device.ok()) << device.status();
+  if (!device.ok()) return {};
+  absl::StatusOr<GpuCcState> ours = ReadGpuCcState(root, *device, std::chrono::seconds(1));
+  EXPECT_TRUE(ours.ok()) << ours.status();
+  return ours.ok() ? *ours : GpuCcState{};
+}
+
 TEST(GpuAdminToolsPeer, TheRealToolReadsTheSameCcModeAsWeDo) {
   for (const uint16_t id : {uint16_t{0x2330}, uint16_t{0x2901}}) {  // H100 SXM5, B200
     for (const std::string mode : {"off", "on", "devtools"}) {
       SCOPED_TRACE(absl::StrFormat("10de:%04x %s", id, mode));
       testing::SimHost host = testing::SingleH100Pcie();
-      for (testing::SimPciDevice& device : host.devices) {
-        if (device.address != testing::kH100PcieBdf) continue;
-        device.device = id;
-        device.cc_mode = mode;
-      }
+      testing::DeviceAt(host, testing::kH100PcieBdf).device = id;
+      testing::DeviceAt(host, testing::kH100PcieBdf).cc_mode = mode;
       std::unique_ptr<testing::SimulatedKernel> kernel = testing::BootOrThrow(host);
-      const HostRoot root(kernel->Root());
-      absl::StatusOr<PciDevice> device = ReadPciDevice(root, testing::kH100PcieBdf);
-      ASSERT_TRUE(device.ok()) << device.status();
-      absl::StatusOr<GpuCcState> ours = ReadGpuCcState(root, *device, std::chrono::seconds(1));
-      ASSERT_TRUE(ours.ok()) << ours.status();
-      EXPECT_EQ(CcModeName(ours->cc), mode);
+      const GpuCcState ours = OurRead(*kernel);
+      EXPECT_EQ(CcModeName(ours.cc), mode);
       EXPECT_EQ(AskTheTool(kernel->Root(), testing::kH100PcieBdf, "--query-cc-mode", "CC"),
-                CcModeName(ours->cc));
+                CcModeName(ours.cc));
     }
   }
 }
@@ -70,16 +74,9 @@ TEST(GpuAdminToolsPeer, TheRealToolReadsTheSameCcModeAsWeDo) {
 TEST(GpuAdminToolsPeer, TheRealToolReadsTheSamePpcieModeAsWeDo) {
   for (const bool ppcie : {false, true}) {
     testing::SimHost host = testing::SingleH100Pcie();
-    for (testing::SimPciDevice& device : host.devices) {
-      if (device.address == testing::kH100PcieBdf) device.ppcie = ppcie;
-    }
+    testing::DeviceAt(host, testing::kH100PcieBdf).ppcie = ppcie;
     std::unique_ptr<testing::SimulatedKernel> kernel = testing::BootOrThrow(host);
-    const HostRoot root(kernel->Root());
-    absl::StatusOr<PciDevice> device = ReadPciDevice(root, testing::kH100PcieBdf);
-    ASSERT_TRUE(device.ok()) << device.status();
-    absl::StatusOr<GpuCcState> ours = ReadGpuCcState(root, *device, std::chrono::seconds(1));
-    ASSERT_TRUE(ours.ok()) << ours.status();
-    EXPECT_EQ(ours->ppcie, ppcie);
+    EXPECT_EQ(OurRead(*kernel).ppcie, ppcie);
     EXPECT_EQ(AskTheTool(kernel->Root(), testing::kH100PcieBdf, "--query-ppcie-mode", "PPCIe"),
               ppcie ? "on" : "off");
   }

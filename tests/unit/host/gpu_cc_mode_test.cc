@@ -7,7 +7,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <stdexcept>
 #include <thread>
 
 #include "host/pci_device.h"
@@ -38,17 +37,10 @@ struct Node {
   HostRoot root;
 };
 
-testing::SimPciDevice& DeviceOf(SimHost& host, const std::string& bdf) {
-  for (testing::SimPciDevice& device : host.devices) {
-    if (device.address == bdf) return device;
-  }
-  throw std::runtime_error("no device " + bdf);
-}
-
 SimHost H100With(const std::string& cc_mode, bool ppcie = false) {
   SimHost host = testing::SingleH100Pcie();
-  DeviceOf(host, testing::kH100PcieBdf).cc_mode = cc_mode;
-  DeviceOf(host, testing::kH100PcieBdf).ppcie = ppcie;
+  testing::DeviceAt(host, testing::kH100PcieBdf).cc_mode = cc_mode;
+  testing::DeviceAt(host, testing::kH100PcieBdf).ppcie = ppcie;
   return host;
 }
 
@@ -79,7 +71,7 @@ TEST(ReadGpuCcState, ReadsTheInvalidDevtoolsOnlyStateAndPpcie) {
 
 TEST(ReadGpuCcState, ABlackwellGpuKeepsItsModeAt0x590) {
   SimHost host = H100With("on");
-  DeviceOf(host, testing::kH100PcieBdf).device = 0x2901;  // B200
+  testing::DeviceAt(host, testing::kH100PcieBdf).device = 0x2901;  // B200
   Node node(std::move(host));
   const std::string bdf = testing::kH100PcieBdf;
   absl::StatusOr<GpuCcState> state = ReadGpuCcState(node.root, node.Device(bdf), kBoot);
@@ -93,7 +85,7 @@ TEST(ReadGpuCcState, ABlackwellGpuKeepsItsModeAt0x590) {
 
 TEST(ReadGpuCcState, NvSwitchesHavePpcieOnly) {
   SimHost host = testing::HgxH100x8();
-  DeviceOf(host, testing::HgxNvswitchBdfs().back()).ppcie = true;
+  testing::DeviceAt(host, testing::HgxNvswitchBdfs().back()).ppcie = true;
   Node node(std::move(host));
   const std::vector<std::string> switches = testing::HgxNvswitchBdfs();
   absl::StatusOr<GpuCcState> off = ReadGpuCcState(node.root, node.Device(switches[0]), kBoot);
