@@ -133,10 +133,14 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
   const bool capable = HostTeeEnabled(options_.root) && EveryGpuCcCapable(devices);
   // Before anything is paused or reset: the validator decides by it whether to wait.
   if (!WriteState("", capable)) result.retry = true;
+  // After a switch, each device's mode as the switch's own reads left it: not read again.
+  std::map<std::string, std::string> known_modes;
   const auto finish = [&](std::string state) {
     result.state = std::move(state);
     if (!WriteState(result.state, capable)) result.retry = true;
+    result.device_modes = known_modes;
     for (const host::PciDevice& device : DevicesFor(devices, TargetMode::kPpcie)) {
+      if (result.device_modes.contains(device.address)) continue;
       absl::StatusOr<std::string> mode =
           ReadModeWord(options_.root, device, options_.tools.boot_timeout);
       if (mode.ok()) result.device_modes[device.address] = *mode;
@@ -212,6 +216,9 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
   result.pods_gone_to_switch = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - waited_until);
   const SwitchReport report = SwitchMode(options_.root, devices, *target, options_.tools);
+  for (const DeviceSwitch& device : report.devices) {
+    if (device.after != "unknown") known_modes[device.address] = device.after;
+  }
   result.switched = report.Switched();
   result.switch_duration = report.duration;
   if (options_.evict_operands) {
