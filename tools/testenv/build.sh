@@ -11,7 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 # The upstream commands to build, each k8s.io/kubernetes/cmd/<name> (tools.go lists them too).
-commands="kube-apiserver kubectl"
+commands="kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet"
 
 cache_dir=$(testenv_bin_dir)
 stamp="$cache_dir/.complete"

@@ -13,7 +13,9 @@ fi
 
 # The Kubernetes release this module pins, e.g. v1.35.4.
 testenv_k8s_version() {
-  awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$(testenv_dir)/go.mod"
+  # Either "require k8s.io/kubernetes vX" or a line of a require block.
+  awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }
+       $1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2 }' "$(testenv_dir)/go.mod"
 }
 
 testenv_cache_root() { echo "${GPUOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gpuop}/testenv"; }
