@@ -230,6 +230,11 @@ absl::StatusOr<ClusterPolicy> ParseClusterPolicy(const json& object) {
   Fields nfd(spec.Object("nfd"), "spec.nfd", error);
   policy.nfd_node_feature_rules = nfd.Bool("nodefeaturerules").value_or(false);
   ReadDaemonSets(spec.Object("daemonsets"), "spec.daemonsets", policy.daemonsets, error);
+  Fields host_paths(spec.Object("hostPaths"), "spec.hostPaths", error);
+  if (std::string root = host_paths.String("rootFS"); !root.empty()) {
+    if (root.front() != '/') host_paths.Fail("rootFS", "is not an absolute path");
+    policy.host_root_fs = root;
+  }
   Fields operator_section(spec.Object("operator"), "spec.operator", error);
   if (std::string runtime_class = operator_section.String("runtimeClass"); !runtime_class.empty()) {
     policy.container_runtime_class = runtime_class;

@@ -92,6 +92,9 @@ struct ClusterPolicy {
   DaemonSetsSpec daemonsets;
   // spec.operator.runtimeClass: the container path's RuntimeClass (and its handler).
   std::string container_runtime_class = "nvidia";
+  // spec.hostPaths.rootFS: where the node's root file system is, as the kubelet sees it. The
+  // agents' host mounts (/, /sys, /dev) and the device plugin's host device paths sit under it.
+  std::string host_root_fs = "/";
 
   const OperandSpec* Operand(std::string_view spec_key) const;
   // The section's `enabled`, nil counting as `default_enabled`.

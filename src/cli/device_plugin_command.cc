@@ -33,6 +33,7 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   std::string plugin_dir = "/var/lib/kubelet/device-plugins";
   std::string validations_dir = api::kValidationsDir;
   std::string cdi_dir = api::kCdiSpecDir;
+  std::string dev_root = EnvOr("DEV_ROOT", "/");
   // NVIDIA's plugin: P_GPU_ALIAS unset means "pgpu"; set but empty means one resource per model.
   const char* alias_env = std::getenv("P_GPU_ALIAS");  // NOLINT(concurrency-mt-unsafe): at start.
   std::string alias = alias_env == nullptr ? "pgpu" : alias_env;
@@ -44,6 +45,9 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   FlagParser flags("device-plugin");
   flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
   flags.String("plugin-dir", &plugin_dir, "kubelet's device-plugins directory");
+  flags.String("dev-root", &dev_root,
+               "the host folder whose dev/ holds the device nodes, as the kubelet sees it: the "
+               "host paths Allocate and the CDI specs give ($DEV_ROOT)");
   flags.String("validations-dir", &validations_dir, "where the validator writes vfio-pci-ready");
   flags.Bool("wait-for-vfio-ready", &wait_for_vfio,
              "advertise nothing until vfio-pci-ready exists");
@@ -71,7 +75,8 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
     err << "device-plugin: --resync is whole seconds, at least 1\n";
     return kExitUsage;
   }
-  operands::GrantOptions grant{.cdi_devices = false, .cdi_annotations = false};
+  operands::GrantOptions grant{
+      .cdi_devices = false, .cdi_annotations = false, .dev_root = dev_root};
   if (cdi != "none") {
     for (const std::string& part : std::vector<std::string>(absl::StrSplit(cdi, ','))) {
       if (part == "devices") {

@@ -25,11 +25,20 @@ FlagParser::Flag* FlagParser::Find(const std::string& name) {
   return nullptr;
 }
 
+void FlagParser::Positional(std::vector<std::string>* values, std::string help) {
+  positional_ = values;
+  positional_help_ = std::move(help);
+}
+
 absl::Status FlagParser::Parse(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
       help_requested_ = true;
+      continue;
+    }
+    if (!absl::StartsWith(arg, "--") && positional_ != nullptr) {
+      positional_->push_back(arg);
       continue;
     }
     if (!absl::StartsWith(arg, "--")) {
@@ -69,6 +78,7 @@ absl::Status FlagParser::Parse(const std::vector<std::string>& args) {
 std::string FlagParser::Usage(const std::string& summary) const {
   std::string usage =
       absl::StrCat("usage: gpuop ", command_, " [flags]\n", summary, "\n\nflags:\n");
+  if (positional_ != nullptr) absl::StrAppend(&usage, "  ", positional_help_, "\n");
   for (const Flag& flag : flags_) {
     absl::StrAppendFormat(&usage, "  --%-22s %s", flag.name, flag.help);
     if (!flag.default_text.empty()) absl::StrAppend(&usage, " (default: ", flag.default_text, ")");

@@ -23,9 +23,11 @@ class FlagParser {
 
   void String(std::string name, std::string* value, std::string help);
   void Bool(std::string name, bool* value, std::string help);
+  // Accepts arguments that are not flags, in order, into `values` (refused otherwise).
+  void Positional(std::vector<std::string>* values, std::string help);
 
-  // Fills the declared values. An unknown flag, a missing value or a positional argument is
-  // InvalidArgument naming it. "--help" sets HelpRequested() instead.
+  // Fills the declared values. An unknown flag, a missing value or a positional argument (unless
+  // Positional was called) is InvalidArgument naming it. "--help" sets HelpRequested() instead.
   absl::Status Parse(const std::vector<std::string>& args);
   bool HelpRequested() const { return help_requested_; }
   // "usage: gpuop <command> [flags]" and one line per flag with its default.
@@ -47,6 +49,8 @@ class FlagParser {
 
   std::string command_;
   std::vector<Flag> flags_;
+  std::vector<std::string>* positional_ = nullptr;
+  std::string positional_help_;
   bool help_requested_ = false;
 };
 

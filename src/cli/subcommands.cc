@@ -5,9 +5,9 @@ namespace gpuop::cli {
 std::vector<Subcommand> AllSubcommands() {
   // Each role of ARCHITECTURE.md §2 joins this table as it is built; none is listed before it
   // works.
-  return {CcManagerSubcommand(),   DevicePluginSubcommand(), DoctorSubcommand(),
-          KataManagerSubcommand(), OperatorSubcommand(),     ValidatorSubcommand(),
-          VfioManagerSubcommand()};
+  return {CcManagerSubcommand(),        DevicePluginSubcommand(), DoctorSubcommand(),
+          KataManagerSubcommand(),      OperatorSubcommand(),     StatusSubcommand(),
+          UninstallCleanupSubcommand(), ValidatorSubcommand(),    VfioManagerSubcommand()};
 }
 
 }  // namespace gpuop::cli

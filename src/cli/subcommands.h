@@ -18,5 +18,7 @@ Subcommand KataManagerSubcommand();
 Subcommand OperatorSubcommand();
 Subcommand ValidatorSubcommand();
 Subcommand DoctorSubcommand();
+Subcommand StatusSubcommand();
+Subcommand UninstallCleanupSubcommand();
 
 }  // namespace gpuop::cli

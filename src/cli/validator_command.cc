@@ -15,6 +15,7 @@
 #include "kube/json_fields.h"
 #include "kube/rest_client.h"
 #include "operands/validator/cc_manager_validation.h"
+#include "operands/validator/ready_files.h"
 #include "operands/validator/vfio_validation.h"
 
 namespace gpuop::cli {
@@ -24,7 +25,47 @@ constexpr char kSummary[] =
     "Steps: vfio-pci writes workload-type, then for vm-passthrough checks that every NVIDIA GPU\n"
     "is on vfio-pci with a usable IOMMU group and writes vfio-pci-ready. cc-manager waits, on a\n"
     "node labelled nvidia.com/cc.capable=true, until the CC manager has applied the node's mode\n"
-    "once, then writes cc-manager-ready. Each exits non-zero with a one-line reason otherwise.";
+    "once, then writes cc-manager-ready. Each exits non-zero with a one-line reason otherwise.\n"
+    "wait FILE waits until FILE exists (the agents' init containers); hold FILE... runs until\n"
+    "SIGTERM, then removes the FILEs (the validator pod's main container).";
+
+int RunWaitStep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string timeout = "0";
+  FlagParser flags("validator wait");
+  flags.String("timeout", &timeout, "seconds to wait; 0: as long as it takes");
+  std::vector<std::string> files;
+  flags.Positional(&files, "FILE  the file to wait for");
+  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
+  int timeout_seconds = 0;
+  if (files.size() != 1 || !absl::SimpleAtoi(timeout, &timeout_seconds) || timeout_seconds < 0) {
+    err << "usage: gpuop validator wait FILE [--timeout=SECONDS]\n";
+    return kExitUsage;
+  }
+  common::StopSignal stop;
+  StopOnSignals signals(stop);
+  out << "validator wait: waiting for " << files[0] << std::endl;
+  const absl::Status waited =
+      operands::WaitForFile(files[0], std::chrono::seconds(timeout_seconds), stop);
+  if (!waited.ok()) {
+    err << "validator wait: " << waited.message() << "\n";
+    return 1;
+  }
+  out << "validator wait: " << files[0] << " is there\n";
+  return 0;
+}
+
+int RunHoldStep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  FlagParser flags("validator hold");
+  std::vector<std::string> files;
+  flags.Positional(&files, "FILE...  the files to remove on SIGTERM");
+  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
+  common::StopSignal stop;
+  StopOnSignals signals(stop);
+  const std::vector<std::string> left = operands::HoldThenRemove(files, stop);
+  for (const std::string& problem : left)
+    err << "validator hold: cannot remove " << problem << "\n";
+  return left.empty() ? 0 : 1;
+}
 
 // A label of the node, "" when it has none; an error when the API cannot be asked (the step
 // must not guess while the label may say otherwise).
@@ -102,15 +143,19 @@ int RunCcManagerStep(const std::vector<std::string>& args, std::ostream& out, st
 
 int RunValidator(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    (args.empty() ? err : out) << "usage: gpuop validator vfio-pci|cc-manager [flags]\n"
+    (args.empty() ? err : out) << "usage: gpuop validator vfio-pci|cc-manager|wait|hold [flags]\n"
                                << kSummary << "\n";
     return args.empty() ? kExitUsage : 0;
   }
+  const std::vector<std::string> step_args(args.begin() + 1, args.end());
+  if (args[0] == "wait") return RunWaitStep(step_args, out, err);
+  if (args[0] == "hold") return RunHoldStep(step_args, out, err);
   if (args[0] == "cc-manager") {
     return RunCcManagerStep(std::vector<std::string>(args.begin() + 1, args.end()), out, err);
   }
   if (args[0] != "vfio-pci") {
-    err << "validator: unknown step \"" << args[0] << "\" (steps: vfio-pci, cc-manager)\n";
+    err << "validator: unknown step \"" << args[0]
+        << "\" (steps: vfio-pci, cc-manager, wait, hold)\n";
     return kExitUsage;
   }
   std::string host_root = EnvOr("HOST_ROOT", "/");

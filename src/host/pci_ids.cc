@@ -30,14 +30,19 @@ bool SplitIdLine(std::string_view line, uint16_t& id, std::string& name) {
 
 }  // namespace
 
-absl::StatusOr<PciIds> PciIds::Load(const HostRoot& root) {
-  for (const char* path : kPciIdsPaths) {
-    if (!root.Exists(path)) continue;
-    absl::StatusOr<std::string> text = root.Read(path);
-    if (!text.ok()) return text.status();
-    absl::StatusOr<PciIds> ids = Parse(*text);
-    if (!ids.ok()) return absl::DataLossError(absl::StrCat(path, ": ", ids.status().message()));
-    return ids;
+absl::StatusOr<PciIds> PciIds::Load(const HostRoot& root, const HostRoot* fallback) {
+  for (const HostRoot* where : {&root, fallback}) {
+    if (where == nullptr) continue;
+    for (const char* path : kPciIdsPaths) {
+      if (!where->Exists(path)) continue;
+      absl::StatusOr<std::string> text = where->Read(path);
+      if (!text.ok()) return text.status();
+      absl::StatusOr<PciIds> ids = Parse(*text);
+      if (!ids.ok()) {
+        return absl::DataLossError(absl::StrCat(where->Path(path), ": ", ids.status().message()));
+      }
+      return ids;
+    }
   }
   return absl::NotFoundError(
       "no pci.ids database (install Debian's pci.ids package: /usr/share/misc/pci.ids)");

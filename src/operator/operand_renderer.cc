@@ -91,6 +91,22 @@ void SetEnv(json& container, const json& variable) {
   env.push_back(variable);
 }
 
+// spec.hostPaths.rootFS: the volumes named host-* are the node's own files (/, /sys, /dev), so
+// they move under the root; the others (kubelet's sockets, the ready files, CDI specs) are the
+// kubelet's and runtime's folders and stay.
+void PlaceHostMountsUnder(json& pod, const std::string& root_fs) {
+  if (!pod.contains("volumes")) return;
+  const std::string root = root_fs.back() == '/' ? root_fs.substr(0, root_fs.size() - 1) : root_fs;
+  for (json& volume : pod["volumes"]) {
+    if (!absl::StartsWith(volume.value("name", ""), "host-") || !volume.contains("hostPath")) {
+      continue;
+    }
+    json& host_path = volume["hostPath"];
+    const std::string path = host_path.value("path", "/");
+    host_path["path"] = path == "/" ? root : absl::StrCat(root, path);
+  }
+}
+
 // spec.daemonsets and the operand's section (§1.10), on a DaemonSet.
 bool StateEnabled(std::string_view name, const api::ClusterPolicy& policy) {
   for (const OperandState& state : OperandStates()) {
@@ -122,6 +138,7 @@ void TransformDaemonSet(json& daemonset, const OperandState& state,
     daemonset["metadata"]["annotations"][key] = value;
     daemonset["spec"]["template"]["metadata"]["annotations"][key] = value;
   }
+  if (policy.host_root_fs != "/") PlaceHostMountsUnder(pod, policy.host_root_fs);
   if (common.tolerations.is_array()) pod["tolerations"] = common.tolerations;
   if (!common.priority_class_name.empty()) pod["priorityClassName"] = common.priority_class_name;
   if (!common.update_strategy.empty()) {
@@ -210,6 +227,7 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
       {"DEFAULT_CC_MODE", policy.cc_default_mode.empty() ? kDefaultCcMode : policy.cc_default_mode},
       {"KATA_MANAGER_CONFIG", KataManagerConfig(policy).dump()},
       {"CONTAINER_RUNTIME_CLASS", policy.container_runtime_class},
+      {"ROOT_FS", policy.host_root_fs},
   };
   const api::OperandSpec* spec = state.spec_key.empty() ? nullptr : policy.Operand(state.spec_key);
   switch (state.image) {

@@ -315,6 +315,12 @@ int CcManager::Run(const common::StopSignal& stop) {
     mu.AwaitWithTimeout(absl::Condition(&changed), absl::Seconds(1));
     changed = false;
   }
+  // Stopping takes the proof back: the validator must not let agents through on the word of a
+  // CC manager that is no longer there to keep the mode.
+  if (!options_.ready_file.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(options_.ready_file, ignored);
+  }
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 
 namespace gpuop::operands {
 namespace {
@@ -33,6 +34,11 @@ const PassthroughDevice* FindId(const std::vector<PassthroughDevice>& devices,
 }
 
 }  // namespace
+
+std::string DeviceHostPath(const std::string& dev_root, const std::string& node) {
+  if (dev_root.empty() || dev_root == "/") return node;
+  return absl::StrCat(absl::StripSuffix(dev_root, "/"), node);
+}
 
 std::string PciResourceEnvName(const std::string& resource) {
   std::string name = absl::StrCat("PCI_RESOURCE_", absl::AsciiStrToUpper(resource));
@@ -62,7 +68,8 @@ absl::StatusOr<ContainerGrant> GrantFor(const std::string& resource,
     }
     for (const std::string& node : device->device_nodes) {
       // /dev/vfio/vfio and /dev/iommu are shared by every device: granted once.
-      if (granted_nodes.insert(node).second) grant.devices.push_back({node, node, kPermissions});
+      if (granted_nodes.insert(node).second)
+        grant.devices.push_back({node, DeviceHostPath(options.dev_root, node), kPermissions});
     }
     addresses.insert(addresses.end(), device->group_addresses.begin(),
                      device->group_addresses.end());

@@ -38,7 +38,13 @@ struct GrantOptions {
   bool cdi_devices = true;
   // The older annotation form, for runtimes that read cdi.k8s.io/* annotations.
   bool cdi_annotations = true;
+  // Where the device nodes' /dev lies on the host, as the kubelet and the runtime see it: the
+  // ClusterPolicy's spec.hostPaths.rootFS. Empty or "/": at their own paths.
+  std::string dev_root;
 };
+
+// `node` ("/dev/vfio/38") as a host path under `dev_root` (GrantOptions::dev_root).
+std::string DeviceHostPath(const std::string& dev_root, const std::string& node);
 
 // The grant for one container asking for `ids` of `resource`. InvalidArgument naming the ID
 // when one is not advertised, FailedPrecondition when one is unhealthy (kubelet should not

@@ -5,6 +5,8 @@
 
 #include "absl/strings/match.h"
 
+#include "operands/device_plugin/allocation.h"
+
 namespace gpuop::operands {
 namespace {
 
@@ -20,13 +22,18 @@ cdi::DeviceNode NodeFor(const std::string& path, const host::HostRoot& root) {
 }  // namespace
 
 std::map<std::string, cdi::Spec> CdiSpecsFor(const std::vector<PassthroughDevice>& devices,
-                                             const host::HostRoot& root) {
+                                             const host::HostRoot& root,
+                                             const std::string& dev_root) {
   std::map<std::string, cdi::Spec> specs;
   for (const PassthroughDevice& device : devices) {
     cdi::Device entry{.name = device.id};
     for (const std::string& path : device.device_nodes) {
       if (!absl::StartsWith(path, "/dev/vfio/")) continue;
-      entry.device_nodes.push_back(NodeFor(path, root));
+      cdi::DeviceNode node = NodeFor(path, root);
+      if (const std::string host_path = DeviceHostPath(dev_root, path); host_path != path) {
+        node.host_path = host_path;
+      }
+      entry.device_nodes.push_back(std::move(node));
     }
     if (entry.device_nodes.empty()) continue;
     cdi::Spec& spec = specs[device.resource];

@@ -19,7 +19,9 @@ namespace gpuop::operands {
 // resource -> its spec. Each device gets its /dev/vfio nodes (not /dev/iommu, which the VMM
 // opens itself); a node that is a character device on the host is written fully specified
 // (type, major, minor), so injecting it needs no stat of the host's /dev.
+// `dev_root` as in GrantOptions: where the nodes lie on the host, written as their hostPath.
 std::map<std::string, cdi::Spec> CdiSpecsFor(const std::vector<PassthroughDevice>& devices,
-                                             const host::HostRoot& root);
+                                             const host::HostRoot& root,
+                                             const std::string& dev_root = "");
 
 }  // namespace gpuop::operands

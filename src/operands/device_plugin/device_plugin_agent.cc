@@ -28,7 +28,9 @@ constexpr std::chrono::milliseconds kSettleDelay{200};
 DevicePluginAgent::DevicePluginAgent(common::Logger& log, DevicePluginAgentOptions options)
     : log_(log), options_(std::move(options)) {
   if (options_.discovery.alias.empty()) {
-    absl::StatusOr<host::PciIds> ids = host::PciIds::Load(options_.root);
+    // The host's copy names devices as the admin's tools do; the image's is the fallback.
+    const host::HostRoot own("/");
+    absl::StatusOr<host::PciIds> ids = host::PciIds::Load(options_.root, &own);
     if (ids.ok()) {
       ids_ = std::make_unique<host::PciIds>(*std::move(ids));
     } else {
@@ -120,7 +122,8 @@ void DevicePluginAgent::Rescan() {
 void DevicePluginAgent::WriteCdiSpecs() {
   if (options_.cdi_dir.empty()) return;
   const std::string dir = options_.root.Path(options_.cdi_dir);
-  const std::map<std::string, cdi::Spec> specs = CdiSpecsFor(devices_, options_.root);
+  const std::map<std::string, cdi::Spec> specs =
+      CdiSpecsFor(devices_, options_.root, options_.grant.dev_root);
   for (const auto& [kind, spec] : specs) {
     absl::StatusOr<bool> written = cdi::WriteSpecIfChanged(dir, spec);
     if (!written.ok()) {

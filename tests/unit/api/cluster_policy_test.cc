@@ -88,6 +88,15 @@ TEST(ParseClusterPolicy, AnEmptySpecMeansNvidiasDefaults) {
   EXPECT_EQ(policy->cc_default_mode, "");
   EXPECT_EQ(policy->kata_artifacts_dir, "/opt/nvidia-gpu-operator/artifacts/runtimeclasses");
   EXPECT_FALSE(policy->OperandEnabled("vfioManager"));
+  EXPECT_EQ(policy->host_root_fs, "/");
+}
+
+TEST(ParseClusterPolicy, ReadsTheHostRootFs) {
+  json object = SeedPolicy();
+  object["spec"]["hostPaths"] = {{"rootFS", "/var/lib/sim-node"}, {"driverInstallDir", "/x"}};
+  auto policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->host_root_fs, "/var/lib/sim-node");
 }
 
 struct BadField {
@@ -110,6 +119,8 @@ TEST(ParseClusterPolicy, AMalformedFieldIsAnErrorNamingIt) {
            {"/spec/kataManager/config/runtimeClasses/1/nodeSelector", json{{"a", 1}},
             "spec.kataManager.config.runtimeClasses[1].nodeSelector[\"a\"]: is not a string"},
            {"/spec/kataManager/config/artifactsDir", "relative/dir", "is not an absolute path"},
+           {"/spec/hostPaths", json{{"rootFS", "host"}},
+            "spec.hostPaths.rootFS: is not an absolute path"},
            {"/spec/sandboxWorkloads", 7, "spec.sandboxWorkloads: is not an object"},
            {"/spec/daemonsets/tolerations", "all", "spec.daemonsets.tolerations: is not a list"},
            {"/spec/daemonsets/updateStrategy", "Recreate", "spec.daemonsets.updateStrategy"},

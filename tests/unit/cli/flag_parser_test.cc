@@ -36,6 +36,18 @@ TEST(FlagParser, UnknownFlagsMissingValuesAndStrayWordsAreNamed) {
   EXPECT_NE(flags.Parse({"--once=yes"}).message().find("true or false"), std::string::npos);
 }
 
+TEST(FlagParser, PositionalArgumentsAreKeptInOrderWhenAskedFor) {
+  std::string timeout = "0";
+  std::vector<std::string> files;
+  FlagParser flags("validator hold");
+  flags.String("timeout", &timeout, "seconds");
+  flags.Positional(&files, "FILE...  the files");
+  ASSERT_TRUE(flags.Parse({"/run/a", "--timeout=5", "/run/b"}).ok());
+  EXPECT_EQ(files, (std::vector<std::string>{"/run/a", "/run/b"}));
+  EXPECT_EQ(timeout, "5");
+  EXPECT_NE(flags.Usage("summary").find("FILE...  the files"), std::string::npos);
+}
+
 TEST(FlagParser, UsageListsEveryFlagWithItsDefault) {
   std::string root = "/";
   FlagParser flags("doctor");

@@ -1,6 +1,13 @@
 #include "host/pci_ids.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "tests/fixtures/node_files.h"
 
 namespace gpuop::host {
 namespace {
@@ -46,6 +53,36 @@ TEST(PciIds, LoadsTheFirstDatabaseOnUpstreamsSearchPath) {
   EXPECT_TRUE(absl::IsNotFound(PciIds::Load(HostRoot("/nonexistent-root")).status()));
   absl::StatusOr<PciIds> fixture = PciIds::Parse(kPciIds);
   ASSERT_TRUE(fixture.ok());
+}
+
+// A root whose /usr/share/misc/pci.ids has `text`, removed at the end of the test.
+class RootWithPciIds {
+ public:
+  explicit RootWithPciIds(std::string_view text) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "pci-ids-XXXXXX").string();
+    dir_ = ::mkdtemp(pattern.data()) != nullptr ? pattern : "";
+    EXPECT_TRUE(testing::WriteText(dir_ + "/usr/share/misc/pci.ids", text).ok());
+  }
+  ~RootWithPciIds() { std::filesystem::remove_all(dir_); }
+  RootWithPciIds(const RootWithPciIds&) = delete;
+  RootWithPciIds& operator=(const RootWithPciIds&) = delete;
+  HostRoot Root() const { return HostRoot(dir_); }
+
+ private:
+  std::string dir_;
+};
+
+TEST(PciIds, AHostWithoutADatabaseFallsBackToTheImagesAndTheHostsWinsWhenThere) {
+  const RootWithPciIds image(kPciIds);
+  const HostRoot image_root = image.Root();
+  absl::StatusOr<PciIds> ids = PciIds::Load(HostRoot("/nonexistent-root"), &image_root);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(ids->DeviceName(0x10de, 0x2331), "GH100 [H100 PCIe]");
+
+  const RootWithPciIds host("10de  NVIDIA Corporation\n\t2331  H100 as the host names it\n");
+  ids = PciIds::Load(host.Root(), &image_root);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(ids->DeviceName(0x10de, 0x2331), "H100 as the host names it");
 }
 
 struct NameCase {

@@ -20,6 +20,7 @@
 #include "operands/cc_manager/cc_mode_switcher.h"
 #include "operands/cc_manager/operand_pause.h"
 #include "operands/validator/cc_manager_validation.h"
+#include "operands/validator/ready_files.h"
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/topologies.h"
 
@@ -234,6 +235,50 @@ TEST(ValidateCcManager, WaitsForTheAgentsFileOnlyOnACcCapableNode) {
   agent.join();
   EXPECT_TRUE(seen.ok()) << seen;
   EXPECT_TRUE(std::filesystem::exists(dir + "/cc-manager-ready"));
+}
+
+TEST(WaitForFile, ReturnsWhenTheFileAppearsAndCreatesAMissingFolder) {
+  const std::string dir = ::testing::TempDir() + "/wait-for-file/not-yet";
+  std::filesystem::remove_all(::testing::TempDir() + "/wait-for-file");
+  common::StopSignal stop;
+  const absl::Status late =
+      WaitForFile(dir + "/vfio-pci-ready", std::chrono::milliseconds(200), stop);
+  EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded) << late;
+  EXPECT_TRUE(std::filesystem::is_directory(dir));
+
+  std::thread validator([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::ofstream(dir + "/vfio-pci-ready").close();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const absl::Status seen = WaitForFile(dir + "/vfio-pci-ready", std::chrono::seconds(20), stop);
+  validator.join();
+  EXPECT_TRUE(seen.ok()) << seen;
+  // inotify, not a poll: well under the second a stop check waits.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+
+  stop.Stop();
+  EXPECT_TRUE(absl::IsCancelled(WaitForFile(dir + "/never", std::chrono::seconds(0), stop)));
+}
+
+TEST(HoldThenRemove, TakesTheProofsBackOnlyOnceStopped) {
+  const std::string dir = ::testing::TempDir() + "/hold";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/vfio-pci-ready").close();
+  std::ofstream(dir + "/workload-type") << "vm-passthrough";
+  common::StopSignal stop;
+  std::vector<std::string> left = {"not run"};
+  std::thread holder([&] {
+    left = HoldThenRemove({dir + "/vfio-pci-ready", dir + "/workload-type", dir + "/absent"}, stop);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/vfio-pci-ready"));
+  stop.Stop();
+  holder.join();
+  EXPECT_TRUE(left.empty());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/vfio-pci-ready"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/workload-type"));
 }
 
 }  // namespace

@@ -218,6 +218,28 @@ TEST(GrantFor, TwoGpusGetTheirGroupNodesTheSharedContainerNodeOnceAndTheirCdiNam
   EXPECT_TRUE(plain->annotations.empty());
 }
 
+TEST(GrantFor, ANodeWhoseRootIsElsewhereGetsHostPathsUnderItInAllocateAndTheCdiSpec) {
+  auto kernel = testing::BootOrFail(HgxOnVfio());
+  ASSERT_NE(kernel, nullptr);
+  const std::vector<PassthroughDevice> devices = Discover(*kernel);
+  const std::string id = devices[0].id;
+  absl::StatusOr<ContainerGrant> grant =
+      GrantFor("nvidia.com/pgpu", {id}, devices, {.dev_root = "/var/lib/sim-node/"});
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_THAT(
+      grant->devices,
+      ElementsAre(DeviceNodeGrant{"/dev/vfio/vfio", "/var/lib/sim-node/dev/vfio/vfio", "mrw"},
+                  DeviceNodeGrant{"/dev/vfio/" + id, "/var/lib/sim-node/dev/vfio/" + id, "mrw"}));
+  const std::map<std::string, cdi::Spec> specs =
+      CdiSpecsFor(devices, host::HostRoot(kernel->Root()), "/var/lib/sim-node");
+  const cdi::DeviceNode& node = specs.at("nvidia.com/pgpu").devices[0].device_nodes[1];
+  EXPECT_EQ(node.path, "/dev/vfio/" + id);
+  EXPECT_EQ(node.host_path, "/var/lib/sim-node/dev/vfio/" + id);
+  EXPECT_TRUE(cdi::ValidateSpec(specs.at("nvidia.com/pgpu")).ok());
+  EXPECT_EQ(DeviceHostPath("/", "/dev/vfio/7"), "/dev/vfio/7");
+  EXPECT_EQ(DeviceHostPath("", "/dev/vfio/7"), "/dev/vfio/7");
+}
+
 TEST(GrantFor, AnUnknownOrUnhealthyIdIsRefusedByName) {
   std::vector<PassthroughDevice> devices = {{.id = "38",
                                              .resource = "nvidia.com/pgpu",

@@ -192,6 +192,58 @@ TEST(RenderOperands, TheSectionsCommonFieldsReachTheDaemonSet) {
   EXPECT_EQ(EnvOf(container, "DEFAULT_CC_MODE")["value"], "on");
 }
 
+// The hostPath of the volume `name` in a DaemonSet, "" when it has none.
+std::string HostPathOf(const json& daemonset, const std::string& name) {
+  for (const json& volume : daemonset["spec"]["template"]["spec"]["volumes"]) {
+    if (volume["name"] == name && volume.contains("hostPath")) return volume["hostPath"]["path"];
+  }
+  return "";
+}
+
+TEST(RenderOperands, RootFsMovesTheHostMountsAndTheDevicePathsButNotTheKubeletsFolders) {
+  const auto plain = Render(SeedPolicyObject());
+  const json* plugin = Find(plain, "DaemonSet", "nvidia-kata-sandbox-device-plugin-daemonset");
+  ASSERT_NE(plugin, nullptr);
+  EXPECT_EQ(HostPathOf(*plugin, "host-sys"), "/sys");
+  EXPECT_EQ(EnvOf((*plugin)["spec"]["template"]["spec"]["containers"][0], "DEV_ROOT")["value"],
+            "/");
+
+  json object = SeedPolicyObject();
+  object["spec"]["hostPaths"] = {{"rootFS", "/var/lib/sim-node/"}};
+  const auto states = Render(object);
+  plugin = Find(states, "DaemonSet", "nvidia-kata-sandbox-device-plugin-daemonset");
+  const json* vfio = Find(states, "DaemonSet", "nvidia-vfio-manager");
+  ASSERT_NE(plugin, nullptr);
+  ASSERT_NE(vfio, nullptr);
+  EXPECT_EQ(HostPathOf(*plugin, "host-sys"), "/var/lib/sim-node/sys");
+  EXPECT_EQ(HostPathOf(*plugin, "host-dev"), "/var/lib/sim-node/dev");
+  EXPECT_EQ(HostPathOf(*vfio, "host-root"), "/var/lib/sim-node");
+  EXPECT_EQ(HostPathOf(*plugin, "device-plugins"), "/var/lib/kubelet/device-plugins");
+  EXPECT_EQ(HostPathOf(*plugin, "validations"), "/run/nvidia/validations");
+  EXPECT_EQ(EnvOf((*plugin)["spec"]["template"]["spec"]["containers"][0], "DEV_ROOT")["value"],
+            "/var/lib/sim-node/");
+}
+
+TEST(RenderOperands, NoOperandNeedsAShellOrCoreutilsInTheImage) {
+  for (const auto& [name, state] : Render(SeedPolicyObject())) {
+    for (const json& object : state.objects) {
+      if (object["kind"] != "DaemonSet") continue;
+      const json& pod = object["spec"]["template"]["spec"];
+      for (const char* list : {"initContainers", "containers"}) {
+        if (!pod.contains(list)) continue;
+        for (const json& container : pod[list]) {
+          SCOPED_TRACE(ManifestKey(object) + " " + container["name"].get<std::string>());
+          // NVIDIA's own images (the KubeVirt plugin) bring their entrypoint; ours run gpuop.
+          if (container.contains("command")) {
+            EXPECT_EQ(container["command"][0], "gpuop");
+          }
+          EXPECT_FALSE(container.contains("lifecycle"));
+        }
+      }
+    }
+  }
+}
+
 TEST(RenderOperands, CcModeDefaultsToOffWhenThePolicyHasNone) {
   json object = SeedPolicyObject();
   object["spec"]["ccManager"].erase("defaultMode");

@@ -1,0 +1,42 @@
+#pragma once
+
+// What `helm uninstall` runs first (the chart's pre-delete Job, `gpuop uninstall-cleanup`), so
+// that the nodes are left as they were before gpuop came:
+//   1. the operator Deployment is scaled to 0, so nothing puts labels back;
+//   2. every ClusterPolicy is deleted, and the garbage collector takes the operand objects
+//      (they are owned by it); the node agents stop, each undoing its own host changes as
+//      docs/install.md lists (the Kata manager's containerd drop-in, the device plugin's CDI
+//      spec, the validator's ready files);
+//   3. once no operand pod is left, each node loses the labels and annotations gpuop wrote.
+// What an admin wrote stays: nvidia.com/gpu.workload.config, nvidia.com/cc.mode,
+// nvidia.com/gpu.deploy.operands.
+
+#include <chrono>
+#include <string>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+
+#include "common/logger.h"
+#include "common/stop_signal.h"
+#include "kube/rest_client.h"
+
+namespace gpuop::op {
+
+// The merge patch that takes gpuop's labels and annotations off a node with these labels and
+// annotations (objects); null when there is nothing to take off.
+kube::json UninstallNodePatch(const kube::json& labels, const kube::json& annotations);
+
+struct UninstallCleanupOptions {
+  std::string operator_namespace;
+  std::string operator_deployment = "gpuop-operator";
+  // How long to wait for the operand pods to go before the labels are taken off anyway.
+  std::chrono::seconds pods_timeout{120};
+};
+
+// Runs the three steps; an error names the step. Idempotent: a second run finds nothing to do.
+absl::Status RunUninstallCleanup(kube::RestClient& client, common::Logger& log,
+                                 const UninstallCleanupOptions& options,
+                                 const common::StopSignal& stop);
+
+}  // namespace gpuop::op
