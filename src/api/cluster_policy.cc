@@ -1,5 +1,6 @@
 #include "api/cluster_policy.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -156,10 +157,21 @@ void ReadDaemonSets(const json& section, const std::string& path, DaemonSetsSpec
   daemonsets.update_strategy = fields.Enum("updateStrategy", {"RollingUpdate", "OnDelete"});
   Fields rolling(fields.Object("rollingUpdate"), fields.Path("rollingUpdate"), error);
   if (const json* max = rolling.Find("maxUnavailable")) {
-    if (!max->is_number_integer() && !max->is_string()) {
+    // NVIDIA's Helm default is the string "1": a count written as a string is a count, as Go's
+    // intstr.Parse reads it (the API refuses a string that is not a percentage).
+    int64_t count = 0;
+    const std::string text = max->is_string() ? max->get<std::string>() : "";
+    const bool percent = text.size() > 1 && text.back() == '%' &&
+                         absl::SimpleAtoi(text.substr(0, text.size() - 1), &count) && count >= 0;
+    if (max->is_number_integer()) {
+      daemonsets.max_unavailable = *max;
+    } else if (absl::SimpleAtoi(text, &count) && count >= 0) {
+      daemonsets.max_unavailable = count;
+    } else if (percent) {
+      daemonsets.max_unavailable = text;
+    } else {
       rolling.Fail("maxUnavailable", "is not a number or a percentage");
     }
-    daemonsets.max_unavailable = *max;
   }
 }
 

@@ -34,6 +34,7 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   std::string validations_dir = api::kValidationsDir;
   std::string cdi_dir = api::kCdiSpecDir;
   std::string dev_root = EnvOr("DEV_ROOT", "/");
+  std::string pci_ids = EnvOr("GPUOP_PCI_IDS", "");
   // NVIDIA's plugin: P_GPU_ALIAS unset means "pgpu"; set but empty means one resource per model.
   const char* alias_env = std::getenv("P_GPU_ALIAS");  // NOLINT(concurrency-mt-unsafe): at start.
   std::string alias = alias_env == nullptr ? "pgpu" : alias_env;
@@ -45,6 +46,9 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   FlagParser flags("device-plugin");
   flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
   flags.String("plugin-dir", &plugin_dir, "kubelet's device-plugins directory");
+  flags.String("pci-ids", &pci_ids,
+               "a pci.ids in this container for hosts without one; the image sets it "
+               "($GPUOP_PCI_IDS)");
   flags.String("dev-root", &dev_root,
                "the host folder whose dev/ holds the device nodes, as the kubelet sees it: the "
                "host paths Allocate and the CDI specs give ($DEV_ROOT)");
@@ -100,6 +104,7 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
                                           .discovery = {.alias = alias},
                                           .grant = grant,
                                           .cdi_dir = cdi_dir,
+                                          .pci_ids_fallback = pci_ids,
                                           .resync_period = std::chrono::seconds(resync)});
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::MetricsServer> server;

@@ -1,8 +1,8 @@
 #pragma once
 
 // Turns SIGTERM and SIGINT into a StopSignal, for long-running subcommands: kubelet stops a
-// pod with SIGTERM, a person at a terminal with ^C. Call before starting any thread, so that
-// every thread inherits the blocked mask and the signals reach only the waiting thread.
+// pod with SIGTERM, a person at a terminal with ^C. It installs a handler, so it works whichever
+// threads exist already; one instance at a time.
 
 #include <thread>
 
@@ -20,6 +20,8 @@ class StopOnSignals {
 
  private:
   common::StopSignal& stop_;
+  int read_fd_ = -1;  // A self-pipe: the handler writes a byte, the waiter stops.
+  int write_fd_ = -1;
   std::thread waiter_;
 };
 

@@ -1,6 +1,8 @@
 #include "host/pci_ids.h"
 
 #include <cctype>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -30,19 +32,20 @@ bool SplitIdLine(std::string_view line, uint16_t& id, std::string& name) {
 
 }  // namespace
 
-absl::StatusOr<PciIds> PciIds::Load(const HostRoot& root, const HostRoot* fallback) {
-  for (const HostRoot* where : {&root, fallback}) {
-    if (where == nullptr) continue;
-    for (const char* path : kPciIdsPaths) {
-      if (!where->Exists(path)) continue;
-      absl::StatusOr<std::string> text = where->Read(path);
-      if (!text.ok()) return text.status();
-      absl::StatusOr<PciIds> ids = Parse(*text);
-      if (!ids.ok()) {
-        return absl::DataLossError(absl::StrCat(where->Path(path), ": ", ids.status().message()));
-      }
-      return ids;
+absl::StatusOr<PciIds> PciIds::Load(const HostRoot& root, const std::string& fallback) {
+  const HostRoot own("/");
+  std::vector<std::pair<const HostRoot*, std::string>> candidates;
+  for (const char* path : kPciIdsPaths) candidates.emplace_back(&root, path);
+  if (!fallback.empty()) candidates.emplace_back(&own, fallback);
+  for (const auto& [where, path] : candidates) {
+    if (!where->Exists(path)) continue;
+    absl::StatusOr<std::string> text = where->Read(path);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<PciIds> ids = Parse(*text);
+    if (!ids.ok()) {
+      return absl::DataLossError(absl::StrCat(where->Path(path), ": ", ids.status().message()));
     }
+    return ids;
   }
   return absl::NotFoundError(
       "no pci.ids database (install Debian's pci.ids package: /usr/share/misc/pci.ids)");

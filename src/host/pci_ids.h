@@ -21,10 +21,10 @@ namespace gpuop::host {
 class PciIds {
  public:
   // Where upstream's go-nvlib looks, in its order: /usr/share/misc/pci.ids (Debian),
-  // /usr/local/share/pci.ids, /usr/share/hwdata/pci.ids, /usr/share/pci.ids; then the same
-  // under `fallback` when given (an agent's own image, which ships Debian's copy, for hosts
-  // without one). NotFound when none exists.
-  static absl::StatusOr<PciIds> Load(const HostRoot& root, const HostRoot* fallback = nullptr);
+  // /usr/local/share/pci.ids, /usr/share/hwdata/pci.ids, /usr/share/pci.ids; then the file
+  // `fallback` when given (the agent image's own copy, for hosts without one). NotFound when
+  // none exists.
+  static absl::StatusOr<PciIds> Load(const HostRoot& root, const std::string& fallback = "");
   // Parses the text of a pci.ids file. Vendor and device lines are kept; subsystem lines and
   // the class section are skipped. A line that is neither a comment nor in the format is
   // DataLoss naming its number.

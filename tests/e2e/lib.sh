@@ -33,6 +33,10 @@ e2e_up() {
     ${E2E_WATCH_PARENT:+--watch-parent} >/dev/null
   E2E_SIM_ROOT=$E2E_STATE/sim-node
   "$E2E_BUILD/tests/fixtures/gpuop-sim-node" "$E2E_SIM_ROOT" 2 >/dev/null
+  # The agents mount the host root with HostToContainer propagation, which needs a shared
+  # mount, as / is on a systemd host (here it is private). node-cluster down unmounts it.
+  mount --bind "$E2E_SIM_ROOT" "$E2E_SIM_ROOT"
+  mount --make-rshared "$E2E_SIM_ROOT"
   if [[ ! -f "$E2E_BUILD/image/gpuop-image.tar" ||
         "$E2E_BUILD/src/cli/gpuop" -nt "$E2E_BUILD/image/gpuop-image.tar" ]]; then
     "$E2E_ROOT/scripts/build-image" --binary "$E2E_BUILD/src/cli/gpuop" --tag "$E2E_IMAGE" \
@@ -62,4 +66,65 @@ node_label() {
 }
 allocatable() {
   kubectl get node "$E2E_NODE" -o json | jq -r --arg k "$1" '.status.allocatable[$k] // "0"'
+}
+
+# Assertions: each prints what it checked, so a passing run's log reads as the walkthrough.
+expect_eq() {
+  local actual=$1 expected=$2 what=$3
+  [[ "$actual" == "$expected" ]] || e2e_fail "$what: expected \"$expected\", got \"$actual\""
+  e2e_log "ok: $what = $expected"
+}
+expect_contains() {
+  local haystack=$1 needle=$2 what=$3
+  [[ "$haystack" == *"$needle"* ]] || e2e_fail "$what: \"$needle\" not in: $haystack"
+  e2e_log "ok: $what has \"$needle\""
+}
+
+# Shows a command as the seed docs write it, then runs it.
+show() { printf '$ %s\n' "$*" >&2; "$@"; }
+
+# The state of an e2e run that an earlier step (tests/e2e/up.sh) set up.
+e2e_attach() {
+  [[ -f "$E2E_STATE/kubeconfig" ]] || e2e_fail "no cluster in $E2E_STATE (tests/e2e/up.sh first)"
+  E2E_HELM=$("$E2E_ROOT/tools/helm/build.sh" 2>/dev/null | tail -1)
+  E2E_SIM_ROOT=$E2E_STATE/sim-node
+}
+
+# Waits until every pod of the gpu-operator namespace that belongs to a DaemonSet is Ready
+# and the ClusterPolicy says ready.
+wait_policy_ready() {
+  e2e_wait "${1:-120}" "ClusterPolicy ready" '[[ "$(policy_state)" == ready ]]'
+}
+
+# The names of the operand DaemonSets that have a pod Ready on the node, sorted, one line.
+ready_daemonsets() {
+  kubectl get pods -n "$E2E_NAMESPACE" -o json | jq -r '[.items[]
+    | select(.metadata.ownerReferences[0].kind == "DaemonSet")
+    | select(.metadata.deletionTimestamp == null)
+    | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
+    | .metadata.ownerReferences[0].name] | sort | join(",")'
+}
+
+# Events whose reason is REASON on the node, newest last, as "reason: note".
+node_events() {
+  kubectl get events.events.k8s.io -A -o json | jq -r --arg node "$E2E_NODE" --arg r "$1" '
+    [.items[] | select(.regarding.kind == "Node" and .regarding.name == $node and .reason == $r)]
+    | sort_by(.metadata.creationTimestamp) | .[] | "\(.reason): \(.note)"'
+}
+expect_ne() {
+  local actual=$1 unexpected=$2 what=$3
+  [[ "$actual" != "$unexpected" ]] || e2e_fail "$what: is \"$unexpected\""
+  e2e_log "ok: $what is \"$actual\", not \"$unexpected\""
+}
+
+# The benchmark figures of the running install: each gpuop container's RSS as the kubelet
+# reports it (its /stats/summary, through the apiserver), against the goals.
+print_footprint() {
+  local summary
+  summary=$(kubectl get --raw "/api/v1/nodes/$E2E_NODE/proxy/stats/summary")
+  jq -r --arg ns "$E2E_NAMESPACE" '.pods[] | select(.podRef.namespace == $ns) | .containers[] as $c
+    | select($c.memory.rssBytes != null)
+    | [$c.name, ($c.memory.rssBytes / 1048576 * 10 | round / 10),
+       (if $c.name == "gpuop-operator" then "30" else "8" end)] | @tsv' <<<"$summary" |
+    sort | awk -F'\t' '{ printf "bench: RSS %-36s %5.1f MB (goal <= %s MB)\n", $1, $2, $3 }'
 }

@@ -29,8 +29,7 @@ DevicePluginAgent::DevicePluginAgent(common::Logger& log, DevicePluginAgentOptio
     : log_(log), options_(std::move(options)) {
   if (options_.discovery.alias.empty()) {
     // The host's copy names devices as the admin's tools do; the image's is the fallback.
-    const host::HostRoot own("/");
-    absl::StatusOr<host::PciIds> ids = host::PciIds::Load(options_.root, &own);
+    absl::StatusOr<host::PciIds> ids = host::PciIds::Load(options_.root, options_.pci_ids_fallback);
     if (ids.ok()) {
       ids_ = std::make_unique<host::PciIds>(*std::move(ids));
     } else {
@@ -297,6 +296,24 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
   }
   if (uevents.joinable()) uevents.join();
   for (auto& [name, resource] : resources_) resource.endpoint->Stop();
+  RemoveCdiSpecs();
+}
+
+void DevicePluginAgent::RemoveCdiSpecs() {
+  // Stopping takes the specs along: an uninstall must leave no CDI devices naming GPUs nobody
+  // advertises. Running containers keep theirs; while no plugin serves, kubelet cannot admit a
+  // pod asking for the GPUs anyway, and the next instance writes the specs again at start.
+  if (options_.cdi_dir.empty()) return;
+  const std::string dir = options_.root.Path(options_.cdi_dir);
+  for (const std::string& kind : cdi_kinds_) {
+    if (absl::Status removed = cdi::RemoveSpec(dir, kind); !removed.ok()) {
+      log_.Error("cannot remove the CDI spec",
+                 {{"kind", kind}, {"error", std::string(removed.message())}});
+    } else {
+      log_.Info("CDI spec removed: the plugin is stopping", {{"kind", kind}});
+    }
+  }
+  cdi_kinds_.clear();
 }
 
 }  // namespace gpuop::operands

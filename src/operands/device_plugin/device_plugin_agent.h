@@ -41,6 +41,8 @@ struct DevicePluginAgentOptions {
   GrantOptions grant;
   // Host directory for the CDI specs (cdi_specs.h), under `root`; empty: write none.
   std::string cdi_dir = api::kCdiSpecDir;
+  // A pci.ids in this process's own file system, for hosts without one (the image's).
+  std::string pci_ids_fallback;
   std::chrono::milliseconds resync_period = std::chrono::seconds(30);
   std::chrono::milliseconds register_timeout = std::chrono::seconds(5);
 };
@@ -62,6 +64,7 @@ class DevicePluginAgent {
   ~DevicePluginAgent();
 
   // Until `stop`; stops every endpoint (removing its socket) before it returns.
+  // Serves until `stop`; then stops serving and removes the CDI specs it wrote.
   void Run(const common::StopSignal& stop);
   DevicePluginStatus Status() const;
 
@@ -81,6 +84,7 @@ class DevicePluginAgent {
   void WatchDirectories();
   // Brings /var/run/cdi in line with devices_: one spec per resource, none for one that left.
   void WriteCdiSpecs();
+  void RemoveCdiSpecs();
   std::string SocketNameFor(const std::string& resource) const;
 
   common::Logger& log_;

@@ -232,6 +232,11 @@ TEST_F(DevicePluginProcessTest, WritesACdiSpecTheUpstreamLibrariesResolve) {
   const json after = CdiCheck(CDI_CHECK, spec_dir, {wanted[0]});
   EXPECT_EQ(after.value("exit_code", -1), 0) << after.dump(2);
   EXPECT_EQ(after["devices"], json(wanted)) << after.dump(2);
+
+  // Stopping takes the spec along (an uninstall leaves no CDI devices behind).
+  plugin_->Signal(SIGTERM);
+  EXPECT_EQ(plugin_->Wait(), 0) << Log();
+  EXPECT_FALSE(std::filesystem::exists(spec)) << Log();
 }
 
 TEST_F(DevicePluginProcessTest, AGpuLeavingVfioTurnsUnhealthyAtOnceAndRecovers) {

@@ -126,6 +126,8 @@ TEST(ParseClusterPolicy, AMalformedFieldIsAnErrorNamingIt) {
            {"/spec/daemonsets/updateStrategy", "Recreate", "spec.daemonsets.updateStrategy"},
            {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", true}},
             "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number or a percentage"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", "one"}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number or a percentage"},
        }) {
     json object = SeedPolicy();
     object[json::json_pointer(bad.pointer)] = bad.value;
@@ -152,7 +154,11 @@ TEST(ParseClusterPolicy, ReadsTheClusterWideDaemonSetSettingsAndRuntimeClass) {
   EXPECT_EQ(policy->daemonsets.tolerations.size(), 1u);
   EXPECT_EQ(policy->daemonsets.priority_class_name, "system-node-critical");
   EXPECT_EQ(policy->daemonsets.update_strategy, "OnDelete");
-  EXPECT_EQ(policy->daemonsets.max_unavailable, json("1"));
+  // NVIDIA's Helm default "1" is a count: the DaemonSet API refuses a string that is not "N%"
+  // (found by the e2e install: 422 from every DaemonSet).
+  EXPECT_EQ(policy->daemonsets.max_unavailable, json(1));
+  object["spec"]["daemonsets"]["rollingUpdate"]["maxUnavailable"] = "25%";
+  EXPECT_EQ(ParseClusterPolicy(object)->daemonsets.max_unavailable, json("25%"));
   EXPECT_EQ(policy->container_runtime_class, "nvidia-cdi");
   EXPECT_EQ(ParseClusterPolicy(json::parse(R"({"spec": {}})"))->container_runtime_class, "nvidia");
 }

@@ -74,13 +74,13 @@ class RootWithPciIds {
 
 TEST(PciIds, AHostWithoutADatabaseFallsBackToTheImagesAndTheHostsWinsWhenThere) {
   const RootWithPciIds image(kPciIds);
-  const HostRoot image_root = image.Root();
-  absl::StatusOr<PciIds> ids = PciIds::Load(HostRoot("/nonexistent-root"), &image_root);
+  const std::string image_file = image.Root().Path("/usr/share/misc/pci.ids");
+  absl::StatusOr<PciIds> ids = PciIds::Load(HostRoot("/nonexistent-root"), image_file);
   ASSERT_TRUE(ids.ok()) << ids.status();
   EXPECT_EQ(ids->DeviceName(0x10de, 0x2331), "GH100 [H100 PCIe]");
 
   const RootWithPciIds host("10de  NVIDIA Corporation\n\t2331  H100 as the host names it\n");
-  ids = PciIds::Load(host.Root(), &image_root);
+  ids = PciIds::Load(host.Root(), image_file);
   ASSERT_TRUE(ids.ok()) << ids.status();
   EXPECT_EQ(ids->DeviceName(0x10de, 0x2331), "H100 as the host names it");
 }

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The seed docs' walkthrough for GPU passthrough to Kata, their commands as they print them,
+# with gpuop in place of NVIDIA's operator, and what they show asserted.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+: "${E2E_STATE:?}"
+e2e_attach
+
+# "Label the node for passthrough" (already done before the install; --overwrite is a no-op).
+show kubectl label node "$E2E_NODE" nvidia.com/gpu.workload.config=vm-passthrough --overwrite
+
+# "Verify that the operator and operand pods are running."
+show kubectl get pods -n "$E2E_NAMESPACE"
+not_running=$(kubectl get pods -n "$E2E_NAMESPACE" -o json |
+  jq -r '[.items[] | select(.status.phase != "Running" and .status.phase != "Succeeded") | .metadata.name] | join(",")')
+expect_eq "$not_running" "" "pods not Running"
+expect_eq "$(kubectl get deploy -n "$E2E_NAMESPACE" gpuop-operator -o jsonpath='{.status.readyReplicas}')" 2 \
+  "operator replicas ready"
+
+# "Verify the GPUs are advertised": the seeds' jq on the node's allocatable.
+show kubectl get nodes -l nvidia.com/gpu.present -o json |
+  jq '.items[0].status.allocatable | with_entries(select(.key | startswith("nvidia.com/")))'
+expect_eq "$(allocatable nvidia.com/pgpu)" 2 "allocatable nvidia.com/pgpu"
+show kubectl get runtimeclass
+expect_contains "$(kubectl get runtimeclass -o name)" "runtimeclass.node.k8s.io/nvidia" "RuntimeClasses"
+expect_eq "$(node_label nvidia.com/gpu.deploy.vfio-manager)" true "vfio-manager deploy label"
+expect_eq "$(node_label nvidia.com/gpu.deploy.kata-sandbox-device-plugin)" true \
+  "kata-sandbox-device-plugin deploy label"
+
+# The CDI spec the device plugin writes, with one device per advertised ID.
+cdi=/var/run/cdi/nvidia.com-pgpu.yaml
+show cat "$cdi"
+expect_contains "$(cat "$cdi")" 'kind: "nvidia.com/pgpu"' "CDI spec kind"
+expect_contains "$(cat "$cdi")" "hostPath: \"$E2E_SIM_ROOT/dev/vfio/40\"" "CDI spec host path"
+
+# "Run a sample workload" asking for one passthrough GPU; the device plugin's allocation shows
+# inside the container (the workload image is a busybox: there is no VM here).
+kubectl get sa default >/dev/null 2>&1 || kubectl create sa default >/dev/null
+kubectl delete pod pgpu-workload --ignore-not-found --wait >/dev/null
+show kubectl apply -f - <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pgpu-workload
+spec:
+  restartPolicy: Never
+  containers:
+    - name: workload
+      image: localhost/gpuop-e2e/workload:1
+      imagePullPolicy: Never
+      command: [sh, -c, 'echo PCI_RESOURCE_NVIDIA_COM_PGPU=$PCI_RESOURCE_NVIDIA_COM_PGPU; ls /dev/vfio']
+      resources:
+        limits:
+          nvidia.com/pgpu: 1
+YAML
+e2e_wait 60 "the workload to finish" \
+  '[[ "$(kubectl get pod pgpu-workload -o jsonpath={.status.phase})" == Succeeded ]]'
+allocation=$(kubectl logs pgpu-workload)
+printf '%s\n' "$allocation" >&2
+expect_contains "$allocation" "PCI_RESOURCE_NVIDIA_COM_PGPU=0000:" "the GPU's address in the pod"
+expect_contains "$allocation" "vfio" "/dev/vfio/vfio in the pod"
+group=$(grep -Eo '^(40|41)$' <<<"$allocation" | head -1)
+[[ -n "$group" ]] || e2e_fail "no IOMMU group node (40 or 41) in the pod's /dev/vfio"
+e2e_log "ok: the pod got /dev/vfio/$group"
+kubectl delete pod pgpu-workload --wait=false >/dev/null
+
+# "Patch the ClusterPolicy": the seeds' merge patch of the default CC mode reaches the agent.
+show kubectl patch clusterpolicy/cluster-policy --type=merge -p '{"spec": {"ccManager": {"defaultMode": "devtools"}}}'
+e2e_wait 60 "DEFAULT_CC_MODE=devtools on the CC manager" \
+  '[[ "$(kubectl get ds -n "$E2E_NAMESPACE" nvidia-cc-manager -o json | jq -r ".spec.template.spec.containers[0].env[] | select(.name == \"DEFAULT_CC_MODE\") | .value")" == devtools ]]'
+e2e_log "ok: the CC manager's DEFAULT_CC_MODE is devtools"
+
+# "Set the CC mode": this host has no TEE, so gpuop keeps the GPUs off and says why.
+before=$(node_events CcModeNeedsTee | wc -l)
+show kubectl label node "$E2E_NODE" nvidia.com/cc.mode=on --overwrite
+e2e_wait 60 "the CC manager's Event" '(($(node_events CcModeNeedsTee | wc -l) > before))'
+expect_contains "$(node_events CcModeNeedsTee | tail -1)" "the host has no TEE enabled" "CC Event"
+expect_eq "$(node_label nvidia.com/cc.mode.state)" off "nvidia.com/cc.mode.state"
+expect_eq "$(node_label nvidia.com/cc.capable)" false "nvidia.com/cc.capable"
+show kubectl label node "$E2E_NODE" nvidia.com/cc.mode-
+show kubectl patch clusterpolicy/cluster-policy --type=merge -p '{"spec": {"ccManager": {"defaultMode": "on"}}}'
+
+# helm test: gpuop status from inside the cluster.
+report=$(show helm test gpuop -n "$E2E_NAMESPACE" --logs)
+printf '%s\n' "$report" >&2
+expect_contains "$report" "ClusterPolicy cluster-policy: ready" "helm test's report"
+expect_contains "$report" "Phase:          Succeeded" "helm test's phase"
+wait_policy_ready 120
