@@ -4,13 +4,16 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 
 #include "api/agent_endpoints.h"
+#include "api/labels.h"
 #include "api/paths.h"
 #include "cli/dispatcher.h"
 #include "cli/flag_parser.h"
@@ -148,6 +151,14 @@ ApiAccess ConnectToApi(const std::string& node_name, const std::string& ns,
   return api;
 }
 
+// Whether the node still wants a Kata manager: its deploy label is true, or paused (a CC mode
+// switch takes the agents off for a while and puts them back).
+bool StillDeployedHere(const std::map<std::string, std::string>& labels) {
+  const auto label = labels.find(std::string(api::kDeployLabelPrefix) + api::operand::kKataManager);
+  if (label == labels.end()) return false;
+  return label->second == "true" || absl::StrContains(label->second, "paused");
+}
+
 int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string config_file = EnvOr("CONFIG_FILE", "/etc/kata-manager/config.yaml");
   std::string host_root = EnvOr("HOST_ROOT", "/");
@@ -253,11 +264,11 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
     options.ca_pem = *ca;
   }
 
-  if (cleanup) {
+  const auto take_handlers_out = [&]() -> bool {
     absl::StatusOr<bool> removed = containerd::RemoveHandlers(root, options.containerd);
     if (!removed.ok()) {
       log.Error("cleanup failed", {{"error", std::string(removed.status().message())}});
-      return 1;
+      return false;
     }
     log.Info(*removed ? "Kata handlers taken out of containerd's config" : "nothing to clean up",
              {{"config", target->layout.config_path}});
@@ -265,11 +276,12 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
       if (absl::Status restarted = containerd::RestartContainerd(root, restart_options);
           !restarted.ok()) {
         log.Error("containerd restart failed", {{"error", std::string(restarted.message())}});
-        return 1;
+        return false;
       }
     }
-    return 0;
-  }
+    return true;
+  };
+  if (cleanup) return take_handlers_out() ? 0 : 1;
 
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::MetricsServer> server;
@@ -376,6 +388,16 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
       }
     }
     if (stop.Stopped()) break;
+  }
+  // Taken off the node (its deploy label gone: a workload flip, helm uninstall) rather than
+  // restarted (a rollout, a crash): take gpuop's handlers out as --cleanup does, so the node's
+  // containerd is as it was. The artifacts stay on disk (docs/install.md, "Uninstall").
+  if (api.reporter) {
+    absl::StatusOr<std::map<std::string, std::string>> labels = api.reporter->NodeLabels();
+    if (labels.ok() && !StillDeployedHere(*labels)) {
+      log.Info("no longer deployed on this node: cleaning up", {{"node", node_name}});
+      if (!take_handlers_out()) return 1;
+    }
   }
   log.Info("kata-manager stopped");
   return 0;

@@ -22,11 +22,15 @@ std::string Text(const json& object, const char* key, std::string fallback = "")
   return found != object.end() && found->is_string() ? found->get<std::string>() : fallback;
 }
 
+const json& EmptyObject() {
+  static const json* const empty = new json(json::object());
+  return *empty;
+}
+
 const json& Field(const json& object, const char* key) {
-  static const json kEmpty = json::object();
-  if (!object.is_object()) return kEmpty;
+  if (!object.is_object()) return EmptyObject();
   const auto found = object.find(key);
-  return found != object.end() ? *found : kEmpty;
+  return found != object.end() ? *found : EmptyObject();
 }
 
 // The active policy: the oldest, ties broken by name, as the operator picks it.

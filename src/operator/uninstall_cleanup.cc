@@ -21,6 +21,9 @@ constexpr const char* kAgentAnnotations[] = {api::kKataArtifactsAnnotation,
 // The operand pods: the operator's DaemonSets label them part-of gpuop; the chart's own pods
 // (operator, this Job) also carry the Helm instance label.
 constexpr char kOperandPods[] = "app.kubernetes.io/part-of=gpuop,!app.kubernetes.io/instance";
+// The chart's operator pods.
+constexpr char kOperatorPods[] =
+    "app.kubernetes.io/name=gpuop,app.kubernetes.io/component=operator";
 
 bool IsOurLabel(std::string_view key) {
   if (key == api::kGpuPresentLabel) return true;
@@ -39,6 +42,21 @@ absl::Status ScaleOperatorToZero(kube::RestClient& client, const UninstallCleanu
   return scaled.status();
 }
 
+// Waits until the operator's pods are gone, terminating ones too: a replica still stopping
+// would put the labels straight back (the Deployment's status stops counting a pod as soon as
+// it is terminating). False on timeout or stop.
+bool WaitForOperatorGone(kube::RestClient& client, const UninstallCleanupOptions& options,
+                         const common::StopSignal& stop) {
+  const auto until = std::chrono::steady_clock::now() + options.pods_timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    absl::StatusOr<kube::ListPage> pods = client.ListAll(
+        kube::resources::kPods, options.operator_namespace, {.label_selector = kOperatorPods});
+    if (pods.ok() && pods->items.empty()) return true;
+    if (stop.SleepFor(std::chrono::milliseconds(500))) return false;
+  }
+  return false;
+}
+
 absl::Status DeletePolicies(kube::RestClient& client, common::Logger& log) {
   absl::StatusOr<kube::ListPage> policies = client.ListAll(kClusterPolicies, "");
   if (!policies.ok()) {
@@ -47,7 +65,7 @@ absl::Status DeletePolicies(kube::RestClient& client, common::Logger& log) {
   for (const kube::json& policy : policies->items) {
     const std::string name = policy["metadata"].value("name", "");
     // The garbage collector then deletes what it owns: the operand objects.
-    const absl::Status deleted =
+    absl::Status deleted =
         client.Delete(kClusterPolicies, "", name, {.propagation_policy = "Background"});
     if (!deleted.ok() && !absl::IsNotFound(deleted)) return deleted;
     log.Info("deleted the ClusterPolicy", {{"name", name}});
@@ -70,6 +88,29 @@ bool WaitForOperandPods(kube::RestClient& client, common::Logger& log,
     }
     if (stop.SleepFor(std::chrono::seconds(1))) return false;
   }
+}
+
+absl::Status TakeLabelsOff(kube::RestClient& client, common::Logger& log) {
+  absl::StatusOr<kube::ListPage> nodes = client.ListAll(kube::resources::kNodes, "");
+  if (!nodes.ok()) return nodes.status();
+  int cleaned = 0;
+  for (const kube::json& node : nodes->items) {
+    const kube::json& metadata = node["metadata"];
+    const kube::json patch =
+        UninstallNodePatch(metadata.value("labels", kube::json::object()),
+                           metadata.value("annotations", kube::json::object()));
+    if (patch.is_null()) continue;
+    const std::string name = metadata.value("name", "");
+    absl::StatusOr<kube::json> patched =
+        client.MergePatch(kube::resources::kNodes, "", name, patch);
+    if (!patched.ok() && !absl::IsNotFound(patched.status())) {
+      return absl::Status(patched.status().code(),
+                          absl::StrCat("node ", name, ": ", patched.status().message()));
+    }
+    ++cleaned;
+  }
+  log.Info("gpuop's node labels taken off", {{"nodes", std::to_string(cleaned)}});
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -100,35 +141,18 @@ absl::Status RunUninstallCleanup(kube::RestClient& client, common::Logger& log,
   if (absl::Status scaled = ScaleOperatorToZero(client, options); !scaled.ok()) {
     return absl::Status(scaled.code(), absl::StrCat("scale the operator to 0: ", scaled.message()));
   }
+  if (!WaitForOperatorGone(client, options, stop)) {
+    return absl::DeadlineExceededError("the operator's pods did not stop; nothing was changed");
+  }
   log.Info("operator scaled to 0", {{"deployment", options.operator_deployment}});
+  if (absl::Status taken = TakeLabelsOff(client, log); !taken.ok()) {
+    return absl::Status(taken.code(), absl::StrCat("take gpuop's labels off: ", taken.message()));
+  }
+  WaitForOperandPods(client, log, options, stop);
   if (absl::Status deleted = DeletePolicies(client, log); !deleted.ok()) {
     return absl::Status(deleted.code(),
                         absl::StrCat("delete the ClusterPolicies: ", deleted.message()));
   }
-  WaitForOperandPods(client, log, options, stop);
-  absl::StatusOr<kube::ListPage> nodes = client.ListAll(kube::resources::kNodes, "");
-  if (!nodes.ok()) {
-    return absl::Status(nodes.status().code(),
-                        absl::StrCat("list the nodes: ", nodes.status().message()));
-  }
-  int cleaned = 0;
-  for (const kube::json& node : nodes->items) {
-    const kube::json& metadata = node["metadata"];
-    const kube::json patch =
-        UninstallNodePatch(metadata.value("labels", kube::json::object()),
-                           metadata.value("annotations", kube::json::object()));
-    if (patch.is_null()) continue;
-    const std::string name = metadata.value("name", "");
-    absl::StatusOr<kube::json> patched =
-        client.MergePatch(kube::resources::kNodes, "", name, patch);
-    if (!patched.ok() && !absl::IsNotFound(patched.status())) {
-      return absl::Status(
-          patched.status().code(),
-          absl::StrCat("take gpuop's labels off node ", name, ": ", patched.status().message()));
-    }
-    ++cleaned;
-  }
-  log.Info("node labels taken off", {{"nodes", std::to_string(cleaned)}});
   return absl::OkStatus();
 }
 

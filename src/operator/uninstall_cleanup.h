@@ -3,11 +3,12 @@
 // What `helm uninstall` runs first (the chart's pre-delete Job, `gpuop uninstall-cleanup`), so
 // that the nodes are left as they were before gpuop came:
 //   1. the operator Deployment is scaled to 0, so nothing puts labels back;
-//   2. every ClusterPolicy is deleted, and the garbage collector takes the operand objects
-//      (they are owned by it); the node agents stop, each undoing its own host changes as
-//      docs/install.md lists (the Kata manager's containerd drop-in, the device plugin's CDI
-//      spec, the validator's ready files);
-//   3. once no operand pod is left, each node loses the labels and annotations gpuop wrote.
+//   2. each node loses the labels and annotations gpuop wrote; its deploy labels gone, the
+//      DaemonSets take their pods off, and each agent, seeing its label gone (not a rollout),
+//      undoes its own host changes as docs/install.md lists (the Kata manager's containerd
+//      handlers, the device plugin's CDI spec, the validator's ready files);
+//   3. once no operand pod is left, every ClusterPolicy is deleted, and the garbage collector
+//      takes the operand objects it owns.
 // What an admin wrote stays: nvidia.com/gpu.workload.config, nvidia.com/cc.mode,
 // nvidia.com/gpu.deploy.operands.
 

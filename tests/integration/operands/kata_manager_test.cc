@@ -201,8 +201,14 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
   std::cout << "no-op rerun of gpuop kata-manager --once: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
 
-  // As the long-lived agent: a pass at start, another as soon as the config changes (inotify,
-  // not the 300 s resync), both counted on /metrics; SIGTERM ends it cleanly.
+  // As the long-lived agent on a node the operator deploys it to: a pass at start, another as
+  // soon as the config changes (inotify, not the 300 s resync), both counted on /metrics;
+  // SIGTERM ends it cleanly.
+  ASSERT_TRUE(client
+                  ->MergePatch(kube::resources::kNodes, "", node,
+                               {{"metadata",
+                                 {{"labels", {{"nvidia.com/gpu.deploy.kata-manager", "true"}}}}}})
+                  .ok());
   const int metrics_port = testing::FreeLoopbackPort();
   std::vector<std::string> agent = argv;
   agent.insert(agent.end(), {"--metrics-address", "127.0.0.1:" + std::to_string(metrics_port)});
@@ -228,15 +234,41 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
   EXPECT_THAT(scraped, HasSubstr("gpuop_kata_manager_runtime_classes{state=\"skipped\"} 1"));
   daemon.Signal(SIGTERM);
   EXPECT_EQ(daemon.Wait(), 0) << testing::ReadWhole(dir + "/agent.log");
+  // Its deploy label still true, that was a restart (a rollout): the handlers stay.
+  const std::string drop_in = dir + "/etc/containerd/conf.d/99-gpuop-kata.toml";
+  EXPECT_TRUE(std::filesystem::exists(drop_in));
 
-  // Cleanup gives containerd's config back byte for byte; the artifacts stay.
+  // Taken off the node (label gone: a workload flip, helm uninstall), the stopping agent gives
+  // containerd's config back byte for byte, as --cleanup does; the artifacts stay.
+  ASSERT_TRUE(client
+                  ->MergePatch(kube::resources::kNodes, "", node,
+                               {{"metadata",
+                                 {{"labels", {{"nvidia.com/gpu.deploy.kata-manager", nullptr}}}}}})
+                  .ok());
+  std::vector<std::string> leaving = argv;
+  leaving.insert(leaving.end(), {"--metrics-address", ""});
+  testing::BackgroundProcess last(leaving, dir + "/agent-leaving.log");
+  for (int i = 0; i < 200; ++i) {
+    if (testing::ReadWhole(dir + "/agent-leaving.log").find("\"runtime_classes\"") !=
+            std::string::npos ||
+        testing::ReadWhole(dir + "/agent-leaving.log").find("runtime_classes=") !=
+            std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  last.Signal(SIGTERM);
+  EXPECT_EQ(last.Wait(), 0) << testing::ReadWhole(dir + "/agent-leaving.log");
+  EXPECT_THAT(testing::ReadWhole(dir + "/agent-leaving.log"),
+              HasSubstr("no longer deployed on this node"));
+  EXPECT_EQ(testing::ReadWhole(main_config), stock);
+  EXPECT_FALSE(std::filesystem::exists(drop_in));
+  EXPECT_TRUE(std::filesystem::exists(installed + "/vmlinux-nvidia-gpu.container"));
   std::vector<std::string> cleanup = argv;
   cleanup.push_back("--cleanup");
   const common::ProcessResult cleaned = RunTool(cleanup);
   EXPECT_EQ(cleaned.exit_code, 0) << cleaned.err;
-  EXPECT_EQ(testing::ReadWhole(main_config), stock);
-  EXPECT_FALSE(std::filesystem::exists(dir + "/etc/containerd/conf.d/99-gpuop-kata.toml"));
-  EXPECT_TRUE(std::filesystem::exists(installed + "/vmlinux-nvidia-gpu.container"));
+  EXPECT_THAT(cleaned.err, HasSubstr("nothing to clean up"));
 
   EXPECT_TRUE(client->Delete(kube::resources::kNodes, "", node).ok());
   EXPECT_TRUE(client->Delete(kube::resources::kSecrets, "default", secret).ok());
