@@ -158,19 +158,24 @@ void ReadDaemonSets(const json& section, const std::string& path, DaemonSetsSpec
   Fields rolling(fields.Object("rollingUpdate"), fields.Path("rollingUpdate"), error);
   if (const json* max = rolling.Find("maxUnavailable")) {
     // NVIDIA's Helm default is the string "1": a count written as a string is a count, as Go's
-    // intstr.Parse reads it (the API refuses a string that is not a percentage).
-    int64_t count = 0;
+    // intstr.Parse reads it. What the DaemonSet API would refuse (0, a negative count, a
+    // percentage outside 1-100, " 5%") is refused here, where the status can say so.
     const std::string text = max->is_string() ? max->get<std::string>() : "";
+    const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
     const bool percent = text.size() > 1 && text.back() == '%' &&
-                         absl::SimpleAtoi(text.substr(0, text.size() - 1), &count) && count >= 0;
+                         text.find_first_not_of("0123456789") == text.size() - 1;
+    int64_t count = 0;
     if (max->is_number_integer()) {
-      daemonsets.max_unavailable = *max;
-    } else if (absl::SimpleAtoi(text, &count) && count >= 0) {
+      count = max->get<int64_t>();
+    } else if (digits || percent) {
+      (void)absl::SimpleAtoi(percent ? text.substr(0, text.size() - 1) : text, &count);
+    }
+    if ((max->is_number_integer() || digits) && count >= 1) {
       daemonsets.max_unavailable = count;
-    } else if (percent) {
+    } else if (percent && count >= 1 && count <= 100) {
       daemonsets.max_unavailable = text;
     } else {
-      rolling.Fail("maxUnavailable", "is not a number or a percentage");
+      rolling.Fail("maxUnavailable", "is not a number from 1 or a percentage from 1% to 100%");
     }
   }
 }

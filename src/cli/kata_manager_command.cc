@@ -394,7 +394,10 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   // containerd is as it was. The artifacts stay on disk (docs/install.md, "Uninstall").
   if (api.reporter) {
     absl::StatusOr<std::map<std::string, std::string>> labels = api.reporter->NodeLabels();
-    if (labels.ok() && !StillDeployedHere(*labels)) {
+    if (!labels.ok()) {
+      log.Warn("cannot read the node's labels: containerd's handlers are left as they are",
+               {{"node", node_name}, {"error", std::string(labels.status().message())}});
+    } else if (!StillDeployedHere(*labels)) {
       log.Info("no longer deployed on this node: cleaning up", {{"node", node_name}});
       if (!take_handlers_out()) return 1;
     }

@@ -2,7 +2,9 @@
 
 // Turns SIGTERM and SIGINT into a StopSignal, for long-running subcommands: kubelet stops a
 // pod with SIGTERM, a person at a terminal with ^C. It installs a handler, so it works whichever
-// threads exist already; one instance at a time.
+// threads exist already. One instance at a time (the process has one signal pipe).
+
+#include <signal.h>
 
 #include <thread>
 
@@ -20,8 +22,9 @@ class StopOnSignals {
 
  private:
   common::StopSignal& stop_;
-  int read_fd_ = -1;  // A self-pipe: the handler writes a byte, the waiter stops.
-  int write_fd_ = -1;
+  bool installed_ = false;
+  struct sigaction previous_term_ {};
+  struct sigaction previous_int_ {};
   std::thread waiter_;
 };
 

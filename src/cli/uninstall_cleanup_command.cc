@@ -26,7 +26,7 @@ int RunUninstallCleanup(const std::vector<std::string>& args, std::ostream& out,
   std::string kubeconfig;
   std::string ns = EnvOr("OPERATOR_NAMESPACE", "gpu-operator");
   std::string deployment = "gpuop-operator";
-  std::string timeout = "120";
+  std::string timeout = "200";
   std::string log_format = EnvOr("LOG_FORMAT", "text");
   FlagParser flags("uninstall-cleanup");
   flags.String("kubeconfig", &kubeconfig, "default: in-cluster, then $KUBECONFIG");

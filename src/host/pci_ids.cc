@@ -37,16 +37,20 @@ absl::StatusOr<PciIds> PciIds::Load(const HostRoot& root, const std::string& fal
   std::vector<std::pair<const HostRoot*, std::string>> candidates;
   for (const char* path : kPciIdsPaths) candidates.emplace_back(&root, path);
   if (!fallback.empty()) candidates.emplace_back(&own, fallback);
+  // A copy that cannot be read or parsed (a dangling link, a torn file) is skipped: the next
+  // one, the image's among them, may do; the first problem is reported if none does.
+  absl::Status first_problem;
   for (const auto& [where, path] : candidates) {
     if (!where->Exists(path)) continue;
     absl::StatusOr<std::string> text = where->Read(path);
-    if (!text.ok()) return text.status();
-    absl::StatusOr<PciIds> ids = Parse(*text);
-    if (!ids.ok()) {
-      return absl::DataLossError(absl::StrCat(where->Path(path), ": ", ids.status().message()));
+    absl::StatusOr<PciIds> ids = text.ok() ? Parse(*text) : text.status();
+    if (ids.ok()) return ids;
+    if (first_problem.ok()) {
+      first_problem =
+          absl::DataLossError(absl::StrCat(where->Path(path), ": ", ids.status().message()));
     }
-    return ids;
   }
+  if (!first_problem.ok()) return first_problem;
   return absl::NotFoundError(
       "no pci.ids database (install Debian's pci.ids package: /usr/share/misc/pci.ids)");
 }

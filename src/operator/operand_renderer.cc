@@ -96,7 +96,9 @@ void SetEnv(json& container, const json& variable) {
 // kubelet's and runtime's folders and stay.
 void PlaceHostMountsUnder(json& pod, const std::string& root_fs) {
   if (!pod.contains("volumes")) return;
-  const std::string root = root_fs.back() == '/' ? root_fs.substr(0, root_fs.size() - 1) : root_fs;
+  std::string root = root_fs;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  if (root == "/") return;
   for (json& volume : pod["volumes"]) {
     if (!absl::StartsWith(volume.value("name", ""), "host-") || !volume.contains("hostPath")) {
       continue;

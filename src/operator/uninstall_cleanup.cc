@@ -25,21 +25,46 @@ constexpr char kOperandPods[] = "app.kubernetes.io/part-of=gpuop,!app.kubernetes
 constexpr char kOperatorPods[] =
     "app.kubernetes.io/name=gpuop,app.kubernetes.io/component=operator";
 
-bool IsOurLabel(std::string_view key) {
-  if (key == api::kGpuPresentLabel) return true;
-  if (key.starts_with(api::kDeployLabelPrefix)) return key != api::kDeployOperandsLabel;
+bool HasNfdGpuLabel(const kube::json& labels) {
+  for (const char* label : api::kNfdNvidiaPciLabels) {
+    if (labels.contains(label)) return true;
+  }
+  return false;
+}
+
+// Whether gpuop wrote this label with this value. The admin's own stay: a deploy label set to
+// "false" to keep an operand off a node, and gpu.present on a node without NFD's labels (where
+// the admin set it by hand: nothing else could have).
+bool IsOurLabel(std::string_view key, const std::string& value, bool nfd_labelled) {
+  if (key == api::kGpuPresentLabel) return nfd_labelled;
+  if (key.starts_with(api::kDeployLabelPrefix)) {
+    return key != api::kDeployOperandsLabel &&
+           (value == "true" || absl::StrContains(value, "paused-for-"));
+  }
   for (const char* label : kCcAgentLabels) {
     if (key == label) return true;
   }
   return false;
 }
 
-absl::Status ScaleOperatorToZero(kube::RestClient& client, const UninstallCleanupOptions& options) {
+absl::Status ScaleOperator(kube::RestClient& client, const UninstallCleanupOptions& options,
+                           int64_t replicas) {
   absl::StatusOr<kube::json> scaled =
       client.MergePatch(kube::resources::kDeployments, options.operator_namespace,
-                        options.operator_deployment, {{"spec", {{"replicas", 0}}}});
+                        options.operator_deployment, {{"spec", {{"replicas", replicas}}}});
   if (scaled.ok() || absl::IsNotFound(scaled.status())) return absl::OkStatus();
   return scaled.status();
+}
+
+// The operator's replica count now; 0 when it has no Deployment (nothing to give back).
+absl::StatusOr<int64_t> OperatorReplicas(kube::RestClient& client,
+                                         const UninstallCleanupOptions& options) {
+  absl::StatusOr<kube::json> deployment = client.Get(
+      kube::resources::kDeployments, options.operator_namespace, options.operator_deployment);
+  if (absl::IsNotFound(deployment.status())) return 0;
+  if (!deployment.ok()) return deployment.status();
+  const kube::json& spec = (*deployment)["spec"];
+  return spec.is_object() ? spec.value("replicas", int64_t{1}) : int64_t{1};
 }
 
 // Waits until the operator's pods are gone, terminating ones too: a replica still stopping
@@ -94,6 +119,7 @@ absl::Status TakeLabelsOff(kube::RestClient& client, common::Logger& log) {
   absl::StatusOr<kube::ListPage> nodes = client.ListAll(kube::resources::kNodes, "");
   if (!nodes.ok()) return nodes.status();
   int cleaned = 0;
+  absl::Status first_error;
   for (const kube::json& node : nodes->items) {
     const kube::json& metadata = node["metadata"];
     const kube::json patch =
@@ -104,13 +130,19 @@ absl::Status TakeLabelsOff(kube::RestClient& client, common::Logger& log) {
     absl::StatusOr<kube::json> patched =
         client.MergePatch(kube::resources::kNodes, "", name, patch);
     if (!patched.ok() && !absl::IsNotFound(patched.status())) {
-      return absl::Status(patched.status().code(),
-                          absl::StrCat("node ", name, ": ", patched.status().message()));
+      // The other nodes are still cleaned; the first failure is reported at the end.
+      log.Error("cannot take gpuop's labels off a node",
+                {{"node", name}, {"error", std::string(patched.status().message())}});
+      if (first_error.ok()) {
+        first_error = absl::Status(patched.status().code(),
+                                   absl::StrCat("node ", name, ": ", patched.status().message()));
+      }
+      continue;
     }
     ++cleaned;
   }
   log.Info("gpuop's node labels taken off", {{"nodes", std::to_string(cleaned)}});
-  return absl::OkStatus();
+  return first_error;
 }
 
 }  // namespace
@@ -118,8 +150,11 @@ absl::Status TakeLabelsOff(kube::RestClient& client, common::Logger& log) {
 kube::json UninstallNodePatch(const kube::json& labels, const kube::json& annotations) {
   kube::json patch_labels = kube::json::object();
   if (labels.is_object()) {
+    const bool nfd_labelled = HasNfdGpuLabel(labels);
     for (const auto& [key, value] : labels.items()) {
-      if (IsOurLabel(key)) patch_labels[key] = nullptr;
+      if (IsOurLabel(key, value.is_string() ? value.get<std::string>() : "", nfd_labelled)) {
+        patch_labels[key] = nullptr;
+      }
     }
   }
   kube::json patch_annotations = kube::json::object();
@@ -138,22 +173,46 @@ kube::json UninstallNodePatch(const kube::json& labels, const kube::json& annota
 absl::Status RunUninstallCleanup(kube::RestClient& client, common::Logger& log,
                                  const UninstallCleanupOptions& options,
                                  const common::StopSignal& stop) {
-  if (absl::Status scaled = ScaleOperatorToZero(client, options); !scaled.ok()) {
-    return absl::Status(scaled.code(), absl::StrCat("scale the operator to 0: ", scaled.message()));
+  absl::StatusOr<int64_t> replicas = OperatorReplicas(client, options);
+  if (!replicas.ok()) {
+    return absl::Status(replicas.status().code(),
+                        absl::StrCat("read the operator's Deployment: ",
+                                     replicas.status().message(), "; nothing was changed"));
   }
+  if (absl::Status scaled = ScaleOperator(client, options, 0); !scaled.ok()) {
+    return absl::Status(scaled.code(), absl::StrCat("scale the operator to 0: ", scaled.message(),
+                                                    "; nothing was changed"));
+  }
+  // From here a failure gives the operator back, so that a failed uninstall leaves a working
+  // install (helm uninstall stops at a failed hook).
+  const auto give_back = [&](absl::Status failure) {
+    if (*replicas > 0) {
+      if (absl::Status restored = ScaleOperator(client, options, *replicas); !restored.ok()) {
+        log.Error("cannot scale the operator back; run: kubectl scale deployment",
+                  {{"deployment", options.operator_deployment},
+                   {"replicas", std::to_string(*replicas)},
+                   {"error", std::string(restored.message())}});
+      }
+    }
+    return failure;
+  };
   if (!WaitForOperatorGone(client, options, stop)) {
-    return absl::DeadlineExceededError("the operator's pods did not stop; nothing was changed");
+    return give_back(absl::DeadlineExceededError("the operator's pods did not stop"));
   }
   log.Info("operator scaled to 0", {{"deployment", options.operator_deployment}});
   if (absl::Status taken = TakeLabelsOff(client, log); !taken.ok()) {
-    return absl::Status(taken.code(), absl::StrCat("take gpuop's labels off: ", taken.message()));
+    return give_back(
+        absl::Status(taken.code(), absl::StrCat("take gpuop's labels off: ", taken.message())));
   }
   WaitForOperandPods(client, log, options, stop);
   if (absl::Status deleted = DeletePolicies(client, log); !deleted.ok()) {
-    return absl::Status(deleted.code(),
-                        absl::StrCat("delete the ClusterPolicies: ", deleted.message()));
+    return give_back(absl::Status(deleted.code(),
+                                  absl::StrCat("delete the ClusterPolicies: ", deleted.message())));
   }
-  return absl::OkStatus();
+  // An agent that was mid-work when it was told to stop (a CC switch restoring the labels it
+  // paused) may have written labels back; with the policy gone nothing can any more.
+  WaitForOperandPods(client, log, options, stop);
+  return TakeLabelsOff(client, log);
 }
 
 }  // namespace gpuop::op

@@ -32,10 +32,13 @@ struct UninstallCleanupOptions {
   std::string operator_namespace;
   std::string operator_deployment = "gpuop-operator";
   // How long to wait for the operand pods to go before the labels are taken off anyway.
-  std::chrono::seconds pods_timeout{120};
+  // The CC manager may take its 180 s grace period to finish a switch under way.
+  std::chrono::seconds pods_timeout{200};
 };
 
-// Runs the three steps; an error names the step. Idempotent: a second run finds nothing to do.
+// Runs the three steps, then takes off any label an agent wrote back while it stopped. An error
+// names the step; after the operator was scaled down, a failure scales it back. Idempotent: a
+// second run finds nothing to do.
 absl::Status RunUninstallCleanup(kube::RestClient& client, common::Logger& log,
                                  const UninstallCleanupOptions& options,
                                  const common::StopSignal& stop);

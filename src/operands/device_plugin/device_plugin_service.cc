@@ -33,7 +33,7 @@ v1beta1::ListAndWatchResponse DeviceList(const std::vector<PassthroughDevice>& d
 
 DevicePluginService::DevicePluginService(std::string resource, GrantOptions options,
                                          DevicePluginCounters& counters)
-    : resource_(std::move(resource)), options_(options), counters_(counters) {}
+    : resource_(std::move(resource)), options_(std::move(options)), counters_(counters) {}
 
 void DevicePluginService::Update(std::vector<PassthroughDevice> devices) {
   absl::MutexLock lock(&mu_);

@@ -20,7 +20,7 @@ absl::Status ValidateCcManager(const CcManagerValidationOptions& options,
   // Nobody may rely on an old ready file while we look.
   std::filesystem::remove(ready, ignored);
   if (options.cc_capable) {
-    const absl::Status waited = WaitForFile(agent_ready, options.timeout, stop);
+    absl::Status waited = WaitForFile(agent_ready, options.timeout, stop);
     if (absl::IsDeadlineExceeded(waited)) {
       return absl::DeadlineExceededError(
           absl::StrCat("the CC manager has not written ", agent_ready, ": ", waited.message()));

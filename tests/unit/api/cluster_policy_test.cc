@@ -125,9 +125,17 @@ TEST(ParseClusterPolicy, AMalformedFieldIsAnErrorNamingIt) {
            {"/spec/daemonsets/tolerations", "all", "spec.daemonsets.tolerations: is not a list"},
            {"/spec/daemonsets/updateStrategy", "Recreate", "spec.daemonsets.updateStrategy"},
            {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", true}},
-            "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number or a percentage"},
+            "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number from 1"},
            {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", "one"}},
-            "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number or a percentage"},
+            "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number from 1"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", 0}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number from 1"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", "0%"}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", "150%"}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", " 5%"}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable"},
        }) {
     json object = SeedPolicy();
     object[json::json_pointer(bad.pointer)] = bad.value;

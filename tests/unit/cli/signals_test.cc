@@ -30,10 +30,27 @@ TEST(StopOnSignals, ASigtermStopsEvenWhenAThreadStartedFirst) {
   }
   done = true;
   earlier.join();
-  // The default action is back once it is gone.
+  // What was there before (here the default) is back once it is gone.
   struct sigaction current {};
   sigaction(SIGTERM, nullptr, &current);
   EXPECT_EQ(current.sa_handler, SIG_DFL);
+}
+
+TEST(StopOnSignals, ALaterInstanceHearsItsOwnSignalOnly) {
+  {
+    common::StopSignal first;
+    StopOnSignals signals(first);
+  }
+  common::StopSignal second;
+  StopOnSignals signals(second);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(second.Stopped());  // Nothing left over from the first.
+  ASSERT_EQ(::kill(::getpid(), SIGINT), 0);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!second.Stopped() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(second.Stopped());
 }
 
 }  // namespace

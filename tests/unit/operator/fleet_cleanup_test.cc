@@ -19,6 +19,7 @@ TEST(UninstallNodePatch, TakesOffWhatGpuopWroteAndLeavesTheAdminsLabels) {
                        {"nvidia.com/gpu.deploy.vfio-manager", "true"},
                        {"nvidia.com/gpu.deploy.sandbox-validator", "paused-for-cc-mode-change"},
                        {"nvidia.com/gpu.deploy.operands", "true"},
+                       {"nvidia.com/gpu.deploy.driver", "false"},
                        {"nvidia.com/gpu.workload.config", "vm-passthrough"},
                        {"nvidia.com/cc.mode", "on"},
                        {"nvidia.com/cc.mode.state", "on"},
@@ -35,6 +36,11 @@ TEST(UninstallNodePatch, TakesOffWhatGpuopWroteAndLeavesTheAdminsLabels) {
                  "nvidia.com/cc.capable": null},
       "annotations": {"gpuop.io/kata-artifacts": null}}})"));
   EXPECT_TRUE(UninstallNodePatch({{"kubernetes.io/hostname", "n2"}}, json::object()).is_null());
+  // Without NFD's labels gpu.present is the admin's own (nothing else sets it there).
+  EXPECT_TRUE(UninstallNodePatch({{"nvidia.com/gpu.present", "true"},
+                                  {"nvidia.com/gpu.deploy.vfio-manager", "false"}},
+                                 json::object())
+                  .is_null());
   EXPECT_TRUE(UninstallNodePatch(nullptr, nullptr).is_null());
 }
 
