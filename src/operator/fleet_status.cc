@@ -10,41 +10,32 @@
 #include "absl/strings/str_join.h"
 
 #include "api/labels.h"
+#include "kube/json_fields.h"
 
 namespace gpuop::op {
 namespace {
 
 using json = nlohmann::json;
 
-std::string Text(const json& object, const char* key, std::string fallback = "") {
-  if (!object.is_object()) return fallback;
-  const auto found = object.find(key);
-  return found != object.end() && found->is_string() ? found->get<std::string>() : fallback;
-}
-
-const json& EmptyObject() {
-  static const json* const empty = new json(json::object());
-  return *empty;
-}
-
-const json& Field(const json& object, const char* key) {
-  if (!object.is_object()) return EmptyObject();
-  const auto found = object.find(key);
-  return found != object.end() ? *found : EmptyObject();
+// A string field, or `fallback` when it is missing or empty.
+std::string TextOr(const json& object, const char* key, const std::string& fallback) {
+  std::string text = kube::StringField(object, key);
+  return text.empty() ? fallback : text;
 }
 
 // The active policy: the oldest, ties broken by name, as the operator picks it.
 const json* Oldest(const json& policies) {
   const json* oldest = nullptr;
   for (const json& policy : policies) {
-    const json& metadata = Field(policy, "metadata");
+    const json& metadata = kube::ObjectField(policy, "metadata");
     if (oldest == nullptr) {
       oldest = &policy;
       continue;
     }
-    const json& best = Field(*oldest, "metadata");
+    const json& best = kube::ObjectField(*oldest, "metadata");
     const auto key = [](const json& m) {
-      return std::make_pair(Text(m, "creationTimestamp"), Text(m, "name"));
+      return std::make_pair(kube::StringField(m, "creationTimestamp"),
+                            kube::StringField(m, "name"));
     };
     if (key(metadata) < key(best)) oldest = &policy;
   }
@@ -59,24 +50,27 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes) {
   if (policy == nullptr) {
     status.text = "no ClusterPolicy: gpuop has nothing to do (helm install creates one)\n";
   } else {
-    const json& policy_status = Field(*policy, "status");
-    const std::string state = Text(policy_status, "state", "unknown");
+    const json& policy_status = kube::ObjectField(*policy, "status");
+    const std::string state = TextOr(policy_status, "state", "unknown");
     status.ready = state == "ready";
-    absl::StrAppend(&status.text, "ClusterPolicy ", Text(Field(*policy, "metadata"), "name"), ": ",
-                    state, "\n");
-    const json& conditions = Field(policy_status, "conditions");
-    if (conditions.is_array()) {
-      for (const json& condition : conditions) {
-        absl::StrAppend(&status.text, "  ", Text(condition, "type"), "=", Text(condition, "status"),
-                        " ", Text(condition, "reason"), ": ", Text(condition, "message"), "\n");
+    absl::StrAppend(&status.text, "ClusterPolicy ",
+                    kube::StringField(kube::ObjectField(*policy, "metadata"), "name"), ": ", state,
+                    "\n");
+    const auto conditions = policy_status.find("conditions");
+    if (conditions != policy_status.end() && conditions->is_array()) {
+      for (const json& condition : *conditions) {
+        absl::StrAppend(&status.text, "  ", kube::StringField(condition, "type"), "=",
+                        kube::StringField(condition, "status"), " ",
+                        kube::StringField(condition, "reason"), ": ",
+                        kube::StringField(condition, "message"), "\n");
       }
     }
   }
   std::vector<std::vector<std::string>> rows = {{"NODE", "WORKLOAD", "OPERANDS", "CC MODE"}};
   if (nodes.is_array()) {
     for (const json& node : nodes) {
-      const json& labels = Field(Field(node, "metadata"), "labels");
-      if (Text(labels, api::kGpuPresentLabel) != "true") continue;
+      const json& labels = kube::ObjectField(kube::ObjectField(node, "metadata"), "labels");
+      if (kube::StringField(labels, api::kGpuPresentLabel) != "true") continue;
       std::vector<std::string> operands;
       for (const auto& [key, value] : labels.items()) {
         if (!absl::StartsWith(key, api::kDeployLabelPrefix) || key == api::kDeployOperandsLabel ||
@@ -90,9 +84,9 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes) {
         operands.push_back(std::move(name));
       }
       std::sort(operands.begin(), operands.end());
-      const std::string cc_state = Text(labels, "nvidia.com/cc.mode.state");
-      rows.push_back({Text(Field(node, "metadata"), "name"),
-                      Text(labels, api::kWorkloadConfigLabel, "(default)"),
+      const std::string cc_state = kube::StringField(labels, "nvidia.com/cc.mode.state");
+      rows.push_back({kube::StringField(kube::ObjectField(node, "metadata"), "name"),
+                      TextOr(labels, api::kWorkloadConfigLabel, "(default)"),
                       operands.empty() ? "-" : absl::StrJoin(operands, ","),
                       cc_state.empty() ? "-" : cc_state});
     }

@@ -8,7 +8,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${E2E_STATE:?}"
 e2e_attach
-readonly kSandboxAgents="nvidia-cc-manager,nvidia-kata-manager,nvidia-kata-sandbox-device-plugin-daemonset,nvidia-sandbox-validator,nvidia-vfio-manager"
 condition() {
   kubectl get clusterpolicy cluster-policy -o json |
     jq -r --arg t "$1" '.status.conditions[] | select(.type == $t) | "\(.reason): \(.message)"'

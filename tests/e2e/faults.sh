@@ -7,7 +7,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${E2E_STATE:?}"
 e2e_attach
-readonly kSandboxAgents="nvidia-cc-manager,nvidia-kata-manager,nvidia-kata-sandbox-device-plugin-daemonset,nvidia-sandbox-validator,nvidia-vfio-manager"
 plugin_registrations() {
   kubectl logs -n "$E2E_NAMESPACE" -l app=nvidia-kata-sandbox-device-plugin-daemonset \
     -c nvidia-kata-sandbox-device-plugin --tail=-1 | grep -c 'registered with kubelet' || true
@@ -20,26 +19,6 @@ gpu_drivers() {
   done
   echo "${out% }"
 }
-run_pgpu_pod() {
-  local name=$1
-  kubectl delete pod "$name" --ignore-not-found --wait >/dev/null
-  kubectl apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Pod
-metadata: {name: $name}
-spec:
-  restartPolicy: Never
-  containers:
-    - name: workload
-      image: localhost/gpuop-e2e/workload:1
-      imagePullPolicy: Never
-      command: [sh, -c, 'ls /dev/vfio']
-      resources: {limits: {nvidia.com/pgpu: 1}}
-YAML
-  e2e_wait 90 "pod $name to finish" \
-    '[[ "$(kubectl get pod '"$name"' -o jsonpath={.status.phase})" == Succeeded ]]'
-  kubectl delete pod "$name" --wait=false >/dev/null
-}
 
 wait_policy_ready 120
 e2e_wait 120 "the agents" '[[ "$(ready_daemonsets)" == "$kSandboxAgents" ]]'
@@ -49,7 +28,8 @@ before=$(plugin_registrations)
 show "$E2E_ROOT/tools/testenv/node-cluster" restart-kubelet "$E2E_STATE"
 e2e_wait 60 "the device plugin to register again" '(($(plugin_registrations) > before))'
 e2e_wait 60 "nvidia.com/pgpu after the restart" '[[ "$(allocatable nvidia.com/pgpu)" == 2 ]]'
-run_pgpu_pod after-kubelet-restart
+run_pgpu_pod after-kubelet-restart "ls /dev/vfio" >/dev/null
+kubectl delete pod after-kubelet-restart --wait=false >/dev/null
 e2e_log "ok: after a kubelet restart the plugin registered again and a pod got a GPU"
 
 # 2. The leading operator deleted right after a change it must reconcile.
@@ -85,7 +65,8 @@ wait_policy_ready 120
 
 # 4. containerd restarted: running pods stay, new ones start and still get GPUs.
 show "$E2E_ROOT/tools/testenv/node-cluster" restart-containerd "$E2E_STATE"
-run_pgpu_pod after-containerd-restart
+run_pgpu_pod after-containerd-restart "ls /dev/vfio" >/dev/null
+kubectl delete pod after-containerd-restart --wait=false >/dev/null
 expect_eq "$(ready_daemonsets)" "$kSandboxAgents" "agents after the containerd restart"
 wait_policy_ready 120
 e2e_log "ok: after a containerd restart the agents kept running and a pod got a GPU"

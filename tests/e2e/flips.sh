@@ -5,7 +5,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${E2E_STATE:?}"
 e2e_attach
-readonly kSandboxAgents="nvidia-cc-manager,nvidia-kata-manager,nvidia-kata-sandbox-device-plugin-daemonset,nvidia-sandbox-validator,nvidia-vfio-manager"
 
 wait_policy_ready 120
 e2e_wait 120 "the agents on the vm-passthrough node" '[[ "$(ready_daemonsets)" == "$kSandboxAgents" ]]'

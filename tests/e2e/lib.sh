@@ -7,6 +7,9 @@ E2E_BUILD=${E2E_BUILD:-$E2E_ROOT/build}
 E2E_IMAGE=localhost/gpuop:dev
 E2E_NODE=gpuop-e2e-node
 E2E_NAMESPACE=gpu-operator
+# The operand DaemonSets of a vm-passthrough node in Kata mode with the CC manager, as
+# ready_daemonsets prints them.
+readonly kSandboxAgents="nvidia-cc-manager,nvidia-kata-manager,nvidia-kata-sandbox-device-plugin-daemonset,nvidia-sandbox-validator,nvidia-vfio-manager"
 
 e2e_log() { printf '%s e2e: %s\n' "$(date +%T)" "$*" >&2; }
 e2e_fail() { e2e_log "FAIL: $*"; exit 1; }
@@ -127,4 +130,31 @@ print_footprint() {
     | [$c.name, ($c.memory.rssBytes / 1048576 * 10 | round / 10),
        (if $c.name == "gpuop-operator" then "30" else "8" end)] | @tsv' <<<"$summary" |
     sort | awk -F'\t' '{ printf "bench: RSS %-36s %5.1f MB (goal <= %s MB)\n", $1, $2, $3 }'
+}
+
+# Runs pod NAME (the e2e workload image, one nvidia.com/pgpu) with the shell COMMAND, showing
+# it as `kubectl apply` does, and waits up to SECONDS (default 90) for it to succeed; a leftover
+# of the name goes first.
+run_pgpu_pod() {
+  local name=$1 command=$2 seconds=${3:-90}
+  kubectl get sa default >/dev/null 2>&1 || kubectl create sa default >/dev/null
+  kubectl delete pod "$name" --ignore-not-found --wait >/dev/null
+  show kubectl apply -f - <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $name
+spec:
+  restartPolicy: Never
+  containers:
+    - name: workload
+      image: localhost/gpuop-e2e/workload:1
+      imagePullPolicy: Never
+      command: [sh, -c, '$command']
+      resources:
+        limits:
+          nvidia.com/pgpu: 1
+YAML
+  e2e_wait "$seconds" "pod $name to finish" \
+    '[[ "$(kubectl get pod '"$name"' -o jsonpath={.status.phase})" == Succeeded ]]'
 }

@@ -14,8 +14,7 @@ wait_policy_ready 180 || { kubectl get pods -A; kubectl get clusterpolicy -o yam
 seconds=$(echo "$(date +%s.%N) - $started" | bc)
 printf 'bench: helm install to ClusterPolicy ready: %.1f s (goal < 30 s, images loaded)\n' "$seconds" |
   tee "$E2E_STATE/bench-install.txt" >&2
-expect_eq "$(ready_daemonsets)" "nvidia-cc-manager,nvidia-kata-manager,nvidia-kata-sandbox-device-plugin-daemonset,nvidia-sandbox-validator,nvidia-vfio-manager" \
-  "operand DaemonSets ready"
+expect_eq "$(ready_daemonsets)" "$kSandboxAgents" "operand DaemonSets ready"
 # Idle figures: after the first applies and rescans have settled.
 sleep 10
 print_footprint | tee "$E2E_STATE/bench-rss.txt" >&2

@@ -35,26 +35,7 @@ expect_contains "$(cat "$cdi")" "hostPath: \"$E2E_SIM_ROOT/dev/vfio/40\"" "CDI s
 
 # "Run a sample workload" asking for one passthrough GPU; the device plugin's allocation shows
 # inside the container (the workload image is a busybox: there is no VM here).
-kubectl get sa default >/dev/null 2>&1 || kubectl create sa default >/dev/null
-kubectl delete pod pgpu-workload --ignore-not-found --wait >/dev/null
-show kubectl apply -f - <<'YAML'
-apiVersion: v1
-kind: Pod
-metadata:
-  name: pgpu-workload
-spec:
-  restartPolicy: Never
-  containers:
-    - name: workload
-      image: localhost/gpuop-e2e/workload:1
-      imagePullPolicy: Never
-      command: [sh, -c, 'echo PCI_RESOURCE_NVIDIA_COM_PGPU=$PCI_RESOURCE_NVIDIA_COM_PGPU; ls /dev/vfio']
-      resources:
-        limits:
-          nvidia.com/pgpu: 1
-YAML
-e2e_wait 60 "the workload to finish" \
-  '[[ "$(kubectl get pod pgpu-workload -o jsonpath={.status.phase})" == Succeeded ]]'
+run_pgpu_pod pgpu-workload 'echo PCI_RESOURCE_NVIDIA_COM_PGPU=$PCI_RESOURCE_NVIDIA_COM_PGPU; ls /dev/vfio' 60
 allocation=$(kubectl logs pgpu-workload)
 printf '%s\n' "$allocation" >&2
 expect_contains "$allocation" "PCI_RESOURCE_NVIDIA_COM_PGPU=0000:" "the GPU's address in the pod"
