@@ -13,7 +13,6 @@
 #include "absl/strings/str_format.h"
 
 #include "common/unique_fd.h"
-#include "host/nvidia_gpu_ids.h"
 
 namespace gpuop::host {
 namespace {
@@ -23,6 +22,43 @@ namespace {
 // stepping, which differs between parts of one generation.
 constexpr uint32_t kNvSwitchGen3Architecture = 0x7;
 uint32_t NvSwitchArchitecture(uint32_t boot0) { return boot0 >> 20; }
+
+// The CC-capable GPU chips as NVIDIA's gpu-admin-tools (version 2025.11.21) tells them apart
+// and reads them. It knows a chip by the GPU's PCI device id (GpuProperties.get_chip_family over
+// its GPU_DEVID_CHIPS table; Gpu.__init__ takes 0x22f0-0x237f, which that table lacks, as gh100)
+// and takes the chip's registers from its register map (gpu.regs.<chip>; every gb2xx chip uses
+// gb202's, gb110 gb100's and gb112 gb102's). Gpu.wait_for_boot polls the map's
+// NV_THERM_I2CS_SCRATCH_FSP_BOOT_COMPLETE for 0xff: 0x200bc in the gh100, gb100 and gb102 maps,
+// 0xad00bc in gb202's, so one register for every chip would time out on a gb20x that has
+// booted. The mode is at a fixed offset per architecture (query_cc_mode_hopper 0x1182cc,
+// query_cc_mode_blackwell 0x590); query_ppcie_mode reads PPCIe on Hopper only.
+struct GpuChip {
+  uint16_t first;
+  uint16_t last;  // Inclusive.
+  std::string_view name;
+  uint32_t boot_complete;
+  bool hopper;
+};
+
+constexpr GpuChip kGpuChips[] = {
+    {0x22f0, 0x237f, "gh100", kGh100BootCompleteRegister, true},
+    {0x2900, 0x297f, "gb100", kGh100BootCompleteRegister, false},
+    {0x2980, 0x29ff, "gb102", kGh100BootCompleteRegister, false},
+    {0x3180, 0x31ff, "gb110", kGh100BootCompleteRegister, false},
+    {0x3200, 0x327f, "gb112", kGh100BootCompleteRegister, false},
+    {0x2b80, 0x2bff, "gb202", kGb20xBootCompleteRegister, false},
+    {0x2c00, 0x2c7f, "gb203", kGb20xBootCompleteRegister, false},
+    {0x2f00, 0x2f7f, "gb205", kGb20xBootCompleteRegister, false},
+    {0x2d00, 0x2d7f, "gb206", kGb20xBootCompleteRegister, false},
+    {0x2d80, 0x2dff, "gb207", kGb20xBootCompleteRegister, false},
+};
+
+// The tool's NvSwitch (gen3 and later): wait_for_boot polls 0x660bc for 0xff, then
+// query_ppcie_mode reads bit 0 of 0x28c50.
+constexpr CcRegisters kNvSwitchRegisters = {.family = "nvswitch",
+                                            .boot_complete = kNvSwitchBootCompleteRegister,
+                                            .ppcie = kNvSwitchPpcieRegister,
+                                            .ppcie_bit = kNvSwitchPpcieBit};
 
 std::string Errno(int error) { return std::error_code(error, std::generic_category()).message(); }
 
@@ -80,18 +116,20 @@ class Bar0 {
   std::string path_;
 };
 
-absl::Status WaitForBoot(const Bar0& bar0, const std::string& bdf,
+absl::Status WaitForBoot(const Bar0& bar0, const PciDevice& device, const CcRegisters& registers,
                          std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
+  const uint32_t offset = registers.boot_complete;
   uint32_t value = 0;
-  while ((value = bar0.Read32(kFspBootCompleteRegister)) != kFspBootCompleteSuccess) {
+  while ((value = bar0.Read32(offset)) != kBootCompleteSuccess) {
     // All ones will not turn into a boot: the device does not decode its memory.
-    if (value == 0xffffffff) return bar0.Register(kFspBootCompleteRegister).status();
+    if (value == 0xffffffff) return bar0.Register(offset).status();
     if (std::chrono::steady_clock::now() >= until) {
       return absl::DeadlineExceededError(absl::StrFormat(
-          "GPU %s has not finished booting after %d ms (FSP boot-complete register 0x%x "
-          "reads 0x%x, not 0xff)",
-          bdf, static_cast<int>(timeout.count()), kFspBootCompleteRegister, value));
+          "%s %s (%s) has not finished booting after %d ms (boot-complete register 0x%x reads "
+          "0x%x, not 0x%x)",
+          device.IsNvSwitch() ? "NVSwitch" : "GPU", device.address, registers.family,
+          static_cast<int>(timeout.count()), offset, value, kBootCompleteSuccess));
     }
     // The tool polls every 10 ms too.
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -128,18 +166,38 @@ std::string_view CcModeName(CcMode mode) {
   return "off";
 }
 
+std::optional<CcRegisters> CcRegistersOf(const PciDevice& device) {
+  if (device.IsNvSwitch()) return kNvSwitchRegisters;
+  if (!device.IsNvidiaGpu()) return std::nullopt;
+  for (const GpuChip& chip : kGpuChips) {
+    if (device.device < chip.first || device.device > chip.last) continue;
+    CcRegisters registers{.family = chip.name, .boot_complete = chip.boot_complete};
+    if (chip.hopper) {
+      registers.cc_mode = kHopperCcRegister;
+      registers.ppcie = kHopperCcRegister;
+      registers.ppcie_bit = kHopperPpcieBit;
+    } else {
+      registers.cc_mode = kBlackwellCcRegister;
+    }
+    return registers;
+  }
+  return std::nullopt;
+}
+
 bool SupportsCcMode(const PciDevice& device) {
-  return device.IsNvidiaGpu() && IsCcCapableGpu(device.device);
+  const std::optional<CcRegisters> registers = CcRegistersOf(device);
+  return registers.has_value() && registers->cc_mode.has_value();
 }
 
 bool SupportsPpcie(const PciDevice& device) {
-  return device.IsNvSwitch() ||
-         (device.IsNvidiaGpu() && GpuArchitecture(device.device) == "hopper");
+  const std::optional<CcRegisters> registers = CcRegistersOf(device);
+  return registers.has_value() && registers->ppcie.has_value();
 }
 
 absl::StatusOr<GpuCcState> ReadGpuCcState(const HostRoot& root, const PciDevice& device,
                                           std::chrono::milliseconds boot_timeout) {
-  if (!SupportsCcMode(device) && !SupportsPpcie(device)) {
+  const std::optional<CcRegisters> registers = CcRegistersOf(device);
+  if (!registers.has_value()) {
     return absl::FailedPreconditionError(
         absl::StrFormat("%s (%04x:%04x) has no confidential-computing mode: it is not a Hopper "
                         "or Blackwell GPU or an NVSwitch",
@@ -148,8 +206,8 @@ absl::StatusOr<GpuCcState> ReadGpuCcState(const HostRoot& root, const PciDevice&
   absl::StatusOr<Bar0> bar0 =
       Bar0::Map(root.Path(absl::StrCat(kPciDevicesDir, "/", device.address, "/resource0")));
   if (!bar0.ok()) return bar0.status();
-  GpuCcState state;
   if (device.IsNvSwitch()) {
+    // The tool knows a switch's generation from NV_PMC_BOOT_0 alone, before it waits for boot.
     absl::StatusOr<uint32_t> boot0 = bar0->Register(0x0);
     if (!boot0.ok()) return boot0.status();
     if (NvSwitchArchitecture(*boot0) < kNvSwitchGen3Architecture) {
@@ -157,19 +215,25 @@ absl::StatusOr<GpuCcState> ReadGpuCcState(const HostRoot& root, const PciDevice&
           absl::StrFormat("NVSwitch %s (PMC_BOOT_0 0x%x) is older than gen3 and has no PPCIe mode",
                           device.address, *boot0));
     }
-    absl::StatusOr<uint32_t> ppcie = bar0->Register(kNvSwitchPpcieRegister);
-    if (!ppcie.ok()) return ppcie.status();
-    state.ppcie = (*ppcie & 0x1) != 0;
-    return state;
   }
-  if (absl::Status booted = WaitForBoot(*bar0, device.address, boot_timeout); !booted.ok()) {
+  if (absl::Status booted = WaitForBoot(*bar0, device, *registers, boot_timeout); !booted.ok()) {
     return booted;
   }
-  const bool hopper = GpuArchitecture(device.device) == "hopper";
-  absl::StatusOr<uint32_t> mode = bar0->Register(hopper ? kHopperCcRegister : kBlackwellCcRegister);
-  if (!mode.ok()) return mode.status();
-  state.cc = DecodeCcBits(*mode);
-  state.ppcie = hopper && (*mode & kHopperPpcieBit) != 0;
+  GpuCcState state;
+  std::optional<uint32_t> mode;
+  if (registers->cc_mode.has_value()) {
+    absl::StatusOr<uint32_t> value = bar0->Register(*registers->cc_mode);
+    if (!value.ok()) return value.status();
+    mode = *value;
+    state.cc = DecodeCcBits(*mode);
+  }
+  if (registers->ppcie.has_value()) {
+    // On Hopper PPCIe is a bit of the mode register: both come from one load.
+    absl::StatusOr<uint32_t> ppcie =
+        registers->ppcie == registers->cc_mode ? *mode : bar0->Register(*registers->ppcie);
+    if (!ppcie.ok()) return ppcie.status();
+    state.ppcie = (*ppcie & registers->ppcie_bit) != 0;
+  }
   return state;
 }
 

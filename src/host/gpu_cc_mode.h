@@ -1,17 +1,19 @@
 #pragma once
 
 // The confidential-computing mode a GPU runs in now, read natively and read-only from its BAR0
-// through sysfs (`resource0` mapped PROT_READ), the way NVIDIA's gpu-admin-tools query it
-// (reference/operands.md §3.2-3.4): wait until the FSP says boot is complete (0x200bc reads
-// 0xff), then read the mode register (Hopper 0x1182cc, Blackwell 0x590), bits [1:0] (00 off,
-// 01 on, 11 devtools, 10 an invalid devtools-only state); PPCIe is bit 5 of 0x1182cc on Hopper
-// and bit 0 of 0x28c50 on an NVSwitch. Nothing is ever written to the device: a BAR0 that
-// reads all ones (memory decoding off, the GPU in reset or gone) is an error, not a guess.
+// through sysfs (`resource0` mapped PROT_READ), the way NVIDIA's gpu-admin-tools (version
+// 2025.11.21) queries it: wait until the FSP says boot is complete (its boot-complete register
+// reads 0xff), then read the mode register, bits [1:0] (00 off, 01 on, 11 devtools, 10 an
+// invalid devtools-only state). Where those registers are depends on the chip family, as in
+// the tool's per-chip register maps (CcRegistersOf below): a gb20x GPU says boot is complete at
+// 0xad00bc, not at Hopper's 0x200bc. Nothing is ever written to the device: a BAR0 that reads
+// all ones (memory decoding off, the GPU in reset or gone) is an error, not a guess.
 //
 //   absl::StatusOr<GpuCcState> state = ReadGpuCcState(root, device, std::chrono::seconds(5));
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,18 +29,38 @@ enum class CcMode { kOff, kOn, kDevtools, kInvalidDevtoolsOnly };
 // "off", "on", "devtools", "invalid-devtools-only-fix-by-setting-cc-mode" (the tool's words).
 std::string_view CcModeName(CcMode mode);
 
-// BAR0 offsets and values (32-bit little-endian registers).
+// BAR0 offsets and values (32-bit little-endian registers), as gpu-admin-tools 2025.11.21 has
+// them.
 inline constexpr uint32_t kBar0Size = 16u << 20;
-inline constexpr uint32_t kFspBootCompleteRegister = 0x200bc;
-inline constexpr uint32_t kFspBootCompleteSuccess = 0xff;
+inline constexpr uint32_t kBootCompleteSuccess = 0xff;
+// NV_THERM_I2CS_SCRATCH_FSP_BOOT_COMPLETE: gh100, gb100, gb102 (and gb110, gb112).
+inline constexpr uint32_t kGh100BootCompleteRegister = 0x200bc;
+// The same register on every gb20x (gb202, gb203, gb205, gb206, gb207).
+inline constexpr uint32_t kGb20xBootCompleteRegister = 0xad00bc;
+// A gen3 NVSwitch's (the tool's "laguna") boot status.
+inline constexpr uint32_t kNvSwitchBootCompleteRegister = 0x660bc;
 inline constexpr uint32_t kHopperCcRegister = 0x1182cc;
-inline constexpr uint32_t kBlackwellCcRegister = 0x590;
-inline constexpr uint32_t kHopperPpcieBit = 0x20;
+inline constexpr uint32_t kBlackwellCcRegister = 0x590;  // NV_PMC_SCRATCH_RESET_2_CC.
+inline constexpr uint32_t kHopperPpcieBit = 0x20;        // In kHopperCcRegister.
 inline constexpr uint32_t kNvSwitchPpcieRegister = 0x28c50;
+inline constexpr uint32_t kNvSwitchPpcieBit = 0x1;
+
+// Where one chip family keeps what ReadGpuCcState reads.
+struct CcRegisters {
+  std::string_view family;          // "gh100", "gb100", ..., "gb202", ..., "nvswitch".
+  uint32_t boot_complete = 0;       // Reads kBootCompleteSuccess once boot is complete.
+  std::optional<uint32_t> cc_mode;  // Bits [1:0]; none on an NVSwitch.
+  std::optional<uint32_t> ppcie;    // Hopper GPUs and NVSwitches only.
+  uint32_t ppcie_bit = 0;           // PPCIe's bit in `ppcie`.
+};
+
+// The registers of a Hopper or Blackwell GPU or of an NVSwitch, by its PCI ids (an NVSwitch's
+// generation shows only in BAR0, so ReadGpuCcState checks it there); none for other devices.
+std::optional<CcRegisters> CcRegistersOf(const PciDevice& device);
 
 // What the hardware can do, from the PCI ids alone.
 bool SupportsCcMode(const PciDevice& device);  // Hopper or Blackwell GPU.
-bool SupportsPpcie(const PciDevice& device);   // Hopper GPU, or an NVSwitch (§3.3).
+bool SupportsPpcie(const PciDevice& device);   // Hopper GPU, or an NVSwitch.
 
 struct GpuCcState {
   CcMode cc = CcMode::kOff;  // GPUs only; kOff for an NVSwitch.
