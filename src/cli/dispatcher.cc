@@ -43,6 +43,27 @@ void Dispatcher::PrintUsage(std::ostream& os) const {
   os << "\nRun 'gpuop <command> --help' for a command's arguments.\n";
 }
 
+int Dispatcher::RunHelp(const std::string& topic, std::ostream& out, std::ostream& err) const {
+  // A help word asks for this help, whichever word and however often (`help help`, `--help -h`).
+  // Answered here, never by dispatching again: rewritten as `help --help`, `help help` would
+  // recurse until the stack ran out.
+  if (topic.empty() || IsHelp(topic)) {
+    PrintUsage(out);
+    return 0;
+  }
+  if (IsVersion(topic)) {
+    out << "Usage: gpuop version\n\nPrints the version.\n";
+    return 0;
+  }
+  const Subcommand* subcommand = Find(topic);
+  if (subcommand == nullptr) {
+    err << "gpuop help: no command \"" << topic << "\"\nRun 'gpuop --help' for the commands.\n";
+    return kExitUsage;
+  }
+  // `gpuop help operator` is `gpuop operator --help`.
+  return subcommand->run({"--help"}, out, err);
+}
+
 int Dispatcher::Run(const std::vector<std::string>& argv, std::ostream& out,
                     std::ostream& err) const {
   if (argv.size() < 2) {
@@ -54,14 +75,7 @@ int Dispatcher::Run(const std::vector<std::string>& argv, std::ostream& out,
     out << "gpuop " << common::Version() << "\n";
     return 0;
   }
-  if (IsHelp(name)) {
-    if (argv.size() == 2) {
-      PrintUsage(out);
-      return 0;
-    }
-    // `gpuop help operator` is `gpuop operator --help`.
-    return Run({argv[0], argv[2], "--help"}, out, err);
-  }
+  if (IsHelp(name)) return RunHelp(argv.size() > 2 ? argv[2] : "", out, err);
   const Subcommand* subcommand = Find(name);
   if (subcommand == nullptr) {
     err << "gpuop: unknown command \"" << name << "\"\nRun 'gpuop --help' for the commands.\n";

@@ -30,11 +30,14 @@ class Dispatcher {
   explicit Dispatcher(std::vector<Subcommand> subcommands);
 
   // argv as main() received it (argv[0] included). Returns the exit status: the subcommand's, 0
-  // for --help/--version, kExitUsage for a missing or unknown subcommand.
+  // for --help/--version, kExitUsage for a missing or unknown subcommand (also after `help`).
   int Run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) const;
 
  private:
   const Subcommand* Find(const std::string& name) const;
+  // `gpuop help [topic]` (or --help/-h): the top-level help for no topic or a help word, else
+  // that command's help; an unknown topic is a usage error.
+  int RunHelp(const std::string& topic, std::ostream& out, std::ostream& err) const;
   void PrintUsage(std::ostream& os) const;
 
   std::vector<Subcommand> subcommands_;

@@ -1,7 +1,10 @@
 #include "cli/doctor_checks.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
+#include <optional>
+#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -77,7 +80,38 @@ std::vector<std::string> ContainerdConfigs(const host::HostRoot& root) {
   return files;
 }
 
+// Fails when the root lacks the sysfs PCI bus every other check reads GPUs from.
+std::optional<DoctorCheck> MissingSysfs(const host::HostRoot& root) {
+  if (root.Exists("/sys/bus/pci")) return std::nullopt;
+  return DoctorCheck{
+      .name = "host root",
+      .verdict = Verdict::kFail,
+      .detail = absl::StrCat(root.Path("/sys/bus/pci"),
+                             " is missing: not a Linux host's /, or its /sys is not mounted there"),
+      .hint =
+          "point --host-root (or $HOST_ROOT) at where the host's / is mounted, with the "
+          "host's /sys mounted at its sys/"};
+}
+
 }  // namespace
+
+absl::Status ValidateHostRoot(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (!std::filesystem::exists(status)) {
+    // Not there is the common case; anything else (no permission to look) says why.
+    const std::string why = error && error != std::errc::no_such_file_or_directory
+                                ? absl::StrCat(": ", error.message())
+                                : "";
+    return absl::InvalidArgumentError(
+        absl::StrCat("host root \"", path, "\" (--host-root or $HOST_ROOT) does not exist", why));
+  }
+  if (!std::filesystem::is_directory(status)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("host root \"", path, "\" (--host-root or $HOST_ROOT) is not a directory"));
+  }
+  return absl::OkStatus();
+}
 
 std::string_view VerdictName(Verdict verdict) {
   switch (verdict) {
@@ -103,6 +137,10 @@ bool DoctorReport::Failed() const {
 DoctorReport RunDoctorChecks(const host::HostRoot& root) {
   DoctorReport report;
   std::vector<DoctorCheck>& checks = report.checks;
+  if (std::optional<DoctorCheck> missing = MissingSysfs(root)) {
+    checks.push_back(*std::move(missing));
+    return report;
+  }
   const host::PciScan scan = host::ScanPciDevices(root);
   absl::StatusOr<host::PciIds> ids = host::PciIds::Load(root);
   std::vector<const host::PciDevice*> gpus;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+
 #include "host/host_root.h"
 
 namespace gpuop::cli {
@@ -29,6 +31,14 @@ struct DoctorReport {
   bool Failed() const;  // Some check failed.
 };
 
+// Whether `path` can be a host root at all: InvalidArgument naming it when it does not exist or
+// is not a directory. Checked before RunDoctorChecks, which would read a missing tree as a host
+// with nothing wrong.
+absl::Status ValidateHostRoot(const std::string& path);
+
+// The checks, in order. A root without /sys/bus/pci (not a host's /, or its /sys not mounted
+// there) gets one failed "host root" check and no others: read from there, every other check
+// would only report absences.
 DoctorReport RunDoctorChecks(const host::HostRoot& root);
 
 }  // namespace gpuop::cli

@@ -54,6 +54,11 @@ int RunDoctor(const std::vector<std::string>& args, std::ostream& out, std::ostr
   flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
   flags.Bool("json", &json, "print JSON instead of a table");
   if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
+  // A mistyped root would otherwise be read as a host where nothing is wrong.
+  if (absl::Status usable = ValidateHostRoot(host_root); !usable.ok()) {
+    err << "doctor: " << usable.message() << "\n" << flags.Usage(kSummary);
+    return kExitUsage;
+  }
   const DoctorReport report = RunDoctorChecks(host::HostRoot(host_root));
   if (json) {
     PrintJson(report, out);

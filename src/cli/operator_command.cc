@@ -125,8 +125,9 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
                                                     .gpuop_image_pull_policy =
                                                         op::PullPolicy(operand_pull_policy)}},
                             .deploy_operands = deploy_operands});
-    if (!controllers->Start()) {
-      exit_code = 1;
+    // Start waits for the API server; a SIGTERM meanwhile ends it at once, and is no failure.
+    if (!controllers->Start(stop)) {
+      if (!stop.Stopped()) exit_code = 1;
       stop.Stop();
       return;
     }
@@ -145,18 +146,21 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
     }
   };
 
-  log.Info("operator started", {{"namespace", ns},
+  log.Info("operator started", {{"server", (*client)->Config().server},
+                                {"namespace", ns},
                                 {"identity", identity},
                                 {"leader_elect", leader_elect ? "true" : "false"},
                                 {"metrics", metrics_address}});
   if (leader_elect) {
     const std::chrono::milliseconds lease = std::chrono::seconds(lease_duration);
-    kube::LeaderElector elector(**client, {.lease_namespace = ns,
-                                           .lease_name = lease_name,
-                                           .identity = identity,
-                                           .lease_duration = lease,
-                                           .renew_deadline = lease * 2 / 3,
-                                           .retry_period = lease * 2 / 15});
+    kube::LeaderElector elector(**client,
+                                {.lease_namespace = ns,
+                                 .lease_name = lease_name,
+                                 .identity = identity,
+                                 .lease_duration = lease,
+                                 .renew_deadline = lease * 2 / 3,
+                                 .retry_period = lease * 2 / 15},
+                                log);
     elector.Run(stop, start_leading, stop_leading);
   } else {
     start_leading();

@@ -2,15 +2,50 @@
 
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+
+#include "common/status_macros.h"
 #include "kube/api_error.h"
 #include "kube/informer.h"
 #include "kube/json_fields.h"
 #include "kube/micro_time.h"
 
 namespace gpuop::kube {
+namespace {
 
-LeaderElector::LeaderElector(RestClient& client, LeaderElectionConfig config)
-    : client_(client), config_(std::move(config)) {}
+// A candidate that cannot reach its API server retries every retry_period (2 s by default): the
+// first failure is logged at once, then one line per this long says how many followed.
+constexpr auto kFailureLogInterval = std::chrono::seconds(30);
+
+}  // namespace
+
+LeaderElector::LeaderElector(RestClient& client, LeaderElectionConfig config, common::Logger& log)
+    : client_(client), config_(std::move(config)), log_(log), failures_(kFailureLogInterval) {}
+
+void LeaderElector::ReportFailure(std::string_view message, const absl::Status& error) {
+  const int64_t failures = failures_.Failed();
+  if (failures == 0) return;
+  log_.Warn(message, {{"server", client_.Config().server},
+                      {"lease", LeaseKey()},
+                      {"error", std::string(error.message())},
+                      {"failures", absl::StrCat(failures)}});
+}
+
+void LeaderElector::ReportAnswered() {
+  const int64_t failures = failures_.Succeeded();
+  if (failures == 0) return;
+  log_.Info("leader election: the API server answers again",
+            {{"server", client_.Config().server},
+             {"lease", LeaseKey()},
+             {"failures", absl::StrCat(failures)}});
+}
+
+void LeaderElector::ReportHolder() {
+  if (observed_.holder.empty() || observed_.holder == reported_holder_) return;
+  reported_holder_ = observed_.holder;
+  log_.Info("leader election: another candidate leads; standing by",
+            {{"lease", LeaseKey()}, {"holder", observed_.holder}, {"identity", config_.identity}});
+}
 
 bool LeaderElector::IsLeader() const {
   absl::MutexLock lock(&mu_);
@@ -42,7 +77,7 @@ void LeaderElector::WaitForLeaseChange(const common::StopSignal& stop,
   lease_changed_ = false;
 }
 
-LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
+absl::StatusOr<LeaderElector::Attempt> LeaderElector::TryAcquireOrRenew() {
   const std::string now = MicroTimeNow();
   const int64_t duration_seconds = static_cast<int64_t>(
       std::ceil(std::chrono::duration<double>(config_.lease_duration).count()));
@@ -60,14 +95,18 @@ LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
           {"acquireTime", mine.acquire_time},
           {"renewTime", mine.renew_time},
           {"leaseTransitions", mine.transitions}}}};
-    if (!client_.Create(resources::kLeases, config_.lease_namespace, object).ok()) {
-      return Attempt::kFailed;  // Most likely another candidate created it first.
+    if (absl::Status created =
+            client_.Create(resources::kLeases, config_.lease_namespace, object).status();
+        !created.ok()) {
+      // AlreadyExists: another candidate created it first.
+      if (IsConflict(created)) return Attempt::kHeldByOther;
+      return created;
     }
     observed_ = mine;
     observed_at_ = std::chrono::steady_clock::now();
     return Attempt::kHeld;
   }
-  if (!lease.ok()) return Attempt::kFailed;
+  if (!lease.ok()) return lease.status();
 
   const json spec = lease->value("spec", json::object());
   const Record current{StringField(spec, "holderIdentity"), IntField(spec, "leaseDurationSeconds"),
@@ -101,25 +140,41 @@ LeaderElector::Attempt LeaderElector::TryAcquireOrRenew() {
   // A PUT with the resourceVersion we read: if another candidate wrote in between, Conflict.
   absl::StatusOr<json> written =
       client_.Update(resources::kLeases, config_.lease_namespace, updated);
-  if (!written.ok()) return IsConflict(written.status()) ? Attempt::kHeldByOther : Attempt::kFailed;
+  if (!written.ok()) {
+    if (IsConflict(written.status())) return Attempt::kHeldByOther;
+    return written.status();
+  }
   observed_ = next;
   observed_at_ = std::chrono::steady_clock::now();
   return Attempt::kHeld;
 }
 
-void LeaderElector::Release() {
-  absl::StatusOr<json> lease =
-      client_.Get(resources::kLeases, config_.lease_namespace, config_.lease_name);
-  if (!lease.ok()) return;
-  json& spec = (*lease)["spec"];
-  if (!spec.is_object() || StringField(spec, "holderIdentity") != config_.identity) return;
+absl::StatusOr<bool> LeaderElector::TryRelease() {
+  GPUOP_ASSIGN_OR_RETURN(
+      json lease, client_.Get(resources::kLeases, config_.lease_namespace, config_.lease_name));
+  json& spec = lease["spec"];
+  if (!spec.is_object() || StringField(spec, "holderIdentity") != config_.identity) return false;
   // As client-go: no holder, and a one-second lease, so every standby may take it now.
   const std::string now = MicroTimeNow();
   spec["holderIdentity"] = "";
   spec["leaseDurationSeconds"] = 1;
   spec["acquireTime"] = now;
   spec["renewTime"] = now;
-  (void)client_.Update(resources::kLeases, config_.lease_namespace, *lease);
+  GPUOP_RETURN_IF_ERROR(
+      client_.Update(resources::kLeases, config_.lease_namespace, lease).status());
+  return true;
+}
+
+void LeaderElector::Release() {
+  const absl::StatusOr<bool> released = TryRelease();
+  if (!released.ok()) {
+    log_.Warn("leader election: cannot release the lease; a standby takes over when it runs out",
+              {{"server", client_.Config().server},
+               {"lease", LeaseKey()},
+               {"error", std::string(released.status().message())}});
+  } else if (*released) {
+    log_.Info("leader election: released the lease", {{"lease", LeaseKey()}});
+  }
 }
 
 void LeaderElector::Run(const common::StopSignal& stop,
@@ -135,12 +190,23 @@ void LeaderElector::Run(const common::StopSignal& stop,
          .on_update = [this](const std::string&) { NoteLeaseChanged(); },
          .on_delete = [this](const std::string&) { NoteLeaseChanged(); }});
     lease_watch.Start();
-    while (!stop.Stopped() && TryAcquireOrRenew() != Attempt::kHeld) {
+    while (!stop.Stopped()) {
+      const absl::StatusOr<Attempt> attempt = TryAcquireOrRenew();
+      if (!attempt.ok()) {
+        ReportFailure("leader election: cannot read or take the lease; will retry",
+                      attempt.status());
+      } else {
+        ReportAnswered();
+        if (*attempt == Attempt::kHeld) break;
+        ReportHolder();
+      }
       WaitForLeaseChange(stop, config_.retry_period);
     }
   }
   if (stop.Stopped()) return;
 
+  log_.Info("leader election: acquired the lease; leading",
+            {{"lease", LeaseKey()}, {"identity", config_.identity}});
   SetLeader(true);
   if (on_started_leading) on_started_leading();
   auto renewed_at = std::chrono::steady_clock::now();
@@ -149,14 +215,33 @@ void LeaderElector::Run(const common::StopSignal& stop,
       Release();
       break;
     }
-    const Attempt attempt = TryAcquireOrRenew();
-    if (attempt == Attempt::kHeld) {
+    const absl::StatusOr<Attempt> attempt = TryAcquireOrRenew();
+    if (attempt.ok() && *attempt == Attempt::kHeld) {
+      ReportAnswered();
       renewed_at = std::chrono::steady_clock::now();
       continue;
     }
     // Someone else holds it: we are no longer the leader, whatever the deadline says.
-    if (attempt == Attempt::kHeldByOther) break;
-    if (std::chrono::steady_clock::now() - renewed_at >= config_.renew_deadline) break;
+    if (attempt.ok()) {
+      // After a conflicting write we have not read the new holder yet.
+      const bool holder_known = observed_.holder != config_.identity;
+      log_.Error("leader election: lost the lease: another candidate holds it",
+                 {{"lease", LeaseKey()},
+                  {"identity", config_.identity},
+                  {"holder", holder_known ? observed_.holder : "(not read yet)"}});
+      break;
+    }
+    ReportFailure("leader election: cannot renew the lease; will retry until the renew deadline",
+                  attempt.status());
+    if (std::chrono::steady_clock::now() - renewed_at >= config_.renew_deadline) {
+      log_.Error("leader election: lost the lease: not renewed within the renew deadline",
+                 {{"lease", LeaseKey()},
+                  {"identity", config_.identity},
+                  {"renew_deadline_ms", absl::StrCat(config_.renew_deadline.count())},
+                  {"server", client_.Config().server},
+                  {"error", std::string(attempt.status().message())}});
+      break;
+    }
   }
   SetLeader(false);
   if (on_stopped_leading) on_stopped_leading();

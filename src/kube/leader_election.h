@@ -7,16 +7,26 @@
 // that stops cleanly releases the lease so a standby takes over at once. Standbys also watch
 // the Lease, so they notice a release immediately rather than on their next retry.
 //
+// It logs what an admin needs to tell "standing by" from "stuck": each transition (acquired,
+// lost and why, released), who leads while it stands by, and every failure to read or write the
+// Lease with the server's URL and the reason, the first at once and then at most one line per
+// 30 s with the count since: a candidate that cannot reach its API server retries every
+// retry_period, and a line per retry would bury everything else.
+//
 //   LeaderElector elector(client, {.lease_namespace = ns, .lease_name = "gpuop-operator",
-//                                  .identity = pod_name});
+//                                  .identity = pod_name}, log);
 //   elector.Run(stop, [&] { RunControllers(); }, [&] { StopAtOnce(); });
 
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
+#include "common/log_throttle.h"
+#include "common/logger.h"
 #include "common/stop_signal.h"
 #include "kube/rest_client.h"
 
@@ -34,7 +44,7 @@ struct LeaderElectionConfig {
 
 class LeaderElector {
  public:
-  LeaderElector(RestClient& client, LeaderElectionConfig config);
+  LeaderElector(RestClient& client, LeaderElectionConfig config, common::Logger& log);
 
   // Campaigns until this candidate leads or `stop` fires. While leading, renews; calls
   // on_started_leading once on taking the lease (on this thread, so it must return quickly:
@@ -57,10 +67,20 @@ class LeaderElector {
     bool operator==(const Record&) const = default;
   };
 
-  enum class Attempt { kHeld, kHeldByOther, kFailed };
-  // One attempt to take or renew the lease.
-  Attempt TryAcquireOrRenew();
+  enum class Attempt { kHeld, kHeldByOther };
+  // One attempt to take or renew the lease; an error when the API did not answer as it should
+  // (unreachable, forbidden, ...), a lost race for the Lease being kHeldByOther.
+  absl::StatusOr<Attempt> TryAcquireOrRenew();
+  // Hands the lease back: true when it did, false when we no longer held it.
+  absl::StatusOr<bool> TryRelease();
+  // TryRelease, logging what became of the lease.
   void Release();
+  // Logs a failed attempt, throttled; and, after failures, that the API answers again.
+  void ReportFailure(std::string_view message, const absl::Status& error);
+  void ReportAnswered();
+  // Logs who leads while we stand by, each time that changes.
+  void ReportHolder();
+  std::string LeaseKey() const { return config_.lease_namespace + "/" + config_.lease_name; }
   void SetLeader(bool leader);
   // Waits up to `timeout` for the Lease to change (or `stop`); returns at once if it already did.
   void WaitForLeaseChange(const common::StopSignal& stop, std::chrono::milliseconds timeout);
@@ -68,6 +88,9 @@ class LeaderElector {
 
   RestClient& client_;
   const LeaderElectionConfig config_;
+  common::Logger& log_;
+  common::LogThrottle failures_;
+  std::string reported_holder_;  // The last holder logged while standing by.
   Record observed_;
   std::chrono::steady_clock::time_point observed_at_;
   mutable absl::Mutex mu_;

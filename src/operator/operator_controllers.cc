@@ -1,10 +1,35 @@
 #include "operator/operator_controllers.h"
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+#include "common/clock.h"
+#include "common/log_throttle.h"
+#include "kube/api_error.h"
+#include "kube/resource.h"
+#include "operator/active_policy.h"
+
 namespace gpuop::op {
+namespace {
+
+// An operator that cannot reach its API server retries quickly at first, then every few seconds;
+// it says so at once, then once per kFailureLogInterval with the count of failures since.
+constexpr auto kFirstRetry = std::chrono::milliseconds(500);
+constexpr auto kLongestRetry = std::chrono::seconds(5);
+constexpr auto kFailureLogInterval = std::chrono::seconds(30);
+// One list call of the probe; curl gives up connecting after 10 s whatever this says.
+constexpr auto kListTimeout = std::chrono::seconds(10);
+
+}  // namespace
 
 OperatorControllers::OperatorControllers(kube::RestClient& client, kube::EventRecorder& recorder,
-                                         common::Logger& log, OperatorOptions options) {
+                                         common::Logger& log, OperatorOptions options)
+    : client_(client), log_(log) {
+  cached_paths_ = {kube::resources::kNodes.Path(""), kClusterPolicies.Path("")};
   if (options.deploy_operands) {
+    cached_paths_.push_back(
+        kube::resources::kDaemonSets.Path(options.operands.render.operator_namespace));
     options.labels.operand_facts = [this] { return operands_->Facts(); };
     options.operands.on_facts_changed = [this] { labels_->RefreshStatus(); };
     operands_ = std::make_unique<OperandController>(client, log, std::move(options.operands));
@@ -14,13 +39,77 @@ OperatorControllers::OperatorControllers(kube::RestClient& client, kube::EventRe
 
 OperatorControllers::~OperatorControllers() { Stop(); }
 
-bool OperatorControllers::Start(std::chrono::milliseconds sync_timeout) {
+absl::Status OperatorControllers::ListOnceEach(const common::StopSignal& stop) {
+  for (const std::string& path : cached_paths_) {
+    std::string path_and_query = path;
+    kube::AppendQueryParam(path_and_query, "limit", "1");
+    // Stream rather than Get because it takes a cancel flag: a stop must not wait for a call
+    // stuck connecting to an address that drops packets.
+    absl::StatusOr<common::HttpResponse> response = client_.Stream(
+        {.path_and_query = path_and_query,
+         .accept = kube::kAcceptMetadataList,
+         .timeout = kListTimeout},
+        [](std::string_view) { return true; }, stop.Flag());
+    if (!response.ok()) return response.status();
+    if (response->status < 200 || response->status > 299) {
+      return kube::ApiError(response->status, response->body, "list " + path);
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool OperatorControllers::WaitForApiServer(const common::StopSignal& stop,
+                                           std::chrono::milliseconds timeout) {
+  common::Clock& clock = common::SteadyClock::Instance();
+  const common::Clock::TimePoint deadline = clock.Now() + timeout;
+  common::LogThrottle failures(kFailureLogInterval, clock);
+  std::chrono::milliseconds retry = kFirstRetry;
+  while (!stop.Stopped()) {
+    const absl::Status answered = ListOnceEach(stop);
+    if (answered.ok()) {
+      if (const int64_t count = failures.Succeeded(); count > 0) {
+        log_.Info("the API server answers again",
+                  {{"server", client_.Config().server}, {"failures", absl::StrCat(count)}});
+      }
+      return true;
+    }
+    if (stop.Stopped()) break;
+    if (const int64_t count = failures.Failed(); count > 0) {
+      log_.Warn("cannot list from the API server; will retry",
+                {{"server", client_.Config().server},
+                 {"error", std::string(answered.message())},
+                 {"failures", absl::StrCat(count)}});
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.Now());
+    if (left <= std::chrono::milliseconds(0)) {
+      log_.Error("the API server did not answer in time; giving up",
+                 {{"server", client_.Config().server},
+                  {"timeout_ms", absl::StrCat(timeout.count())},
+                  {"error", std::string(answered.message())}});
+      return false;
+    }
+    if (stop.SleepFor(std::min(retry, left))) break;
+    retry = std::min<std::chrono::milliseconds>(retry * 2, kLongestRetry);
+  }
+  return false;
+}
+
+bool OperatorControllers::Start(const common::StopSignal& stop,
+                                std::chrono::milliseconds sync_timeout) {
+  // The caches' own wait (NodeLabelController::Start) hears no stop: it may only begin once the
+  // API answers, so that an operator pointed at a dead address still ends at once on SIGTERM.
+  if (!WaitForApiServer(stop, sync_timeout)) return false;
   if (!labels_->Start(sync_timeout)) return false;
   if (operands_ && !operands_->Start(sync_timeout)) {
     labels_->Stop();
     return false;
   }
   return true;
+}
+
+bool OperatorControllers::Start(std::chrono::milliseconds sync_timeout) {
+  const common::StopSignal never;
+  return Start(never, sync_timeout);
 }
 
 void OperatorControllers::Stop() {

@@ -5,13 +5,18 @@
 // includes. What `gpuop operator` runs while it leads, and what tests run in-process.
 //
 //   OperatorControllers controllers(client, recorder, log, options);
-//   if (!controllers.Start()) ...;
+//   if (!controllers.Start(stop)) ...;
 //   controllers.Stop();
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
 
 #include "common/logger.h"
+#include "common/stop_signal.h"
 #include "kube/event_recorder.h"
 #include "kube/rest_client.h"
 #include "operator/node_label_controller.h"
@@ -27,14 +32,22 @@ struct OperatorOptions {
 
 class OperatorControllers {
  public:
+  static constexpr std::chrono::milliseconds kSyncTimeout = std::chrono::seconds(60);
+
   OperatorControllers(kube::RestClient& client, kube::EventRecorder& recorder, common::Logger& log,
                       OperatorOptions options);
   ~OperatorControllers();
   OperatorControllers(const OperatorControllers&) = delete;
   OperatorControllers& operator=(const OperatorControllers&) = delete;
 
-  // False when a cache did not fill within `sync_timeout`; everything is stopped then.
-  bool Start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
+  // Waits up to `sync_timeout` for the API server to answer the lists the caches start with,
+  // logging each failure (the first at once, then one line per 30 s) with the server's URL and
+  // the reason; then starts the caches, which have `sync_timeout` to fill, and the workers.
+  // False when `stop` fired first (then at once) or when either wait ran out; everything is
+  // stopped then.
+  bool Start(const common::StopSignal& stop, std::chrono::milliseconds sync_timeout = kSyncTimeout);
+  // As above, for a caller that never stops early.
+  bool Start(std::chrono::milliseconds sync_timeout = kSyncTimeout);
   void Stop();
 
   NodeLabelController& Labels() { return *labels_; }
@@ -42,6 +55,14 @@ class OperatorControllers {
   OperandController* Operands() { return operands_.get(); }
 
  private:
+  // One list of each kind the caches hold, the first item only: does the API answer them?
+  absl::Status ListOnceEach(const common::StopSignal& stop);
+  // Retries ListOnceEach with backoff until it succeeds (true), `stop` fires or `timeout` ends.
+  bool WaitForApiServer(const common::StopSignal& stop, std::chrono::milliseconds timeout);
+
+  kube::RestClient& client_;
+  common::Logger& log_;
+  std::vector<std::string> cached_paths_;  // What the caches list: "/api/v1/nodes", ...
   // Both exist before either starts, since each calls into the other from its worker.
   std::unique_ptr<OperandController> operands_;
   std::unique_ptr<NodeLabelController> labels_;

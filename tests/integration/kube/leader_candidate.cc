@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/logger.h"
 #include "common/stop_signal.h"
 #include "kube/leader_election.h"
 #include "kube/rest_client.h"
@@ -40,12 +41,16 @@ int main(int argc, char** argv) {
   signal_waiter.detach();
 
   const std::string identity = argv[4];
-  gpuop::kube::LeaderElector elector(**client, {.lease_namespace = argv[2],
-                                                .lease_name = argv[3],
-                                                .identity = identity,
-                                                .lease_duration = std::chrono::seconds(6),
-                                                .renew_deadline = std::chrono::seconds(4),
-                                                .retry_period = std::chrono::milliseconds(500)});
+  // The elector's own lines go to stderr, into the test's log of this candidate.
+  gpuop::common::Logger log(std::cerr, gpuop::common::LogFormat::kText);
+  gpuop::kube::LeaderElector elector(**client,
+                                     {.lease_namespace = argv[2],
+                                      .lease_name = argv[3],
+                                      .identity = identity,
+                                      .lease_duration = std::chrono::seconds(6),
+                                      .renew_deadline = std::chrono::seconds(4),
+                                      .retry_period = std::chrono::milliseconds(500)},
+                                     log);
   elector.Run(
       stop, [&] { std::cout << "leading " << identity << std::endl; },
       [&] { std::cout << "stopped " << identity << std::endl; });

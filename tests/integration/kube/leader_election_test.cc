@@ -1,5 +1,6 @@
 // Leader election between real processes on the real kube-apiserver.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -36,6 +37,16 @@ class LeaderElection : public ::testing::Test {
         gpuop::testing::TestEnvState() + "/" + ns_ + "-" + identity + ".log");
   }
 
+  std::string LogOf(const std::string& identity) {
+    return common::ReadFile(gpuop::testing::TestEnvState() + "/" + ns_ + "-" + identity + ".log")
+        .value_or("");
+  }
+  // Waits for a candidate's log to hold `text`.
+  bool Logged(const std::string& identity, const std::string& text) {
+    return WaitFor([&] { return LogOf(identity).find(text) != std::string::npos; },
+                   std::chrono::seconds(5));
+  }
+
   json Lease() {
     auto lease = client_->Get(resources::kLeases, ns_, "operator");
     return lease.ok() ? lease->value("spec", json::object()) : json::object();
@@ -49,9 +60,14 @@ class LeaderElection : public ::testing::Test {
 TEST_F(LeaderElection, StandbyTakesOverAfterTheLeaderDiesAndAtOnceAfterACleanRelease) {
   auto a = Candidate("a");
   ASSERT_TRUE(WaitFor([&] { return Holder() == "a"; }));
+  EXPECT_TRUE(Logged("a", "msg=\"leader election: acquired the lease; leading\"")) << LogOf("a");
   auto b = Candidate("b");
   // The standby must not take a lease that is being renewed.
   EXPECT_FALSE(WaitFor([&] { return Holder() != "a"; }, std::chrono::seconds(2)));
+  // And says who leads, so that its log is not silent.
+  EXPECT_TRUE(
+      Logged("b", "another candidate leads; standing by\" lease=" + ns_ + "/operator holder=a"))
+      << LogOf("b");
 
   a->Signal(SIGKILL);  // No release: b has to wait for the lease to run out.
   const auto killed = Clock::now();
@@ -72,6 +88,7 @@ TEST_F(LeaderElection, StandbyTakesOverAfterTheLeaderDiesAndAtOnceAfterACleanRel
   // Without the release c would wait a whole lease duration.
   EXPECT_LT(handover, kLeaseDuration);
   EXPECT_EQ(b->Wait(), 0);
+  EXPECT_THAT(LogOf("b"), ::testing::HasSubstr("leader election: released the lease"));
 
   std::cout << "leader killed -> standby leads: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(takeover).count()
@@ -101,6 +118,9 @@ TEST_F(LeaderElection, ALeaderWhoseLeaseIsTakenStopsLeadingAtItsNextRenewal) {
   EXPECT_LT(stopped, std::chrono::seconds(2));
   EXPECT_EQ(a->Wait(), 0);
   EXPECT_EQ(Holder(), "thief");  // And it does not take the lease back.
+  EXPECT_THAT(common::ReadFile(log).value_or(""),
+              ::testing::HasSubstr("lost the lease: another candidate holds it\" lease=" + ns_ +
+                                   "/operator identity=a holder=thief"));
   std::cout << "lease taken -> leader stops: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(stopped).count() << " ms\n";
 }

@@ -88,6 +88,36 @@ TEST_F(DispatcherTest, HelpWithACommandAsksThatCommandForItsHelp) {
   EXPECT_THAT(zeta_args_, ElementsAre("--help"));
 }
 
+TEST_F(DispatcherTest, HelpOfAHelpWordIsTheTopLevelHelpNotARecursion) {
+  // `help help` once became `help --help`, then `--help --help`, ... until the stack overflowed.
+  for (const std::vector<std::string>& argv :
+       std::vector<std::vector<std::string>>{{"gpuop", "help", "help"},
+                                             {"gpuop", "--help", "--help"},
+                                             {"gpuop", "help", "-h"},
+                                             {"gpuop", "-h", "help"},
+                                             {"gpuop", "help", "--help", "zeta"}}) {
+    SCOPED_TRACE(argv[1] + " " + argv[2]);
+    EXPECT_EQ(Run(argv), 0);
+    EXPECT_THAT(out_.str(), HasSubstr("Usage: gpuop <command>"));
+    EXPECT_THAT(out_.str(), HasSubstr("zeta     The last one"));
+    EXPECT_EQ(err_.str(), "");
+  }
+  EXPECT_THAT(zeta_args_, ElementsAre("not run"));
+  EXPECT_THAT(alpha_args_, ElementsAre("not run"));
+}
+
+TEST_F(DispatcherTest, HelpOfAnUnknownCommandIsAUsageErrorNamingIt) {
+  EXPECT_EQ(Run({"gpuop", "help", "frobnicate"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("no command \"frobnicate\""));
+  EXPECT_THAT(err_.str(), HasSubstr("gpuop --help"));
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(DispatcherTest, HelpOfVersionSaysWhatItDoes) {
+  EXPECT_EQ(Run({"gpuop", "help", "version"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("Usage: gpuop version"));
+}
+
 TEST_F(DispatcherTest, VersionPrintsTheBuildVersion) {
   for (const char* flag : {"--version", "version"}) {
     EXPECT_EQ(Run({"gpuop", flag}), 0);
