@@ -1,13 +1,32 @@
 #include "api/cluster_policy.h"
 
+#include <limits>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+
+#include "api/host_folders.h"
+#include "api/names.h"
 
 namespace gpuop::api {
 namespace {
 
 using nlohmann::json;
+
+// Helm keeps each release's rendered chart and values in Secrets named so. The Kata manager is
+// granted `get` on the pull secrets its runtime classes name, so such a name would hand it a
+// release's values (and whatever credentials they hold) instead of a registry login.
+constexpr char kHelmReleaseSecretPrefix[] = "sh.helm.release.v1.";
+
+// A name as the status shows it: quoted, with control characters escaped, so that a name that
+// tries to be YAML or a second line reads as what it is.
+std::string Shown(const std::string& name) {
+  return absl::StrCat("\"", absl::CHexEscape(name), "\"");
+}
 
 // Reads typed fields of one JSON object and keeps the first error, with the field's path.
 // Absent and null fields read as "not given"; a field of the wrong type is an error.
@@ -124,12 +143,15 @@ void ReadKataConfig(const json& config, const std::string& path, ClusterPolicy& 
                     absl::Status& error) {
   Fields fields(config, path, error);
   if (std::string dir = fields.String("artifactsDir"); !dir.empty()) {
-    if (dir.front() != '/') fields.Fail("artifactsDir", "is not an absolute path");
-    policy.kata_artifacts_dir = dir;
+    if (std::optional<std::string> problem = ArtifactsDirProblem(dir)) {
+      fields.Fail("artifactsDir", *problem);
+    }
+    policy.kata_artifacts_dir = NormalizeHostFolder(dir);
   }
   const json* classes = fields.Find("runtimeClasses");
   if (classes == nullptr) return;
   if (!classes->is_array()) return fields.Fail("runtimeClasses", "is not a list");
+  std::set<std::string> names;
   for (size_t i = 0; i < classes->size(); ++i) {
     Fields entry((*classes)[i], absl::StrCat(path, ".runtimeClasses[", i, "]"), error);
     KataRuntimeClass runtime_class;
@@ -140,6 +162,24 @@ void ReadKataConfig(const json& config, const std::string& path, ClusterPolicy& 
     runtime_class.artifacts_pull_secret = artifacts.String("pullSecret");
     // As NVIDIA's sanitiser does: an entry without a name or URL is dropped, not fatal.
     if (runtime_class.name.empty() || runtime_class.artifacts_url.empty()) continue;
+    // The Kata manager refuses its whole config over one name it cannot use, which would block
+    // every class on every node: such a name is refused here, before anything is rendered.
+    if (!IsRuntimeClassName(runtime_class.name)) {
+      entry.Fail("name", absl::StrCat(Shown(runtime_class.name),
+                                      " is not usable: ", kRuntimeClassNameRule));
+    } else if (!names.insert(runtime_class.name).second) {
+      entry.Fail("name", absl::StrCat(Shown(runtime_class.name),
+                                      " appears twice; a RuntimeClass name is unique"));
+    }
+    const std::string& secret = runtime_class.artifacts_pull_secret;
+    if (!secret.empty() && !IsDnsSubdomain(secret)) {
+      artifacts.Fail("pullSecret", absl::StrCat(Shown(secret), " is not a Secret name"));
+    } else if (absl::StartsWith(secret, kHelmReleaseSecretPrefix)) {
+      artifacts.Fail("pullSecret",
+                     absl::StrCat(Shown(secret),
+                                  " is a Helm release record, not a registry credential; the Kata "
+                                  "manager is not given access to it"));
+    }
     policy.kata_runtime_classes.push_back(std::move(runtime_class));
   }
 }
@@ -159,23 +199,33 @@ void ReadDaemonSets(const json& section, const std::string& path, DaemonSetsSpec
   if (const json* max = rolling.Find("maxUnavailable")) {
     // NVIDIA's Helm default is the string "1": a count written as a string is a count, as Go's
     // intstr.Parse reads it. What the DaemonSet API would refuse (0, a negative count, a
-    // percentage outside 1-100, " 5%") is refused here, where the status can say so.
+    // percentage outside 1-100, " 5%") is refused here, where the status can say so; so is a
+    // count an IntOrString cannot hold (an int32), however many digits it is written with.
+    constexpr int64_t kMaxCount = std::numeric_limits<int32_t>::max();
     const std::string text = max->is_string() ? max->get<std::string>() : "";
     const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
     const bool percent = text.size() > 1 && text.back() == '%' &&
                          text.find_first_not_of("0123456789") == text.size() - 1;
+    // 0 stands for "not a count": it is refused below like any other.
     int64_t count = 0;
-    if (max->is_number_integer()) {
+    if (max->is_number_unsigned()) {
+      count = max->get<uint64_t>() > static_cast<uint64_t>(kMaxCount) ? 0 : max->get<int64_t>();
+    } else if (max->is_number_integer()) {
       count = max->get<int64_t>();
     } else if (digits || percent) {
-      (void)absl::SimpleAtoi(percent ? text.substr(0, text.size() - 1) : text, &count);
+      // SimpleAtoi fails on overflow (and leaves the limit behind): the result counts only then.
+      int32_t parsed = 0;
+      if (absl::SimpleAtoi(percent ? text.substr(0, text.size() - 1) : text, &parsed)) {
+        count = parsed;
+      }
     }
-    if ((max->is_number_integer() || digits) && count >= 1) {
+    if ((max->is_number_integer() || digits) && count >= 1 && count <= kMaxCount) {
       daemonsets.max_unavailable = count;
     } else if (percent && count >= 1 && count <= 100) {
       daemonsets.max_unavailable = text;
     } else {
-      rolling.Fail("maxUnavailable", "is not a number from 1 or a percentage from 1% to 100%");
+      rolling.Fail("maxUnavailable", absl::StrCat("is not a number from 1 to ", kMaxCount,
+                                                  " or a percentage from 1% to 100%"));
     }
   }
 }
@@ -254,6 +304,12 @@ absl::StatusOr<ClusterPolicy> ParseClusterPolicy(const json& object) {
   }
   Fields operator_section(spec.Object("operator"), "spec.operator", error);
   if (std::string runtime_class = operator_section.String("runtimeClass"); !runtime_class.empty()) {
+    // The name and handler of the container path's RuntimeClass.
+    if (!IsRuntimeClassName(runtime_class)) {
+      operator_section.Fail(
+          "runtimeClass",
+          absl::StrCat(Shown(runtime_class), " is not usable: ", kRuntimeClassNameRule));
+    }
     policy.container_runtime_class = runtime_class;
   }
 

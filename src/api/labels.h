@@ -4,6 +4,8 @@
 // (reference/gpu-operator.md §2). Values other agents write into deploy labels to pause an
 // operand are theirs; we only read them (node_routing.h).
 
+#include <string_view>
+
 namespace gpuop::api {
 
 inline constexpr char kWorkloadConfigLabel[] = "nvidia.com/gpu.workload.config";
@@ -54,6 +56,15 @@ inline constexpr char kCcManager[] = "cc-manager";
 inline constexpr char kVgpuManager[] = "vgpu-manager";
 inline constexpr char kVgpuDeviceManager[] = "vgpu-device-manager";
 }  // namespace operand
+
+// Whether a deploy label's value still wants its operand on the node: "true", or a value the CC
+// manager wrote to pause the operand around a mode switch ("paused-for-cc-mode-change", or
+// "<value>_paused-for-cc-mode-change"), which it sets back afterwards. An agent that stops
+// while its label says so is restarting (a rollout, a crash, a pause) and keeps its host changes;
+// one whose label is gone or anything else (a workload change, helm uninstall) takes them out.
+constexpr bool DeployLabelKeepsOperand(std::string_view value) {
+  return value == "true" || value.find("paused") != std::string_view::npos;
+}
 
 // Every operand with a deploy label, for removing them all.
 inline constexpr const char* kAllDeployOperands[] = {

@@ -155,10 +155,7 @@ absl::Status ValidateSpec(const Spec& spec) {
 }
 
 std::string RenderSpec(const Spec& spec) {
-  // The header comment is for a person who finds the file; the library ignores it.
-  std::string out =
-      "# Written by gpuop device-plugin: one device per passthrough GPU, named by its kubelet\n"
-      "# device ID. Rewritten whenever the GPUs change; edits are lost.\n---\n";
+  std::string out = kSpecHeader;
   absl::StrAppend(&out, "cdiVersion: ", Quoted(spec.cdi_version), "\n");
   absl::StrAppend(&out, "kind: ", Quoted(spec.kind), "\n");
   absl::StrAppend(&out, "devices:\n");

@@ -53,6 +53,13 @@ struct Spec {
 // what the contents need. The error names the field.
 absl::Status ValidateSpec(const Spec& spec);
 
+// How every spec RenderSpec writes begins: a comment for a person who finds the file (the CDI
+// library ignores it), and how gpuop tells its own specs in a spec directory from others'
+// (the NVIDIA container toolkit's nvidia.com-gpu.yaml, an admin's).
+inline constexpr char kSpecHeader[] =
+    "# Written by gpuop device-plugin: one device per passthrough GPU, named by its kubelet\n"
+    "# device ID. Rewritten whenever the GPUs change; edits are lost.\n---\n";
+
 // The spec as YAML, in a stable order, so an unchanged spec renders to the same bytes.
 std::string RenderSpec(const Spec& spec);
 

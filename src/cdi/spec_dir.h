@@ -7,6 +7,7 @@
 //   absl::StatusOr<bool> changed = WriteSpecIfChanged("/var/run/cdi", spec);
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,5 +22,9 @@ absl::StatusOr<bool> WriteSpecIfChanged(const std::string& dir, const Spec& spec
 
 // Removes the kind's spec; OK when there is none.
 absl::Status RemoveSpec(const std::string& dir, const std::string& kind);
+
+// The kinds of the specs in `dir` that gpuop wrote (they start with kSpecHeader), as their
+// `kind:` lines say; others' specs are not listed. Empty when `dir` does not exist.
+absl::StatusOr<std::vector<std::string>> KindsWrittenIn(const std::string& dir);
 
 }  // namespace gpuop::cdi

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 
 #include "api/agent_endpoints.h"
+#include "api/labels.h"
 #include "api/paths.h"
 #include "cli/dispatcher.h"
 #include "cli/flag_parser.h"
@@ -16,6 +17,8 @@
 #include "cli/subcommands.h"
 #include "common/logger.h"
 #include "common/metrics_server.h"
+#include "kube/json_fields.h"
+#include "kube/rest_client.h"
 #include "operands/device_plugin/device_plugin_agent.h"
 #include "operands/device_plugin/device_plugin_metrics.h"
 
@@ -26,7 +29,27 @@ constexpr char kSummary[] =
     "Advertises the node's vfio-bound GPUs to kubelet (device plugin API v1beta1) as\n"
     "nvidia.com/pgpu, or one resource per model, with IDs that are the CDI device names Kata's\n"
     "cold-plug looks up; hands out /dev/vfio nodes and CDI names in Allocate, and turns a GPU\n"
-    "Unhealthy the moment it leaves vfio or its device node goes.";
+    "Unhealthy the moment it leaves vfio or its device node goes. The CDI specs it writes\n"
+    "outlive a restart and go when the node's deploy label does (--node-name).";
+
+// The deploy label the operator routes this plugin by (state-kata-device-plugin).
+std::string DeployLabel() {
+  return std::string(api::kDeployLabelPrefix) + api::operand::kKataSandboxDevicePlugin;
+}
+
+// Whether the node still wants the plugin, from its deploy label; an error when the API cannot
+// say, and the caller must not guess (the CDI spec would go from under running pods).
+absl::StatusOr<bool> StillDeployedHere(const std::string& node_name,
+                                       const std::string& kubeconfig) {
+  absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
+      kube::ConnectToApiServer({.kubeconfig = kubeconfig});
+  if (!client.ok()) return client.status();
+  absl::StatusOr<kube::json> node = (*client)->Get(kube::resources::kNodes, "", node_name);
+  if (!node.ok()) return node.status();
+  const std::string label = DeployLabel();
+  return api::DeployLabelKeepsOperand(kube::StringField(
+      kube::ObjectField(kube::ObjectField(*node, "metadata"), "labels"), label.c_str()));
+}
 
 int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string host_root = EnvOr("HOST_ROOT", "/");
@@ -42,6 +65,8 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
   std::string metrics_address = api::kAgentMetricsAddress;
   std::string log_format = EnvOr("LOG_FORMAT", "text");
   std::string resync_seconds = "30";
+  std::string node_name = EnvOr("NODE_NAME", "");
+  std::string kubeconfig;
   bool wait_for_vfio = true;
   FlagParser flags("device-plugin");
   flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
@@ -65,6 +90,10 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
                "host directory for the CDI spec of each resource (under --host-root); empty: "
                "write none");
   flags.String("resync", &resync_seconds, "seconds between rescans when nothing happened");
+  flags.String("node-name", &node_name,
+               "this node: at stop its deploy label tells a restart (the CDI specs stay) from "
+               "leaving the node (they go); empty: they stay ($NODE_NAME)");
+  flags.String("kubeconfig", &kubeconfig, "kubeconfig (default: $KUBECONFIG, then in-cluster)");
   flags.String("metrics-address", &metrics_address,
                "[host]:port serving /metrics, /healthz, /readyz; empty: none");
   flags.String("log-format", &log_format, "text or json ($LOG_FORMAT)");
@@ -124,6 +153,23 @@ int RunDevicePlugin(const std::vector<std::string>& args, std::ostream& out, std
                                      {"gpu_alias", alias},
                                      {"allocate_cdi", cdi}});
   agent.Run(stop);
+  // Taken off the node (its deploy label gone: helm uninstall, a workload change) rather than
+  // restarted (a rollout, a crash, a CC mode switch's pause): the CDI specs go with it. Asked at
+  // stop, when the operator or the uninstall has already changed the label that stopped us.
+  if (node_name.empty()) {
+    log.Info("no --node-name ($NODE_NAME): the CDI specs are kept, as on a restart");
+  } else if (absl::StatusOr<bool> deployed = StillDeployedHere(node_name, kubeconfig);
+             !deployed.ok()) {
+    log.Warn("cannot read the node's deploy label: the CDI specs are kept",
+             {{"node", node_name}, {"error", std::string(deployed.status().message())}});
+  } else if (!*deployed) {
+    log.Info("no longer deployed on this node: removing the CDI specs",
+             {{"node", node_name}, {"label", DeployLabel()}});
+    agent.RemoveCdiSpecs();
+  } else {
+    log.Info("still deployed on this node: the CDI specs are kept for its Kata pods",
+             {{"node", node_name}});
+  }
   log.Info("device-plugin stopped");
   return 0;
 }

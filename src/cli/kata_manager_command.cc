@@ -254,6 +254,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
   const containerd::RestartOptions& restart_options = target->restart;
   operands::KataManagerOptions options{
       .root = root, .containerd = target->install, .architecture = oci::NodeArchitecture()};
+  options.stop = &stop;
   if (!plain_http.empty()) options.plain_http_registries = absl::StrSplit(plain_http, ',');
   if (!ca_file.empty()) {
     absl::StatusOr<std::string> ca = common::ReadFile(ca_file);
@@ -351,6 +352,7 @@ int RunKataManager(const std::vector<std::string>& args, std::ostream& out, std:
         const auto pass_started = std::chrono::steady_clock::now();
         operands::KataPassReport report =
             operands::RunKataPass(*config, labels, secrets, options, log);
+        if (report.stopped) break;  // Nothing to report: the pass was cut short on purpose.
         if (report.containerd_changed) {
           if (absl::Status restarted = containerd::RestartContainerd(root, restart_options);
               !restarted.ok()) {

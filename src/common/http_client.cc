@@ -35,7 +35,9 @@ struct Transfer {
   HttpResponse* response = nullptr;
   const HttpClient::ChunkHandler* on_chunk = nullptr;
   const std::atomic<bool>* cancel = nullptr;
+  size_t max_body = 0;
   bool stopped_by_handler = false;
+  bool body_too_large = false;
 };
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
@@ -60,6 +62,11 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   long status = 0;
   curl_easy_getinfo(transfer->curl, CURLINFO_RESPONSE_CODE, &status);
   if (transfer->on_chunk == nullptr || status < 200 || status > 299) {
+    if (transfer->max_body != 0 &&
+        transfer->response->body.size() + chunk.size() > transfer->max_body) {
+      transfer->body_too_large = true;
+      return 0;  // Tells curl to abort the transfer.
+    }
     transfer->response->body.append(chunk);
     return chunk.size();
   }
@@ -77,8 +84,12 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return transfer->cancel != nullptr && transfer->cancel->load() ? 1 : 0;
 }
 
+// The URL without its query: a blob's redirect carries a signed query (a short-lived
+// credential for the registry's storage), and error texts reach logs and Node Events.
+std::string WithoutQuery(const std::string& url) { return url.substr(0, url.find('?')); }
+
 absl::Status CurlError(CURLcode code, const char* detail, const HttpRequest& request) {
-  const std::string message = absl::StrCat(request.method, " ", request.url, ": ",
+  const std::string message = absl::StrCat(request.method, " ", WithoutQuery(request.url), ": ",
                                            *detail != '\0' ? detail : curl_easy_strerror(code));
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -173,8 +184,11 @@ absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpReque
   curl_easy_reset(curl);
 
   HttpResponse response;
-  Transfer transfer{
-      .curl = curl, .response = &response, .on_chunk = on_chunk, .cancel = request.cancel};
+  Transfer transfer{.curl = curl,
+                    .response = &response,
+                    .on_chunk = on_chunk,
+                    .cancel = request.cancel,
+                    .max_body = request.max_body};
   char error[CURL_ERROR_SIZE] = "";
   HeaderList headers;
   for (const auto& [name, value] : request.headers) headers.Add(absl::StrCat(name, ": ", value));
@@ -182,6 +196,11 @@ absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpReque
   headers.Add("Expect:");
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  // HTTP and HTTPS only, whatever a URL from a kubeconfig, a registry's challenge or its
+  // redirect names: curl would read file://, and speak to ftp://, gopher:// or dict:// hosts.
+  // Redirects are never followed here; the callers decide where a Location may lead.
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
       request.method == "PATCH") {
@@ -229,6 +248,11 @@ absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpReque
   }
 
   const CURLcode code = curl_easy_perform(curl);
+  if (transfer.body_too_large) {
+    return absl::ResourceExhaustedError(absl::StrCat(request.method, " ", WithoutQuery(request.url),
+                                                     ": the reply's body is over ",
+                                                     request.max_body, " bytes"));
+  }
   if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && transfer.stopped_by_handler)) {
     return CurlError(code, error, request);
   }

@@ -42,6 +42,10 @@ struct HttpRequest {
   // When set and it turns true, the call ends within about a second with Cancelled, also while
   // a stream is idle. Lets a watch stop cleanly on shutdown.
   const std::atomic<bool>* cancel = nullptr;
+  // The most body bytes collected (Send's body, or a stream's non-2xx body); past it the call
+  // fails with ResourceExhausted, so a remote party cannot make us hold any amount. 0: no limit
+  // (the API server, whose lists grow with the cluster).
+  size_t max_body = 0;
 };
 
 struct HttpResponse {

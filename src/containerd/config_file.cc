@@ -167,7 +167,10 @@ absl::StatusOr<MainConfig> ParseMainConfig(const std::string& text) {
                                                    std::string(error.description())));
   }
   if (const toml::node* version = config.document.get("version")) {
-    const std::optional<int64_t> number = version->value<int64_t>();
+    // An integer only: value<int64_t>() would also convert a float, and one past int64's range
+    // (`version = 3.3e23`, found by the fuzzer) is undefined behaviour in that conversion.
+    const std::optional<int64_t> number =
+        version->is_integer() ? std::optional<int64_t>(version->as_integer()->get()) : std::nullopt;
     if (!number || *number < 1 || *number > 3) {
       return absl::InvalidArgumentError(
           "`version` must be 1, 2 or 3 (the containerd config schema)");

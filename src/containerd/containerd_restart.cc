@@ -9,8 +9,10 @@
 #include <system_error>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
+#include "common/files.h"
 #include "common/unique_fd.h"
 #include "containerd/systemd_units.h"
 
@@ -36,6 +38,19 @@ absl::Status RestartBySignal(const host::HostRoot& root, const RestartOptions& o
   const std::string socket = root.Path(options.socket);
   absl::StatusOr<int> pid = SocketPeerPid(socket);
   if (!pid.ok()) return pid.status();
+  // The socket's peer is signalled only when it is containerd: a socket flag pointed at
+  // another daemon's socket, or a socket systemd holds for activation (peer: PID 1), would
+  // otherwise have gpuop stop that process.
+  absl::StatusOr<std::string> comm = common::ReadFile(absl::StrCat("/proc/", *pid, "/comm"));
+  const std::string name =
+      comm.ok() ? std::string(absl::StripTrailingAsciiWhitespace(*comm)) : std::string();
+  if (name != "containerd") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the process behind ", options.socket, " (pid ", *pid, ") is ",
+                     name.empty() ? std::string("not readable") : absl::StrCat("\"", name, "\""),
+                     ", not containerd; it was not signalled (check --containerd-socket, or use "
+                     "--containerd-restart=systemd)"));
+  }
   if (::kill(*pid, SIGTERM) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("SIGTERM to containerd (pid ", *pid,

@@ -26,6 +26,26 @@ absl::StatusOr<DropInPlan> PlanDropIn(const MainConfig& main, bool main_exists,
   return plan;
 }
 
+absl::Status CheckHandlerNamesAreFree(const DropInPlan& plan, const MainConfig& main,
+                                      const std::vector<RuntimeHandler>& handlers) {
+  const toml::node_view<const toml::node> engine =
+      main.document["plugins"][plan.cri_plugin]["containerd"];
+  const toml::table* runtimes = engine["runtimes"].as_table();
+  const std::string default_runtime = engine["default_runtime_name"].value_or(std::string("runc"));
+  for (const RuntimeHandler& handler : handlers) {
+    const bool taken = handler.name == "runc" || handler.name == default_runtime ||
+                       (runtimes != nullptr && runtimes->contains(handler.name));
+    if (taken) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "runtime class \"", handler.name,
+          "\" has the name of a runtime the node's containerd "
+          "already has (its own, or the default); gpuop does not replace it. Rename the runtime "
+          "class (nothing was changed)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string RenderDropIn(const DropInPlan& plan, const MainConfig& main,
                          const std::vector<RuntimeHandler>& handlers) {
   toml::table cri;
@@ -76,7 +96,8 @@ std::string RenderDropIn(const DropInPlan& plan, const MainConfig& main,
   toml::table document{{"version", plan.schema},
                        {"plugins", toml::table{{plan.cri_plugin, std::move(cri)}}}};
   std::ostringstream out;
-  out << "# Written by gpuop kata-manager and imported by containerd's main config: the Kata\n"
+  out << kDropInHeader
+      << " and imported by containerd's main config: the Kata\n"
          "# runtime handlers of the node's runtime classes.";
   if (plan.carries_user_cri_table) {
     out << " containerd 1.x lets this file's\n# [plugins.\"" << plan.cri_plugin

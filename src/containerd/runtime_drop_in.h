@@ -19,6 +19,10 @@ namespace gpuop::containerd {
 
 inline constexpr char kKataRuntimeType[] = "io.containerd.kata.v2";
 
+// The first line of every drop-in gpuop writes: what proves a file at the drop-in's path
+// gpuop's, to be rewritten or removed. Any other file there is the admin's and left alone.
+inline constexpr char kDropInHeader[] = "# Written by gpuop kata-manager";
+
 struct RuntimeHandler {
   std::string name;         // The RuntimeClass handler: "kata-qemu-nvidia-gpu".
   std::string config_path;  // The Kata configuration TOML the shim loads (options.ConfigPath).
@@ -35,6 +39,13 @@ struct DropInPlan {
 // which gpuop does not edit (containerd `config migrate` converts it).
 absl::StatusOr<DropInPlan> PlanDropIn(const MainConfig& main, bool main_exists,
                                       const ContainerdVersion& version);
+
+// OK when no handler takes a name the node's containerd already gives a runtime of its own:
+// one the main config defines or makes the default, or "runc". A drop-in entry of that name
+// would replace the admin's runtime (every pod on the node started under Kata), so it is
+// refused, naming the runtime class.
+absl::Status CheckHandlerNamesAreFree(const DropInPlan& plan, const MainConfig& main,
+                                      const std::vector<RuntimeHandler>& handlers);
 
 // The drop-in's TOML text.
 std::string RenderDropIn(const DropInPlan& plan, const MainConfig& main,

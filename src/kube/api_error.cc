@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include <nlohmann/json.hpp>
 
+#include "common/printable.h"
 #include "kube/json_fields.h"
 
 namespace gpuop::kube {
@@ -53,7 +54,7 @@ absl::Status ApiError(long http_code, const std::string& body, const std::string
   }
   if (message.empty()) {
     // Not a metav1.Status (a proxy's HTML page, say): quote the start of it.
-    message = body.substr(0, 200);
+    message = common::Printable(body, 200);
   }
   absl::Status status(
       CodeFor(http_code, reason),

@@ -44,7 +44,13 @@ EventRecorder::EventRecorder(RestClient& client, std::string controller, std::st
 absl::Status EventRecorder::Record(const ObjectReference& regarding, const std::string& type,
                                    const std::string& reason, const std::string& action,
                                    const std::string& note) {
-  const std::string text = note.size() > kMaxNoteBytes ? note.substr(0, kMaxNoteBytes) : note;
+  std::string text = note;
+  if (text.size() > kMaxNoteBytes) {
+    // Cut at a character's start, not inside a UTF-8 sequence.
+    size_t cut = kMaxNoteBytes;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+    text.resize(cut);
+  }
   const std::string key =
       absl::StrCat(regarding.kind, "/", regarding.ns, "/", regarding.name, "/", regarding.uid, "\n",
                    type, "\n", reason, "\n", action, "\n", text);

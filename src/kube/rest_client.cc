@@ -12,6 +12,13 @@
 namespace gpuop::kube {
 namespace {
 
+// JSON for the API server. Text in an object can come from a host or a remote party (a file's
+// bytes, a registry's reply quoted in an Event); nlohmann's dump() throws on invalid UTF-8,
+// which would end the agent, so such bytes go as U+FFFD instead.
+std::string ToWire(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // client-go re-reads a token file once a minute; kubelet rotates projected tokens well before
 // they expire, so that is soon enough.
 constexpr auto kTokenRereadPeriod = std::chrono::minutes(1);
@@ -177,7 +184,7 @@ absl::StatusOr<json> RestClient::Create(const Resource& resource, const std::str
   return Do({.method = "POST",
              .path_and_query = resource.Path(ns),
              .content_type = "application/json",
-             .body = object.dump()});
+             .body = ToWire(object)});
 }
 
 absl::StatusOr<json> RestClient::Update(const Resource& resource, const std::string& ns,
@@ -185,7 +192,7 @@ absl::StatusOr<json> RestClient::Update(const Resource& resource, const std::str
   return Do({.method = "PUT",
              .path_and_query = resource.Path(ns, NameOf(object)),
              .content_type = "application/json",
-             .body = object.dump()});
+             .body = ToWire(object)});
 }
 
 absl::StatusOr<json> RestClient::UpdateStatus(const Resource& resource, const std::string& ns,
@@ -193,7 +200,7 @@ absl::StatusOr<json> RestClient::UpdateStatus(const Resource& resource, const st
   return Do({.method = "PUT",
              .path_and_query = resource.Path(ns, NameOf(object), "status"),
              .content_type = "application/json",
-             .body = object.dump()});
+             .body = ToWire(object)});
 }
 
 absl::Status RestClient::Delete(const Resource& resource, const std::string& ns,
@@ -204,7 +211,7 @@ absl::Status RestClient::Delete(const Resource& resource, const std::string& ns,
   return Do({.method = "DELETE",
              .path_and_query = resource.Path(ns, name),
              .content_type = "application/json",
-             .body = body.dump()})
+             .body = ToWire(body)})
       .status();
 }
 
@@ -214,7 +221,7 @@ absl::StatusOr<json> RestClient::MergePatch(const Resource& resource, const std:
   return Do({.method = "PATCH",
              .path_and_query = resource.Path(ns, name, subresource),
              .content_type = "application/merge-patch+json",
-             .body = patch.dump()});
+             .body = ToWire(patch)});
 }
 
 absl::StatusOr<json> RestClient::Apply(const Resource& resource, const std::string& ns,
@@ -228,7 +235,7 @@ absl::StatusOr<json> RestClient::Apply(const Resource& resource, const std::stri
   return Do({.method = "PATCH",
              .path_and_query = path,
              .content_type = "application/apply-patch+yaml",
-             .body = object.dump()});
+             .body = ToWire(object)});
 }
 
 }  // namespace gpuop::kube

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/printable.h"
+
 namespace gpuop::oci {
 
 absl::StatusOr<ResolvedArtifact> ResolveArtifact(RegistryClient& registry, const Reference& ref,
@@ -37,8 +39,8 @@ absl::StatusOr<ResolvedArtifact> ResolveArtifact(RegistryClient& registry, const
           absl::StrCat(ref.ToString(), ": ", title.status().message()));
     if (title->empty()) continue;
     if (!names.insert(*title).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(ref.ToString(), ": two layers are titled \"", *title, "\""));
+      return absl::InvalidArgumentError(absl::StrCat(ref.ToString(), ": two layers are titled \"",
+                                                     common::Printable(*title, 80), "\""));
     }
     resolved.layers.push_back(layer);
   }

@@ -4,10 +4,13 @@
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 
+#include "common/printable.h"
 #include "oci/reference.h"
 
 namespace gpuop::oci {
 namespace {
+
+using common::Printable;
 
 using nlohmann::json;
 
@@ -22,8 +25,8 @@ absl::StatusOr<Descriptor> ParseDescriptor(const json& entry, const std::string&
   descriptor.media_type = text("mediaType");
   descriptor.digest = text("digest");
   if (!IsSha256Digest(descriptor.digest)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ".digest \"", descriptor.digest, "\" is not a sha256 digest"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ".digest \"", Printable(descriptor.digest, 80), "\" is not a sha256 digest"));
   }
   if (!entry.contains("size") || !entry["size"].is_number_integer() ||
       entry["size"].get<int64_t>() < 0) {
@@ -84,7 +87,7 @@ absl::StatusOr<Manifest> ParseManifest(const std::string& media_type, const std:
     return manifest;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unsupported manifest media type \"", type,
+      absl::StrCat("unsupported manifest media type \"", Printable(type, 80),
                    "\" (want an OCI or Docker v2 manifest or index)"));
 }
 
@@ -92,8 +95,13 @@ absl::StatusOr<Descriptor> SelectPlatform(const Manifest& index, const std::stri
   std::vector<std::string> offered;
   for (const Descriptor& entry : index.manifests) {
     if (entry.os == "linux" && entry.architecture == architecture) return entry;
-    offered.push_back(absl::StrCat(entry.os.empty() ? "?" : entry.os, "/",
-                                   entry.architecture.empty() ? "?" : entry.architecture));
+    if (offered.size() == 8) {
+      offered.push_back("...");
+      break;
+    }
+    offered.push_back(
+        absl::StrCat(entry.os.empty() ? "?" : Printable(entry.os, 20), "/",
+                     entry.architecture.empty() ? "?" : Printable(entry.architecture, 20)));
   }
   return absl::NotFoundError(absl::StrCat("the index has no linux/", architecture,
                                           " manifest (it has: ", absl::StrJoin(offered, ", "),
@@ -106,7 +114,8 @@ absl::StatusOr<std::string> TitleOf(const Descriptor& layer) {
   const std::string& name = title->second;
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
       name.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("layer ", layer.digest, " is titled \"", name,
+    return absl::InvalidArgumentError(absl::StrCat("layer ", layer.digest, " is titled \"",
+                                                   Printable(name, 80),
                                                    "\", which is not a plain file name"));
   }
   return name;

@@ -16,14 +16,16 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
+#include "common/printable.h"
 #include "common/unique_fd.h"
 #include "oci/auth_challenge.h"
+#include "oci/redirect_policy.h"
 #include "oci/sha256.h"
 
 namespace gpuop::oci {
 namespace {
 
-constexpr int kMaxRedirects = 5;
+using common::Printable;
 
 bool IsRedirect(long status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -33,13 +35,6 @@ bool WorthRetrying(long status) { return status == 429 || status >= 500; }
 
 bool WorthRetrying(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
-}
-
-// "https://host:port/path" -> "host:port".
-std::string HostOf(const std::string& url) {
-  const size_t scheme = url.find("://");
-  const size_t begin = scheme == std::string::npos ? 0 : scheme + 3;
-  return url.substr(begin, url.find('/', begin) - begin);
 }
 
 // Percent-encodes a query value (a scope holds ':' and '/').
@@ -55,20 +50,9 @@ std::string QueryEscape(const std::string& value) {
   return out;
 }
 
-// What a registry's error body says, shortened, for a message.
-std::string ErrorText(const common::HttpResponse& response) {
-  const nlohmann::json body = nlohmann::json::parse(response.body, nullptr, false);
-  if (body.is_object() && body.contains("errors") && body["errors"].is_array() &&
-      !body["errors"].empty() && body["errors"][0].is_object()) {
-    const nlohmann::json& first = body["errors"][0];
-    return absl::StrCat(first.value("code", ""), ": ", first.value("message", ""));
-  }
-  return response.body.substr(0, 200);
-}
-
 absl::Status StatusFor(const common::HttpResponse& response, const std::string& what) {
   const std::string text =
-      absl::StrCat(what, ": HTTP ", response.status, " (", ErrorText(response), ")");
+      absl::StrCat(what, ": HTTP ", response.status, " (", RegistryErrorCode(response.body), ")");
   if (response.status == 401) return absl::UnauthenticatedError(text);
   if (response.status == 403) return absl::PermissionDeniedError(text);
   if (response.status == 404) return absl::NotFoundError(text);
@@ -78,6 +62,23 @@ absl::Status StatusFor(const common::HttpResponse& response, const std::string& 
 
 }  // namespace
 
+std::string RegistryErrorCode(std::string_view body) {
+  const nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_object() && parsed.contains("errors") && parsed["errors"].is_array() &&
+      !parsed["errors"].empty() && parsed["errors"][0].is_object()) {
+    const nlohmann::json& first = parsed["errors"][0];
+    const std::string code = first.contains("code") && first["code"].is_string()
+                                 ? first["code"].get<std::string>()
+                                 : std::string();
+    const bool plain =
+        !code.empty() && code.size() <= 40 && std::all_of(code.begin(), code.end(), [](char c) {
+          return absl::ascii_isupper(static_cast<unsigned char>(c)) || c == '_';
+        });
+    if (plain) return code;
+  }
+  return "no error code";
+}
+
 RegistryClient::RegistryClient(std::string registry, RegistryOptions options)
     : registry_(std::move(registry)),
       options_(std::move(options)),
@@ -86,6 +87,16 @@ RegistryClient::RegistryClient(std::string registry, RegistryOptions options)
 int64_t RegistryClient::Retries() const {
   absl::MutexLock lock(&mu_);
   return retries_;
+}
+
+common::HttpRequest RegistryClient::Request(
+    const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers,
+    std::chrono::milliseconds timeout, size_t max_body) const {
+  return {.url = url,
+          .headers = headers,
+          .timeout = timeout,
+          .cancel = options_.stop == nullptr ? nullptr : options_.stop->Flag(),
+          .max_body = max_body};
 }
 
 std::string RegistryClient::BaseUrl() const {
@@ -110,7 +121,12 @@ absl::StatusOr<common::HttpResponse> RegistryClient::WithRetries(
       const std::optional<std::chrono::seconds> asked = response->RetryAfter();
       if (asked.has_value() && asked->count() > 0) wait = *asked;
     }
-    std::this_thread::sleep_for(std::min(wait, options_.max_backoff));
+    const std::chrono::milliseconds capped = std::min(wait, options_.max_backoff);
+    if (options_.stop == nullptr) {
+      std::this_thread::sleep_for(capped);
+    } else if (options_.stop->SleepFor(capped)) {
+      return absl::CancelledError("stopping: the registry call was not retried");
+    }
     backoff = std::min(backoff * 2, options_.max_backoff);
   }
 }
@@ -132,14 +148,11 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& reposit
     return basic;
   }
   if (challenge->scheme != "bearer") {
-    return absl::UnimplementedError(
-        absl::StrCat(registry_, " asks for \"", challenge->scheme, "\" auth, which gpuop lacks"));
+    return absl::UnimplementedError(absl::StrCat(
+        registry_, " asks for \"", Printable(challenge->scheme, 20), "\" auth, which gpuop lacks"));
   }
   const std::string realm = challenge->params["realm"];
-  if (!absl::StartsWith(realm, "https://") && !absl::StartsWith(realm, "http://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(registry_, " sent a Bearer challenge without a usable realm: ", header));
-  }
+  if (absl::Status usable = CheckRealm(realm); !usable.ok()) return usable;
   std::string url = absl::StrCat(realm, realm.find('?') == std::string::npos ? "?" : "&");
   if (challenge->params.contains("service")) {
     absl::StrAppend(&url, "service=", QueryEscape(challenge->params["service"]), "&");
@@ -148,10 +161,10 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& reposit
   std::vector<std::pair<std::string, std::string>> headers;
   if (credentials) headers.emplace_back("Authorization", basic);
   absl::StatusOr<common::HttpResponse> token = WithRetries(
-      [&] { return http_.Send({.url = url, .headers = headers, .timeout = options_.timeout}); });
+      [&] { return http_.Send(Request(url, headers, options_.timeout, kMaxSmallReplyBytes)); });
   if (!token.ok()) return token.status();
   if (token->status != 200) {
-    return StatusFor(*token, absl::StrCat("token for ", repository, " from ", realm));
+    return StatusFor(*token, absl::StrCat("token for ", repository, " from ", UrlHost(realm)));
   }
   const nlohmann::json body = nlohmann::json::parse(token->body, nullptr, false);
   std::string value;
@@ -162,20 +175,44 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& reposit
       value = body["access_token"];
   }
   if (value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("the token server ", realm, " sent no token"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the token server ", UrlHost(realm), " sent no token"));
   }
   return absl::StrCat("Bearer ", value);
 }
 
+absl::Status RegistryClient::CheckRealm(const std::string& realm) {
+  const std::string host = UrlHost(realm);
+  const bool https = absl::StartsWith(realm, "https://");
+  // Plain http only for a registry the admin listed as plain-http (a loopback test registry).
+  const bool http = absl::StartsWith(realm, "http://") && options_.plain_http;
+  if (host.empty() || (!https && !http)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        registry_, " sent a Bearer challenge whose realm is not an https URL; not followed"));
+  }
+  // The pull secret's credentials go to the realm: never to an internal address the registry
+  // itself is not on.
+  if (IsInternalAddress(host) && !IsInternalAddress(registry_)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(registry_, " named ", Printable(host, 100),
+                     ", an internal address, as its token realm; not followed"));
+  }
+  absl::MutexLock lock(&mu_);
+  realm_hosts_.insert(host);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<common::HttpResponse> RegistryClient::Get(
-    const std::string& repository, const std::string& first_url,
+    const std::string& repository, const std::string& first_url, RedirectOf what,
     const std::vector<std::pair<std::string, std::string>>& headers,
     std::chrono::milliseconds timeout, const ChunkSink* sink) {
   std::string url = first_url;
   bool authorized_again = false;
+  const std::string registry = UrlHost(BaseUrl());
   for (int hop = 0; hop <= kMaxRedirects;) {
     std::vector<std::pair<std::string, std::string>> sent = headers;
-    const bool same_host = HostOf(url) == registry_;
+    // The registry's Authorization goes to the registry alone, not to where it redirects.
+    const bool same_host = UrlHost(url) == registry;
     if (same_host) {
       absl::MutexLock lock(&mu_);
       if (auto it = authorization_.find(repository); it != authorization_.end()) {
@@ -185,9 +222,9 @@ absl::StatusOr<common::HttpResponse> RegistryClient::Get(
     absl::Status sink_error;
     absl::StatusOr<common::HttpResponse> response;
     if (sink == nullptr) {
-      response = http_.Send({.url = url, .headers = sent, .timeout = timeout});
+      response = http_.Send(Request(url, sent, timeout, kMaxManifestBytes));
     } else {
-      response = http_.Stream({.url = url, .headers = sent, .timeout = timeout},
+      response = http_.Stream(Request(url, sent, timeout, kMaxSmallReplyBytes),
                               [&](std::string_view chunk) {
                                 sink_error = (*sink)(chunk);
                                 return sink_error.ok();
@@ -205,17 +242,23 @@ absl::StatusOr<common::HttpResponse> RegistryClient::Get(
       continue;
     }
     if (IsRedirect(response->status)) {
-      std::string location(response->Header("location"));
+      const std::string_view location = response->Header("location");
       if (location.empty()) return StatusFor(*response, "redirect without a Location");
-      if (absl::StartsWith(location, "/")) location = absl::StrCat(BaseUrl(), location);
-      url = location;
+      RedirectScope scope{.registry = registry_, .plain_http = options_.plain_http};
+      {
+        absl::MutexLock lock(&mu_);
+        scope.realm_hosts = realm_hosts_;
+      }
+      absl::StatusOr<std::string> next = NextHop(url, location, scope, what);
+      if (!next.ok()) return next.status();
+      url = *std::move(next);
       ++hop;
       continue;
     }
     return response;
   }
   return absl::FailedPreconditionError(
-      absl::StrCat("more than ", kMaxRedirects, " redirects from ", first_url));
+      absl::StrCat("more than ", kMaxRedirects, " redirects from ", UrlHost(first_url)));
 }
 
 absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(const std::string& repository,
@@ -224,7 +267,8 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(const std::string& r
   const std::string accept =
       absl::StrCat(kOciManifest, ", ", kOciIndex, ", ", kDockerManifest, ", ", kDockerManifestList);
   absl::StatusOr<common::HttpResponse> response = WithRetries([&] {
-    return Get(repository, url, {{"Accept", accept}}, options_.timeout, nullptr);
+    return Get(repository, url, RedirectOf::kManifest, {{"Accept", accept}}, options_.timeout,
+               nullptr);
   });
   if (!response.ok()) return response.status();
   const std::string what = absl::StrCat("manifest ", registry_, "/", repository, ":", reference);
@@ -287,7 +331,7 @@ absl::Status RegistryClient::DownloadBlob(const std::string& repository, const D
         }
         hash.Reset();
         written = 0;
-        return Get(repository, url, {}, options_.blob_timeout, &sink);
+        return Get(repository, url, RedirectOf::kBlob, {}, options_.blob_timeout, &sink);
       });
   absl::Status result;
   if (!response.ok()) {

@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 
 #include "kube/api_error.h"
+#include "kube/json_fields.h"
 #include "operator/embedded_manifests.h"
 #include "operator/operand_objects.h"
 
@@ -162,6 +163,22 @@ absl::StatusOr<bool> OperandController::ApplyObject(const json& object, bool for
         return false;
       }
       if (!current.ok() && !absl::IsNotFound(current.status())) return current.status();
+    }
+  }
+  if (resource->plural == kube::resources::kRuntimeClasses.plural && !applied_.contains(key)) {
+    // A RuntimeClass's name comes from the ClusterPolicy, so it may be one the admin or another
+    // installer made (kata-deploy's, NVIDIA's): a forced apply would take it over, and a prune
+    // would later delete it. Only one gpuop labelled is ever applied to.
+    absl::StatusOr<json> current = client_.Get(*resource, ns, name);
+    if (!current.ok() && !absl::IsNotFound(current.status())) return current.status();
+    if (current.ok() &&
+        kube::StringField(kube::ObjectField(kube::ObjectField(*current, "metadata"), "labels"),
+                          kManagedByLabel) != kManagedByValue) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("RuntimeClass ", name, " exists and is not gpuop's (no ", kManagedByLabel,
+                       "=", kManagedByValue,
+                       "); it is left as it is. Rename the runtime class in the "
+                       "ClusterPolicy, or delete that RuntimeClass"));
     }
   }
   absl::StatusOr<json> written =

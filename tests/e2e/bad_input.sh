@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Bad input, each visible where an admin looks and nothing else disturbed: an invalid workload
 # label (a Warning Event and a status condition; that node gets no operands), a ClusterPolicy
-# with a wrong enum (refused by the CRD) or a field only gpuop can judge (status InvalidSpec,
-# the running agents untouched), a broken artifact reference (the Kata manager's Warning; the
-# other agents stay ready).
+# with a wrong enum (refused by the CRD) or a field only gpuop can judge (an artifactsDir, a
+# runtime class name: status InvalidSpec, the running agents untouched), a broken artifact
+# reference (the Kata manager's Warning; the other agents stay ready).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${E2E_STATE:?}"
@@ -44,6 +44,21 @@ sleep 5
 expect_eq "$(ready_daemonsets)" "$kSandboxAgents" "agents while the spec is invalid"
 show kubectl patch clusterpolicy/cluster-policy --type=json \
   -p '[{"op": "replace", "path": "/spec/kataManager/config/artifactsDir", "value": "/opt/nvidia-gpu-operator/artifacts/runtimeclasses"}]'
+wait_policy_ready 120
+
+# 2c. A runtime class name the Kata manager could not use (it would refuse its whole config and
+# with it every class): InvalidSpec naming the entry; nothing rendered from it; agents stay.
+classes=$(kubectl get clusterpolicy cluster-policy -o json | jq -c '.spec.kataManager.config.runtimeClasses // []')
+show kubectl patch clusterpolicy/cluster-policy --type=merge -p '{"spec": {"kataManager": {"config":
+  {"runtimeClasses": [{"name": "../../etc", "artifacts": {"url": "127.0.0.1:9/nvidia/kata-gpu-artifacts:x"}}]}}}}'
+e2e_wait 60 "InvalidSpec in the status" '[[ "$(condition Ready)" == InvalidSpec* ]]'
+expect_contains "$(condition Ready)" "spec.kataManager.config.runtimeClasses[0].name" "the condition's message"
+rendered=$(kubectl get configmap -n "$E2E_NAMESPACE" nvidia-kata-manager-config -o json | jq -r '.data["config.yaml"]')
+expect_eq "$(jq -r '[.runtimeClasses[].name] | index("../../etc")' <<<"$rendered")" null "the bad name in the Kata manager's config"
+sleep 5
+expect_eq "$(ready_daemonsets)" "$kSandboxAgents" "agents while the spec is invalid"
+show kubectl patch clusterpolicy/cluster-policy --type=merge \
+  -p "{\"spec\": {\"kataManager\": {\"config\": {\"runtimeClasses\": $classes}}}}"
 wait_policy_ready 120
 
 # 3. A runtime class whose artifacts cannot be pulled.

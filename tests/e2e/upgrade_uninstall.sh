@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# helm upgrade changes what it should and nothing else; helm uninstall leaves the node as it
-# was before gpuop (its labels off, the agents gone with their ready files and CDI spec), with
-# the admin's own labels kept and the GPUs left on vfio-pci, as docs/install.md says.
+# helm upgrade changes what it should and nothing else; a device plugin rollout keeps its CDI
+# spec; helm uninstall leaves the node as it was before gpuop (its labels off, the agents gone
+# with their ready files and CDI spec), with the admin's own labels kept and the GPUs left on
+# vfio-pci, as docs/install.md says.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${E2E_STATE:?}"
@@ -25,6 +26,16 @@ after=$(generations)
 changed=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) |
   cut -d= -f1 | paste -sd,)
 expect_eq "$changed" "DaemonSet/nvidia-cc-manager" "objects the upgrade changed"
+wait_policy_ready 120
+
+# A rollout of the device plugin keeps its CDI spec for the Kata pods that resolve their devices
+# through it: the same file, never removed and written again.
+spec=/var/run/cdi/nvidia.com-pgpu.yaml
+inode=$(stat -c %i "$spec")
+show kubectl rollout restart -n "$E2E_NAMESPACE" ds/nvidia-kata-sandbox-device-plugin-daemonset >/dev/null
+show kubectl rollout status -n "$E2E_NAMESPACE" ds/nvidia-kata-sandbox-device-plugin-daemonset \
+  --timeout=120s >/dev/null
+expect_eq "$(stat -c %i "$spec" 2>/dev/null)" "$inode" "the CDI spec's inode across a plugin rollout"
 wait_policy_ready 120
 
 show helm uninstall gpuop -n "$E2E_NAMESPACE" --wait --timeout 5m >/dev/null

@@ -157,12 +157,18 @@ absl::StatusOr<bool> OperandPause::RestoreLeftover() {
   if (!node.ok()) return node.status();
   const json annotations = (*node)["metadata"].value("annotations", json::object());
   if (!annotations.contains(kPausedLabelsAnnotation)) return false;
-  const json recorded = json::parse(annotations[kPausedLabelsAnnotation].get<std::string>(),
-                                    nullptr, /*allow_exceptions=*/false);
+  const json& text = annotations[kPausedLabelsAnnotation];
+  const json recorded =
+      text.is_string() ? json::parse(text.get<std::string>(), nullptr, /*allow_exceptions=*/false)
+                       : json();
   std::map<std::string, std::string> values;
   if (recorded.is_object()) {
-    for (const auto& [label, value] : recorded.items()) {
-      if (value.is_string()) values[label] = value.get<std::string>();
+    // Only the labels a pause takes: the annotation is on the Node, where whoever may write
+    // the Node's annotations could otherwise have this agent set any label at all.
+    for (const PausedOperand& operand : PausedOperands()) {
+      if (recorded.contains(operand.label) && recorded[operand.label].is_string()) {
+        values[operand.label] = recorded[operand.label].get<std::string>();
+      }
     }
   } else {
     log_.Warn("the paused-labels annotation is not a JSON object; unpausing what is paused",
@@ -172,7 +178,7 @@ absl::StatusOr<bool> OperandPause::RestoreLeftover() {
   }
   if (absl::Status restored = Restore(values); !restored.ok()) return restored;
   log_.Info("restored the deploy labels a switch left paused (the agent stopped mid-switch)",
-            {{"labels", recorded.dump()}});
+            {{"labels", recorded.dump(-1, ' ', false, json::error_handler_t::replace)}});
   return true;
 }
 

@@ -196,6 +196,7 @@ bool DevicePluginAgent::EnsureRegistered() {
 }
 
 void DevicePluginAgent::Run(const common::StopSignal& stop) {
+  TakeOverCdiSpecs();
   absl::StatusOr<std::unique_ptr<common::FileEvents>> events = common::FileEvents::Create();
   if (!events.ok()) {
     log_.Error("cannot watch files; rescanning every second instead",
@@ -296,13 +297,27 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
   }
   if (uevents.joinable()) uevents.join();
   for (auto& [name, resource] : resources_) resource.endpoint->Stop();
-  RemoveCdiSpecs();
+}
+
+void DevicePluginAgent::TakeOverCdiSpecs() {
+  if (options_.cdi_dir.empty()) return;
+  absl::StatusOr<std::vector<std::string>> kinds =
+      cdi::KindsWrittenIn(options_.root.Path(options_.cdi_dir));
+  if (!kinds.ok()) {
+    log_.Warn("cannot look for the CDI specs of an earlier run",
+              {{"error", std::string(kinds.status().message())}});
+    return;
+  }
+  for (const std::string& kind : *kinds) {
+    if (cdi_kinds_.insert(kind).second) {
+      log_.Info("CDI spec of an earlier run taken over", {{"kind", kind}});
+    }
+  }
 }
 
 void DevicePluginAgent::RemoveCdiSpecs() {
-  // Stopping takes the specs along: an uninstall must leave no CDI devices naming GPUs nobody
-  // advertises. Running containers keep theirs; while no plugin serves, kubelet cannot admit a
-  // pod asking for the GPUs anyway, and the next instance writes the specs again at start.
+  // Kata pods still running here keep the devices they have; a container of theirs that
+  // restarts now cannot resolve them, which is what leaving the node means.
   if (options_.cdi_dir.empty()) return;
   const std::string dir = options_.root.Path(options_.cdi_dir);
   for (const std::string& kind : cdi_kinds_) {
@@ -310,7 +325,7 @@ void DevicePluginAgent::RemoveCdiSpecs() {
       log_.Error("cannot remove the CDI spec",
                  {{"kind", kind}, {"error", std::string(removed.message())}});
     } else {
-      log_.Info("CDI spec removed: the plugin is stopping", {{"kind", kind}});
+      log_.Info("CDI spec removed: the plugin leaves the node", {{"kind", kind}});
     }
   }
   cdi_kinds_.clear();

@@ -63,9 +63,14 @@ class DevicePluginAgent {
   DevicePluginAgent(common::Logger& log, DevicePluginAgentOptions options);
   ~DevicePluginAgent();
 
-  // Until `stop`; stops every endpoint (removing its socket) before it returns.
-  // Serves until `stop`; then stops serving and removes the CDI specs it wrote.
+  // Serves until `stop`, then stops every endpoint (removing its socket). The CDI specs stay:
+  // a container that restarts inside a running Kata pod resolves its devices through them, also
+  // while no plugin runs (a rollout, a crash, a CC mode switch). Specs an earlier run left are
+  // taken over at the start, so one whose devices went meanwhile goes at the first scan.
   void Run(const common::StopSignal& stop);
+  // For a plugin taken off its node for good (helm uninstall, a workload change): removes every
+  // CDI spec this agent wrote or took over, so no CDI device names GPUs nobody advertises.
+  void RemoveCdiSpecs();
   DevicePluginStatus Status() const;
 
  private:
@@ -84,7 +89,8 @@ class DevicePluginAgent {
   void WatchDirectories();
   // Brings /var/run/cdi in line with devices_: one spec per resource, none for one that left.
   void WriteCdiSpecs();
-  void RemoveCdiSpecs();
+  // Counts the specs an earlier run wrote as this one's, to be kept current or removed.
+  void TakeOverCdiSpecs();
   std::string SocketNameFor(const std::string& resource) const;
 
   common::Logger& log_;
@@ -92,7 +98,7 @@ class DevicePluginAgent {
   std::unique_ptr<common::FileEvents> events_;
   std::unique_ptr<host::PciIds> ids_;
   std::vector<PassthroughDevice> devices_;
-  std::set<std::string> cdi_kinds_;  // Resources whose spec we wrote.
+  std::set<std::string> cdi_kinds_;  // Resources whose spec we wrote or took over.
   DevicePluginCounters counters_;    // Every service's (so declared before them), for Status().
   std::map<std::string, Resource> resources_;
 

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -30,30 +32,54 @@ absl::Status Errno(const std::string& what) {
       absl::StrCat(what, ": ", std::error_code(errno, std::generic_category()).message()));
 }
 
+// Marks a staging folder as gpuop's from the moment it exists, so a leftover of a killed run
+// can be removed later without removing anything that only looks like one.
+constexpr char kStagingMarker[] = ".gpuop-staging";
+
+// Whether `target` (<artifactsDir>/<class>) may be replaced and its old contents removed: it
+// does not exist, or it is a real folder (not a link) holding gpuop's install record. Anything
+// else is the admin's (their own Kata install, a host folder that an artifactsDir happens to
+// name) and is left alone, with an error that says what to do.
+absl::Status CheckReplaceable(const std::string& target, const std::string& host_target) {
+  struct stat info {};
+  if (::lstat(target.c_str(), &info) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return Errno(absl::StrCat("stat ", host_target));
+  }
+  if (S_ISDIR(info.st_mode) && ReadArtifactRecord(target).has_value()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      host_target, " already exists and gpuop did not install it (it has no ", kArtifactRecordFile,
+      "); it is left as it is. Move it away, or pick another artifactsDir or runtime class name"));
+}
+
+// Removes the staging folders a killed run of this class left behind: only those gpuop marked.
+void RemoveLeftoverStaging(const std::string& artifacts_dir, const std::string& name) {
+  const std::string prefix = absl::StrCat(".", name, ".staging-");
+  std::error_code error;
+  for (fs::directory_iterator it(artifacts_dir, error), end; !error && it != end;
+       it.increment(error)) {
+    const std::string file = it->path().filename().string();
+    if (!absl::StartsWith(file, prefix) || !it->is_directory(error) || it->is_symlink(error)) {
+      continue;
+    }
+    std::error_code ignored;
+    if (fs::exists(it->path() / kStagingMarker, ignored)) fs::remove_all(it->path(), ignored);
+  }
+}
+
 // The record says this digest is installed and its files are all there, whole.
 bool AlreadyInstalled(const std::string& dir, const std::string& url, const std::string& digest,
                       InstalledArtifact& installed) {
-  const std::optional<json> found = ReadArtifactRecord(dir);
-  if (!found.has_value()) return false;
-  const json& record = *found;
-  if (record.value("digest", "") != digest || record.value("url", "") != url ||
-      !record.contains("files") || !record["files"].is_array()) {
-    return false;
-  }
-  installed.config_path = record.value("configPath", "");
-  for (const json& file : record["files"]) {
-    if (!file.is_object()) return false;
-    oci::PulledFile pulled{.name = file.value("name", ""),
-                           .digest = file.value("digest", ""),
-                           .size = file.value("size", int64_t{-1})};
-    // The Kata configuration was rewritten on install, so its size on disk is its own.
-    const int64_t on_disk = file.value("installedSize", pulled.size);
+  const std::optional<ArtifactRecord> record = ReadArtifactRecord(dir);
+  if (!record.has_value() || record->digest != digest || record->url != url) return false;
+  for (const ArtifactRecord::File& file : record->files) {
     std::error_code error;
-    const uintmax_t size = fs::file_size(absl::StrCat(dir, "/", pulled.name), error);
-    if (pulled.name.empty() || error || size != static_cast<uintmax_t>(on_disk)) return false;
-    installed.files.push_back(pulled);
+    const uintmax_t size = fs::file_size(absl::StrCat(dir, "/", file.name), error);
+    if (error || size != static_cast<uintmax_t>(file.installed_size)) return false;
+    installed.files.push_back({.name = file.name, .digest = file.digest, .size = file.size});
   }
-  return !installed.config_path.empty();
+  installed.config_path = record->config_path;
+  return true;
 }
 
 // The artifact's Kata configuration: a .toml file, the one named configuration* first.
@@ -75,14 +101,6 @@ absl::StatusOr<std::string> FindKataConfig(const std::vector<oci::PulledFile>& f
 }
 
 }  // namespace
-
-std::optional<json> ReadArtifactRecord(const std::string& dir) {
-  absl::StatusOr<std::string> text = common::ReadFile(absl::StrCat(dir, "/", kArtifactRecordFile));
-  if (!text.ok()) return std::nullopt;
-  json record = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!record.is_object()) return std::nullopt;
-  return record;
-}
 
 absl::StatusOr<std::string> PointKataConfigAt(const std::string& toml_text,
                                               const std::string& dir) {
@@ -121,14 +139,34 @@ absl::StatusOr<InstalledArtifact> InstallArtifact(oci::RegistryClient& registry,
   const std::string target = absl::StrCat(options.artifacts_dir, "/", name);
   const std::string host_target = absl::StrCat(options.host_artifacts_dir, "/", name);
   InstalledArtifact installed{.name = name, .digest = resolved->digest};
+  if (absl::Status ours = CheckReplaceable(target, host_target); !ours.ok()) return ours;
   if (AlreadyInstalled(target, runtime_class.url, resolved->digest, installed)) return installed;
   installed.files.clear();
+  for (const oci::Descriptor& layer : resolved->layers) {
+    const absl::StatusOr<std::string> title = oci::TitleOf(layer);
+    if (title.ok() && (*title == kArtifactRecordFile || *title == kStagingMarker)) {
+      return absl::InvalidArgumentError(absl::StrCat(runtime_class.url, ": a layer is titled \"",
+                                                     *title, "\", a name gpuop keeps for itself"));
+    }
+  }
 
-  const std::string staging = absl::StrCat(options.artifacts_dir, "/.", name, ".staging");
   std::error_code error;
-  fs::remove_all(staging, error);
-  fs::create_directories(staging, error);
-  if (error) return absl::InternalError(absl::StrCat("create ", staging, ": ", error.message()));
+  fs::create_directories(options.artifacts_dir, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("create ", options.host_artifacts_dir, ": ", error.message()));
+  }
+  RemoveLeftoverStaging(options.artifacts_dir, name);
+  // A folder of its own each time (mkdtemp), marked as gpuop's before anything lands in it.
+  std::string staging = absl::StrCat(options.artifacts_dir, "/.", name, ".staging-XXXXXX");
+  if (::mkdtemp(staging.data()) == nullptr) return Errno(absl::StrCat("create ", staging));
+  ::chmod(staging.c_str(), 0755);  // mkdtemp makes it 0700; the install is read like any other.
+  if (absl::Status marked =
+          common::WriteFileAtomically(absl::StrCat(staging, "/", kStagingMarker), "");
+      !marked.ok()) {
+    fs::remove_all(staging, error);
+    return marked;
+  }
   log.Info("pulling Kata artifacts", {{"runtime_class", name},
                                       {"url", runtime_class.url},
                                       {"digest", resolved->digest},
@@ -177,8 +215,13 @@ absl::StatusOr<InstalledArtifact> InstallArtifact(oci::RegistryClient& registry,
                                           record.dump(2) + "\n");
   }
   if (written.ok()) {
+    // Checked again: the folder may have appeared while the pull ran.
+    written = CheckReplaceable(target, host_target);
+  }
+  if (written.ok()) {
+    ::unlink(absl::StrCat(staging, "/", kStagingMarker).c_str());
     // The swap: one rename either way, so the class's directory is the old one or the new one.
-    if (fs::exists(target)) {
+    if (fs::exists(fs::symlink_status(target, error))) {
       if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
         written = Errno(absl::StrCat("swap ", staging, " with ", target));
       }
@@ -186,7 +229,8 @@ absl::StatusOr<InstalledArtifact> InstallArtifact(oci::RegistryClient& registry,
       written = Errno(absl::StrCat("rename ", staging, " to ", target));
     }
   }
-  fs::remove_all(staging, error);  // The old install after a swap, or the failed staging.
+  // The old install after a swap (gpuop's, as CheckReplaceable found), or the failed staging.
+  fs::remove_all(staging, error);
   if (!written.ok()) return written;
   log.Info("Kata artifacts installed", {{"runtime_class", name},
                                         {"dir", host_target},

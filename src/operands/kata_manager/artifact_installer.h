@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,11 +21,10 @@
 #include "common/logger.h"
 #include "oci/artifact_puller.h"
 #include "oci/registry_client.h"
+#include "operands/kata_manager/artifact_record.h"
 #include "operands/kata_manager/kata_manager_config.h"
 
 namespace gpuop::operands {
-
-inline constexpr char kArtifactRecordFile[] = ".gpuop-artifact.json";
 
 struct ArtifactInstallOptions {
   std::string artifacts_dir;       // As this process sees it (under the host root).
@@ -39,11 +39,6 @@ struct InstalledArtifact {
   std::vector<oci::PulledFile> files;
   bool downloaded = false;  // false: the installed digest was current, nothing was fetched.
 };
-
-// What <dir>/.gpuop-artifact.json says was installed there: url, digest, configPath and the
-// files (name, digest, size as pulled, installedSize when the install rewrote it); nullopt when
-// there is no readable record.
-std::optional<nlohmann::json> ReadArtifactRecord(const std::string& dir);
 
 absl::StatusOr<InstalledArtifact> InstallArtifact(oci::RegistryClient& registry,
                                                   const RuntimeClassArtifacts& runtime_class,

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
+#include "api/host_folders.h"
 #include "oci/credentials.h"
 
 namespace gpuop::operands {
@@ -21,6 +22,7 @@ absl::StatusOr<InstalledArtifact> InstallOne(const RuntimeClassArtifacts& runtim
       .plain_http =
           std::find(options.plain_http_registries.begin(), options.plain_http_registries.end(),
                     registry_host) != options.plain_http_registries.end()};
+  registry.stop = options.stop;
   if (!runtime_class.pull_secret.empty()) {
     absl::StatusOr<std::string> secret = pull_secrets(runtime_class.pull_secret);
     if (!secret.ok()) {
@@ -42,10 +44,21 @@ absl::StatusOr<InstalledArtifact> InstallOne(const RuntimeClassArtifacts& runtim
     }
     registry.credentials = *credentials;
   }
+  // The folder as the host sees it: a link on the way (image-based hosts link /opt or /var)
+  // is followed inside the host root, and where it ends must pass the same rule as the config.
+  absl::StatusOr<host::HostRoot::Resolved> dir = options.root.Resolve(config.artifacts_dir);
+  if (!dir.ok()) return dir.status();
+  if (dir->through_link) {
+    if (std::optional<std::string> problem = api::ArtifactsDirProblem(dir->host_path)) {
+      return absl::FailedPreconditionError(absl::StrCat("artifactsDir ", config.artifacts_dir,
+                                                        " leads by symlinks to ", dir->host_path,
+                                                        ", which ", *problem));
+    }
+  }
   oci::RegistryClient client(registry_host, registry);
   return InstallArtifact(client, runtime_class,
-                         {.artifacts_dir = options.root.Path(config.artifacts_dir),
-                          .host_artifacts_dir = config.artifacts_dir,
+                         {.artifacts_dir = options.root.Path(dir->host_path),
+                          .host_artifacts_dir = dir->host_path,
                           .architecture = options.architecture},
                          log);
 }
@@ -58,7 +71,9 @@ KataPassReport RunKataPass(const KataManagerConfig& config,
                            common::Logger& log) {
   KataPassReport report;
   std::vector<containerd::RuntimeHandler> handlers;
+  const auto stopping = [&] { return options.stop != nullptr && options.stop->Stopped(); };
   for (const RuntimeClassArtifacts& runtime_class : config.runtime_classes) {
+    if (stopping()) break;
     if (!SelectorMatches(runtime_class.node_selector, node_labels)) {
       report.skipped.push_back(runtime_class.name);
       continue;
@@ -76,11 +91,15 @@ KataPassReport RunKataPass(const KataManagerConfig& config,
                {"url", runtime_class.url},
                {"error", std::string(installed.status().message())}});
     // An install from an earlier pass keeps its handler.
-    const std::optional<nlohmann::json> previous = ReadArtifactRecord(
+    const std::optional<ArtifactRecord> previous = ReadArtifactRecord(
         options.root.Path(absl::StrCat(config.artifacts_dir, "/", runtime_class.name)));
-    if (previous.has_value() && !previous->value("configPath", "").empty()) {
-      handlers.push_back({runtime_class.name, previous->value("configPath", "")});
-    }
+    if (previous.has_value()) handlers.push_back({runtime_class.name, previous->config_path});
+  }
+  // A pass cut short knows only some classes: registering those alone would take the others'
+  // handlers out.
+  if (stopping()) {
+    report.stopped = true;
+    return report;
   }
   if (handlers.empty()) {
     absl::StatusOr<bool> removed = containerd::RemoveHandlers(options.root, options.containerd);

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 
 #include "common/logger.h"
+#include "common/stop_signal.h"
 #include "containerd/handler_installer.h"
 #include "host/host_root.h"
 #include "operands/kata_manager/artifact_installer.h"
@@ -31,6 +32,8 @@ struct KataManagerOptions {
   std::string ca_pem;  // Extra trust for registries; empty: the system's.
   // Registries spoken to over plain HTTP ("127.0.0.1:5000"): loopback test registries only.
   std::vector<std::string> plain_http_registries;
+  // The agent's SIGTERM: ends a pull at once, and the pass without touching containerd.
+  const common::StopSignal* stop = nullptr;
 };
 
 struct KataPassReport {
@@ -39,6 +42,7 @@ struct KataPassReport {
   std::vector<std::string> skipped;             // Classes whose nodeSelector this node misses.
   bool containerd_changed = false;              // containerd must restart to load it.
   std::string containerd_error;
+  bool stopped = false;  // Cut short by a stop: nothing was changed in containerd's config.
   bool Ok() const { return failures.empty() && containerd_error.empty(); }
 };
 

@@ -2,28 +2,17 @@
 
 #include <set>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
+#include "api/host_folders.h"
+#include "api/names.h"
 #include "kube/manifest.h"
 
 namespace gpuop::operands {
 namespace {
 
 using nlohmann::json;
-
-// A RuntimeClass handler must be a DNS label (it is also a directory name here).
-bool IsDnsLabel(const std::string& name) {
-  if (name.empty() || name.size() > 63 || name.front() == '-' || name.back() == '-') return false;
-  for (char c : name) {
-    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
-        !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string StringAt(const json& object, const char* key) {
   return object.is_object() && object.contains(key) && object[key].is_string()
@@ -44,11 +33,12 @@ absl::StatusOr<KataManagerConfig> ParseKataManagerConfig(const std::string& yaml
   const json& root = documents->front();
   if (!root.is_object()) return absl::InvalidArgumentError("kata manager config: not a mapping");
   if (root.contains("artifactsDir")) {
-    config.artifacts_dir = StringAt(root, "artifactsDir");
-    if (config.artifacts_dir.empty() || config.artifacts_dir.front() != '/') {
+    const std::string dir = StringAt(root, "artifactsDir");
+    if (std::optional<std::string> problem = api::ArtifactsDirProblem(dir)) {
       return absl::InvalidArgumentError(
-          "kata manager config: artifactsDir must be an absolute path");
+          absl::StrCat("kata manager config: artifactsDir \"", dir, "\" ", *problem));
     }
+    config.artifacts_dir = api::NormalizeHostFolder(dir);
   }
   if (!root.contains("runtimeClasses") || root["runtimeClasses"].is_null()) return config;
   if (!root["runtimeClasses"].is_array()) {
@@ -60,10 +50,11 @@ absl::StatusOr<KataManagerConfig> ParseKataManagerConfig(const std::string& yaml
     const std::string where = absl::StrCat("kata manager config: runtimeClasses[", i, "]");
     RuntimeClassArtifacts runtime_class;
     runtime_class.name = StringAt(entry, "name");
-    if (!IsDnsLabel(runtime_class.name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".name \"", runtime_class.name,
-                       "\" is not a RuntimeClass handler name (lower-case letters, digits, '-')"));
+    // The operator refuses a policy with such a name by the same rule (api/names.h); a config
+    // written by hand may still have one.
+    if (!api::IsRuntimeClassName(runtime_class.name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".name \"", runtime_class.name, "\" is not usable: ", api::kRuntimeClassNameRule));
     }
     if (!names.insert(runtime_class.name).second) {
       return absl::InvalidArgumentError(

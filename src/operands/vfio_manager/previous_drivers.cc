@@ -1,7 +1,9 @@
 #include "operands/vfio_manager/previous_drivers.h"
 
+#include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include <nlohmann/json.hpp>
 
@@ -10,8 +12,20 @@
 #include "host/pci_device.h"
 
 namespace gpuop::operands {
+namespace {
 
 using nlohmann::json;
+
+// A kernel driver's name as sysfs lists it under /sys/bus/pci/drivers: one path component.
+// Empty is "no driver" (a device that had none before vfio-pci took it).
+bool IsDriverName(const std::string& name) {
+  if (name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<host::DeviceBinding>> LoadPreviousDrivers(const std::string& path) {
   std::vector<host::DeviceBinding> bindings;
@@ -31,9 +45,14 @@ absl::StatusOr<std::vector<host::DeviceBinding>> LoadPreviousDrivers(const std::
     const json address = entry.value("address", json());
     const json previous = entry.value("previousDriver", json());
     const json driver = entry.value("driver", json());
+    // The driver names become sysfs paths (/sys/bus/pci/drivers/<name>/bind): one plain
+    // name each, or a restore could write an address into any file called "bind".
     if (!address.is_string() || !previous.is_string() || !driver.is_string() ||
-        !host::IsPciAddress(address.get<std::string>())) {
-      return invalid(absl::StrCat("bad device entry ", entry.dump()));
+        !host::IsPciAddress(address.get<std::string>()) ||
+        !IsDriverName(previous.get<std::string>()) || driver.get<std::string>().empty() ||
+        !IsDriverName(driver.get<std::string>())) {
+      return invalid(absl::StrCat("bad device entry ",
+                                  entry.dump(-1, ' ', false, json::error_handler_t::replace)));
     }
     host::DeviceBinding binding;
     binding.address = address.get<std::string>();

@@ -7,10 +7,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -207,6 +211,22 @@ TEST_F(HandlerInstallerTest, ASignalRestartBringsBackASupervisedContainerdWithTh
   const absl::Status unsupervised = RestartContainerd(
       root_, {.mode = "signal", .socket = socket, .timeout = std::chrono::seconds(1)});
   EXPECT_FALSE(unsupervised.ok());
+}
+
+TEST_F(HandlerInstallerTest, ASocketThatIsNotContainerdsIsNotSignalled) {
+  // This test process listens on the socket: were it signalled, the test would die.
+  const std::string socket = dir_ + "/not-containerd.sock";
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  const absl::Status restarted = RestartContainerd(
+      root_, {.mode = "signal", .socket = socket, .timeout = std::chrono::seconds(1)});
+  EXPECT_TRUE(absl::IsFailedPrecondition(restarted)) << restarted;
+  EXPECT_THAT(restarted.message(), HasSubstr("not containerd"));
+  ::close(listener);
 }
 
 TEST_F(HandlerInstallerTest, AK3sStyleRenderedConfigThatImportsItsDirLoadsTheHandlers) {

@@ -257,6 +257,28 @@ TEST_F(CcManagerTest, AnAgentKilledMidSwitchRestoresTheLabelsWhenItStartsAgain) 
   DeletePod("vfio-manager-y");
 }
 
+TEST_F(CcManagerTest, APauseRecordNamingOtherLabelsRestoresOnlyTheDeployLabels) {
+  Boot(WithTee(testing::SingleH100Pcie()));
+  // A record planted in the Node's annotations, as whoever may annotate the Node could.
+  const json record = {{"nvidia.com/gpu.deploy.vfio-manager", "paused-for-cc-mode-change"},
+                       {"node-role.kubernetes.io/control-plane", ""},
+                       {"gpuop.test/planted", "yes"}};
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(
+              kube::resources::kNodes, "", node_,
+              {{"metadata",
+                {{"labels", {{"nvidia.com/gpu.deploy.vfio-manager", "paused-for-cc-mode-change"}}},
+                 {"annotations", {{kPausedLabelsAnnotation, record.dump()}}}}}})
+          .ok());
+  std::unique_ptr<testing::BackgroundProcess> agent =
+      StartAgent(kernel_->Root() + "/cc-manager.log");
+  EXPECT_TRUE(LabelBecomes("nvidia.com/gpu.deploy.vfio-manager", "true", 30));
+  EXPECT_TRUE(kube::WaitFor([&] { return !HasPauseRecord(); }, std::chrono::seconds(10)));
+  EXPECT_EQ(Label("gpuop.test/planted"), "<absent>");
+  EXPECT_EQ(Label("node-role.kubernetes.io/control-plane"), "<absent>");
+}
+
 TEST_F(CcManagerTest, AnAgentKilledDuringAResetLeavesNoLabelPausedOnceItIsBack) {
   Boot(WithTee(testing::SingleH100Pcie()));
   ::setenv("GPU_ADMIN_TOOLS_DOUBLE_RESET_MS", "3000", 1);  // Time to kill it mid-reset.
@@ -266,11 +288,13 @@ TEST_F(CcManagerTest, AnAgentKilledDuringAResetLeavesNoLabelPausedOnceItIsBack) 
   SetCcLabel("on");
   const std::string bar0 =
       kernel_->Root() + "/sys/bus/pci/devices/" + testing::kH100PcieBdf + "/resource0";
-  // The GPU is in reset once its boot-complete register drops.
+  // The GPU is in reset once its boot-complete register (where the tool has it) drops.
+  testing::SimHost sim = testing::SingleH100Pcie();
+  const uint32_t boot_complete =
+      testing::BootCompleteRegisterOf(testing::DeviceAt(sim, testing::kH100PcieBdf));
   ASSERT_TRUE(kube::WaitFor(
       [&] {
-        absl::StatusOr<uint32_t> booted =
-            testing::ReadBar0Register(bar0, host::kFspBootCompleteRegister);
+        absl::StatusOr<uint32_t> booted = testing::ReadBar0Register(bar0, boot_complete);
         return booted.ok() && *booted == 0;
       },
       std::chrono::seconds(30)))

@@ -1,7 +1,8 @@
 // `gpuop device-plugin` as a process against kubelet's side of the device plugin API played by
 // tools/testenv/kubelet-harness, which is built on the upstream k8s.io/kubelet deviceplugin
 // package and grpc-go: registration, the device list and its health, Allocate,
-// GetPreferredAllocation and a kubelet restart, on simulated nodes (tests/fixtures).
+// GetPreferredAllocation and a kubelet restart, on simulated nodes (tests/fixtures); and the
+// CDI spec's life across restarts, decided by the node's deploy label on the test control plane.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,11 +16,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cdi/spec_dir.h"
 #include "common/subprocess.h"
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/http_get.h"
 #include "tests/fixtures/topologies.h"
 #include "tests/integration/background_process.h"
+#include "tests/integration/kube/informer_testing.h"
+#include "tests/integration/testenv.h"
 
 namespace gpuop::operands {
 namespace {
@@ -233,10 +237,73 @@ TEST_F(DevicePluginProcessTest, WritesACdiSpecTheUpstreamLibrariesResolve) {
   EXPECT_EQ(after.value("exit_code", -1), 0) << after.dump(2);
   EXPECT_EQ(after["devices"], json(wanted)) << after.dump(2);
 
-  // Stopping takes the spec along (an uninstall leaves no CDI devices behind).
+  // A stop keeps the spec for the Kata pods that resolve their devices through it; without a
+  // node name there is no telling a restart from leaving the node (see the next test).
   plugin_->Signal(SIGTERM);
   EXPECT_EQ(plugin_->Wait(), 0) << Log();
+  EXPECT_TRUE(std::filesystem::exists(spec)) << Log();
+}
+
+TEST_F(DevicePluginProcessTest, TheCdiSpecStaysOnRestartsAndGoesWithTheLabel) {
+  auto kernel = testing::BootOrFail(TwoH100sOnVfio());
+  ASSERT_NE(kernel, nullptr);
+  auto client = kube::AdminClient();
+  const std::string node = testing::UniqueName("pgpu-node");
+  const std::string label = "nvidia.com/gpu.deploy.kata-sandbox-device-plugin";
+  ASSERT_TRUE(client
+                  ->Create(kube::resources::kNodes, "",
+                           {{"apiVersion", "v1"},
+                            {"kind", "Node"},
+                            {"metadata", {{"name", node}, {"labels", {{label, "true"}}}}}})
+                  .ok());
+  const auto set_label = [&](const json& value) {
+    return client
+        ->MergePatch(kube::resources::kNodes, "", node,
+                     {{"metadata", {{"labels", {{label, value}}}}}})
+        .ok();
+  };
+  const std::vector<std::string> api = {"--node-name", node, "--kubeconfig",
+                                        testing::AdminKubeconfig()};
+  const std::string spec = kernel->Root() + "/var/run/cdi/nvidia.com-pgpu.yaml";
+  StartKubelet();
+
+  // A rollout or a crash: the label still true, the spec stays as it was, so a container that
+  // restarts inside a running Kata pod still resolves nvidia.com/pgpu=<group>.
+  StartPlugin(kernel->Root(), api);
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(spec); })) << Log();
+  const std::string written = ReadFile(spec);
+  plugin_->Signal(SIGTERM);
+  EXPECT_EQ(plugin_->Wait(), 0) << Log();
+  EXPECT_THAT(Log(), HasSubstr("still deployed on this node"));
+  EXPECT_EQ(ReadFile(spec), written);
+
+  // Paused by the CC manager for a mode switch, which puts the label back afterwards: the same.
+  // The next plugin takes the earlier run's spec over and serves as before.
+  ASSERT_TRUE(set_label("paused-for-cc-mode-change"));
+  StartPlugin(kernel->Root(), api);
+  ASSERT_TRUE(WaitFor([&] {
+    return Log().find("msg=\"registered with kubelet\"") != std::string::npos;
+  })) << Log();
+  EXPECT_THAT(Log(), HasSubstr("CDI spec of an earlier run taken over"));
+  plugin_->Signal(SIGTERM);
+  EXPECT_EQ(plugin_->Wait(), 0) << Log();
+  EXPECT_EQ(ReadFile(spec), written);
+
+  // Taken off the node (helm uninstall, a workload change: the label is gone before the pod
+  // stops): the spec goes, also when this run had written nothing yet (still waiting for the
+  // validator) and only took the earlier run's over.
+  ASSERT_TRUE(set_label(nullptr));
+  std::filesystem::remove(dir_ + "/validations/vfio-pci-ready");
+  StartPlugin(kernel->Root(), api);
+  ASSERT_TRUE(WaitFor([&] { return Log().find("waiting for the validator") != std::string::npos; }))
+      << Log();
+  EXPECT_THAT(Log(), HasSubstr("CDI spec of an earlier run taken over"));
+  plugin_->Signal(SIGTERM);
+  EXPECT_EQ(plugin_->Wait(), 0) << Log();
+  EXPECT_THAT(Log(), HasSubstr("no longer deployed on this node"));
   EXPECT_FALSE(std::filesystem::exists(spec)) << Log();
+
+  EXPECT_TRUE(client->Delete(kube::resources::kNodes, "", node).ok());
 }
 
 TEST_F(DevicePluginProcessTest, AGpuLeavingVfioTurnsUnhealthyAtOnceAndRecovers) {
@@ -340,11 +407,24 @@ TEST_F(DevicePluginProcessTest, MetricsCountDevicesByHealthAndTheRegistration) {
 TEST_F(DevicePluginProcessTest, WithoutGpusNothingRegistersAndTheProcessStaysUp) {
   auto kernel = testing::BootOrFail(testing::IommuOff());
   ASSERT_NE(kernel, nullptr);
+  // What an earlier run left for GPUs that are gone now (the spec outlives a restart) goes at the
+  // first scan; the spec of the container toolkit, beside it, is not gpuop's and stays.
+  const std::string cdi_dir = kernel->Root() + "/var/run/cdi";
+  ASSERT_TRUE(
+      cdi::WriteSpecIfChanged(
+          cdi_dir, {.kind = "nvidia.com/pgpu",
+                    .devices = {{.name = "38", .device_nodes = {{.path = "/dev/vfio/38"}}}}})
+          .ok());
+  std::ofstream(cdi_dir + "/nvidia.com-gpu.yaml")
+      << "cdiVersion: \"0.5.0\"\nkind: nvidia.com/gpu\n";
   StartKubelet();
   StartPlugin(kernel->Root());
+  EXPECT_TRUE(WaitFor([&] { return !std::filesystem::exists(cdi_dir + "/nvidia.com-pgpu.yaml"); }))
+      << Log();
+  EXPECT_THAT(Log(), HasSubstr("CDI spec removed: no devices left"));
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(Get("/state"), json::object());
-  EXPECT_FALSE(std::filesystem::exists(kernel->Root() + "/var/run/cdi/nvidia.com-pgpu.yaml"));
+  EXPECT_TRUE(std::filesystem::exists(cdi_dir + "/nvidia.com-gpu.yaml"));
   plugin_->Signal(SIGTERM);
   EXPECT_EQ(plugin_->Wait(), 0) << Log();
 }

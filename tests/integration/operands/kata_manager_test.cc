@@ -49,7 +49,10 @@ constexpr char kKataConfig[] =
     "cold_plug_vfio = \"root-port\"\n";
 
 TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp) {
-  const std::string dir = ::testing::TempDir() + "/kata-manager-process";
+  // Normal form: the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before using it.
+  const std::string dir = std::filesystem::path(::testing::TempDir() + "/kata-manager-process")
+                              .lexically_normal()
+                              .string();
   std::filesystem::remove_all(dir);
   const std::map<std::string, std::string> files = {
       {"vmlinux-nvidia-gpu.container", testing::RandomBytes(3 << 20, 7)},
@@ -275,7 +278,11 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
 }
 
 TEST(KataManagerProcess, AContainerdConfigThatDoesNotParseIsLeftAsItIsWithAWarningEvent) {
-  const std::string dir = ::testing::TempDir() + "/kata-manager-broken-containerd";
+  // Normal form: the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before using it.
+  const std::string dir =
+      std::filesystem::path(::testing::TempDir() + "/kata-manager-broken-containerd")
+          .lexically_normal()
+          .string();
   std::filesystem::remove_all(dir);
   auto client = kube::AdminClient();
   const std::string node = testing::UniqueName("kata-broken-ctd");
@@ -308,7 +315,10 @@ TEST(KataManagerProcess, AContainerdConfigThatDoesNotParseIsLeftAsItIsWithAWarni
 }
 
 TEST(KataManagerProcess, AConfigThatDoesNotParseChangesNothingAndSaysWhere) {
-  const std::string dir = ::testing::TempDir() + "/kata-manager-bad-config";
+  // Normal form: the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before using it.
+  const std::string dir = std::filesystem::path(::testing::TempDir() + "/kata-manager-bad-config")
+                              .lexically_normal()
+                              .string();
   std::filesystem::remove_all(dir);
   Write(dir + "/config.yaml", "runtimeClasses:\n- name: Kata_Bad\n  artifacts: {url: x}\n");
   const std::string main_config = dir + "/config.toml";

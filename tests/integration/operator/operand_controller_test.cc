@@ -294,6 +294,48 @@ TEST_F(OperandControllerTest, DisabledOperandsAndRemovedRuntimeClassesArePruned)
   EXPECT_TRUE(Exists(kube::resources::kRuntimeClasses, "nvidia"));
 }
 
+TEST_F(OperandControllerTest, ARuntimeClassGpuopDidNotMakeIsNeitherTakenOverNorPruned) {
+  // An admin's own, of the name a runtime class in the policy asks for.
+  const std::string name = gpuop::testing::UniqueName("kata-admins");
+  ASSERT_TRUE(client_
+                  ->Create(kube::resources::kRuntimeClasses, "",
+                           {{"apiVersion", "node.k8s.io/v1"},
+                            {"kind", "RuntimeClass"},
+                            {"metadata", {{"name", name}}},
+                            {"handler", "kata-qemu"}})
+                  .ok());
+  StartControllers();
+  ASSERT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, "nvidia-vfio-manager"); },
+                      kPatience));
+  json classes = SeedSpec()["kataManager"]["config"]["runtimeClasses"];
+  classes.push_back({{"name", name}, {"artifacts", {{"url", "registry.local/artifacts:2"}}}});
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(kClusterPolicies, "", policy_,
+                       {{"spec", {{"kataManager", {{"config", {{"runtimeClasses", classes}}}}}}}})
+          .ok());
+  EXPECT_TRUE(WaitFor(
+      [&] { return PolicyState().find(name + " exists and is not gpuop's") != std::string::npos; },
+      kPatience))
+      << PolicyState();
+  // Taken out of the policy again: no prune reaches it either.
+  classes.erase(classes.size() - 1);
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(kClusterPolicies, "", policy_,
+                       {{"spec", {{"kataManager", {{"config", {{"runtimeClasses", classes}}}}}}}})
+          .ok());
+  EXPECT_TRUE(
+      WaitFor([&] { return PolicyState().find("is not gpuop's") == std::string::npos; }, kPatience))
+      << PolicyState();
+  absl::StatusOr<json> theirs = Get(kube::resources::kRuntimeClasses, name);
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  EXPECT_EQ(theirs->value("handler", ""), "kata-qemu");
+  EXPECT_FALSE((*theirs)["metadata"].contains("labels")) << theirs->dump();
+  EXPECT_FALSE((*theirs)["metadata"].contains("ownerReferences")) << theirs->dump();
+  (void)client_->Delete(kube::resources::kRuntimeClasses, "", name);
+}
+
 TEST_F(OperandControllerTest, ADaemonSetDeletedByHandComesBack) {
   StartControllers();
   ASSERT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, "nvidia-vfio-manager"); },

@@ -5,6 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
+#include "api/names.h"
+
 namespace gpuop::api {
 namespace {
 
@@ -136,6 +141,42 @@ TEST(ParseClusterPolicy, AMalformedFieldIsAnErrorNamingIt) {
             "spec.daemonsets.rollingUpdate.maxUnavailable"},
            {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", " 5%"}},
             "spec.daemonsets.rollingUpdate.maxUnavailable"},
+           // Counts an IntOrString (int32) cannot hold, however they are written.
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", "18446744073709551617"}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable: is not a number from 1 to 2147483647"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", "2147483648"}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", int64_t{2147483648}}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable"},
+           {"/spec/daemonsets/rollingUpdate",
+            json{{"maxUnavailable", uint64_t{18446744073709551615ULL}}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable"},
+           {"/spec/daemonsets/rollingUpdate",
+            json{{"maxUnavailable", "99999999999999999999999999999999999999"}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable"},
+           {"/spec/daemonsets/rollingUpdate", json{{"maxUnavailable", "18446744073709551617%"}},
+            "spec.daemonsets.rollingUpdate.maxUnavailable"},
+           // Names the Kata manager would refuse, so refusing its whole config.
+           {"/spec/kataManager/config/runtimeClasses/0/name", "../../etc",
+            "spec.kataManager.config.runtimeClasses[0].name: \"../../etc\" is not usable: a "
+            "RuntimeClass handler is"},
+           {"/spec/kataManager/config/runtimeClasses/0/name", "Kata_GPU",
+            "spec.kataManager.config.runtimeClasses[0].name: \"Kata_GPU\""},
+           {"/spec/kataManager/config/runtimeClasses/1/name", "evil\nkind: ClusterRole",
+            "spec.kataManager.config.runtimeClasses[1].name: \"evil\\nkind: ClusterRole\""},
+           {"/spec/kataManager/config/runtimeClasses/1/name", std::string(64, 'k'),
+            "spec.kataManager.config.runtimeClasses[1].name"},
+           {"/spec/kataManager/config/runtimeClasses/1/name", "kata-nvidia-gpu",
+            "spec.kataManager.config.runtimeClasses[1].name: \"kata-nvidia-gpu\" appears twice"},
+           {"/spec/operator/runtimeClass", "nvidia/../x", "spec.operator.runtimeClass"},
+           // Pull secrets the Kata manager would be granted `get` on.
+           {"/spec/kataManager/config/runtimeClasses/1/artifacts/pullSecret",
+            "sh.helm.release.v1.gpuop.v3",
+            "spec.kataManager.config.runtimeClasses[1].artifacts.pullSecret: "
+            "\"sh.helm.release.v1.gpuop.v3\" is a Helm release record"},
+           {"/spec/kataManager/config/runtimeClasses/1/artifacts/pullSecret", "ngc/../x",
+            "spec.kataManager.config.runtimeClasses[1].artifacts.pullSecret: \"ngc/../x\" is not "
+            "a Secret name"},
        }) {
     json object = SeedPolicy();
     object[json::json_pointer(bad.pointer)] = bad.value;
@@ -169,6 +210,55 @@ TEST(ParseClusterPolicy, ReadsTheClusterWideDaemonSetSettingsAndRuntimeClass) {
   EXPECT_EQ(ParseClusterPolicy(object)->daemonsets.max_unavailable, json("25%"));
   EXPECT_EQ(policy->container_runtime_class, "nvidia-cdi");
   EXPECT_EQ(ParseClusterPolicy(json::parse(R"({"spec": {}})"))->container_runtime_class, "nvidia");
+}
+
+TEST(ParseClusterPolicy, TheLargestCountAnIntOrStringHoldsIsAccepted) {
+  json object = SeedPolicy();
+  object["spec"]["daemonsets"]["rollingUpdate"]["maxUnavailable"] = "2147483647";
+  auto policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->daemonsets.max_unavailable, json(2147483647));
+  object["spec"]["daemonsets"]["rollingUpdate"]["maxUnavailable"] = uint64_t{2147483647};
+  policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->daemonsets.max_unavailable, json(2147483647));
+  object["spec"]["daemonsets"]["rollingUpdate"]["maxUnavailable"] = "007";  // As Go's Atoi.
+  EXPECT_EQ(ParseClusterPolicy(object)->daemonsets.max_unavailable, json(7));
+}
+
+TEST(ParseClusterPolicy, AnEntryWithoutANameOrUrlIsDroppedWhateverItsOtherFields) {
+  // NVIDIA's sanitiser drops these; what is dropped is not rendered, so it need not be valid.
+  json object = SeedPolicy();
+  object["spec"]["kataManager"]["config"]["runtimeClasses"].push_back(
+      {{"name", "../../etc"}, {"artifacts", {{"pullSecret", "sh.helm.release.v1.gpuop.v1"}}}});
+  auto policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->kata_runtime_classes.size(), 2u);
+}
+
+TEST(Names, RuntimeClassNamesAreDnsLabelsAsTheHandlerNeeds) {
+  for (const char* good : {"kata-qemu-nvidia-gpu", "a", "0", "k8s-1"}) {
+    EXPECT_TRUE(IsRuntimeClassName(good)) << good;
+  }
+  EXPECT_TRUE(IsRuntimeClassName(std::string(63, 'a')));
+  for (const char* bad :
+       {"", "-a", "a-", "Kata", "kata_gpu", "a.b", "../../etc", "a/b", "a b", "a\nb"}) {
+    EXPECT_FALSE(IsRuntimeClassName(bad)) << bad;
+  }
+  EXPECT_FALSE(IsRuntimeClassName(std::string(64, 'a')));
+}
+
+TEST(Names, SecretNamesAreDnsSubdomains) {
+  for (const char* good :
+       {"ngc", "registry-cred", "a.b", "sh.helm.release.v1.gpuop.v1", "a--b", "0.0"}) {
+    EXPECT_TRUE(IsDnsSubdomain(good)) << good;
+  }
+  EXPECT_TRUE(IsDnsSubdomain(std::string(253, 'a')));
+  for (const char* bad :
+       {"", ".", "a.", ".a", "a..b", "a-.b", "a.-b", "-a", "a-", "A", "a_b", "a/b", "../x"}) {
+    EXPECT_FALSE(IsDnsSubdomain(bad)) << bad;
+  }
+  EXPECT_FALSE(IsDnsSubdomain(std::string(254, 'a')));
 }
 
 TEST(ParseClusterPolicy, PpcieIsAcceptedAsADefaultMode) {

@@ -141,5 +141,27 @@ TEST(CdiSpecDir, WritesOnlyWhenTheSpecChangesAndNeverAnInvalidOne) {
   EXPECT_TRUE(RemoveSpec(dir, "nvidia.com/pgpu").ok());
 }
 
+TEST(CdiSpecDir, ListsTheKindsOfTheSpecsGpuopWroteAndNoOthers) {
+  const std::string root = ::testing::TempDir() + "/cdi-spec-kinds";
+  std::filesystem::remove_all(root);
+  EXPECT_THAT(*KindsWrittenIn(root + "/var/run/cdi"), ::testing::IsEmpty());  // Not there yet.
+
+  const std::string dir = root + "/var/run/cdi";
+  ASSERT_TRUE(WriteSpecIfChanged(dir, TwoGroups()).ok());
+  Spec other = TwoGroups();
+  other.kind = "nvidia.com/GH100_H100_SXM5_80GB";
+  ASSERT_TRUE(WriteSpecIfChanged(dir, other).ok());
+  // The container toolkit's spec, without our header; one of ours renamed by hand; not a spec.
+  std::ofstream(dir + "/nvidia.com-gpu.yaml")
+      << "cdiVersion: \"0.5.0\"\nkind: \"nvidia.com/gpu\"\n";
+  std::filesystem::copy_file(dir + "/nvidia.com-pgpu.yaml", dir + "/backup.yaml");
+  std::ofstream(dir + "/nvidia.com-pgpu.yaml.tmp") << RenderSpec(TwoGroups());
+
+  absl::StatusOr<std::vector<std::string>> kinds = KindsWrittenIn(dir);
+  ASSERT_TRUE(kinds.ok()) << kinds.status();
+  EXPECT_THAT(*kinds, ::testing::UnorderedElementsAre("nvidia.com/pgpu",
+                                                      "nvidia.com/GH100_H100_SXM5_80GB"));
+}
+
 }  // namespace
 }  // namespace gpuop::cdi

@@ -108,6 +108,12 @@ TEST(ParseMainConfig, SaysWhereTheTomlIsBrokenAndRefusesOddVersionsAndImports) {
   EXPECT_FALSE(WithImport("version = 2\n[plugins\n", kDropIn).ok());
   EXPECT_THAT(std::string(ParseMainConfig("version = 7").status().message()),
               HasSubstr("`version` must be 1, 2 or 3"));
+  // A float, and one past int64's range: refused, not converted (the fuzzer's finding).
+  for (const char* version : {"version = 2.0", "version = 3.3e23", "version = 'two'"}) {
+    EXPECT_THAT(std::string(ParseMainConfig(version).status().message()),
+                HasSubstr("`version` must be 1, 2 or 3"))
+        << version;
+  }
   EXPECT_THAT(std::string(ParseMainConfig("imports = 'x'").status().message()),
               HasSubstr("`imports` must be an array"));
   EXPECT_THAT(std::string(ParseMainConfig("imports = [1]").status().message()),

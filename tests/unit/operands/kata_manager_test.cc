@@ -48,7 +48,13 @@ TEST(ParseKataManagerConfig, ABadEntryIsAnErrorNamingItNotDropped) {
       {"runtimeClasses:\n- {name: a, artifacts: {url: r.example/k}}\n- {name: a, artifacts: {url: "
        "r.example/k}}\n",
        "runtimeClasses[1].name \"a\" appears twice"},
-      {"artifactsDir: relative\n", "artifactsDir must be an absolute path"},
+      {"artifactsDir: relative\n", "artifactsDir \"relative\" is not an absolute path"},
+      // Each replaced whole per runtime class: a class "etc" under "/" was the host's /etc.
+      {"artifactsDir: /\n", "is / itself, a system folder"},
+      {"artifactsDir: /opt/\n", "is /opt itself"},
+      {"artifactsDir: /etc/kata\n", "lies in /etc"},
+      {"artifactsDir: /usr/lib/kata\n", "lies in /usr/lib"},
+      {"artifactsDir: /opt/x/../../etc\n", "holds \".\" or \"..\""},
       {"runtimeClasses: {}\n", "runtimeClasses must be a list"},
       {"runtimeClasses:\n- name: a\n  nodeSelector: [x]\n  artifacts: {url: r.example/k}\n",
        "nodeSelector must be a mapping"},
@@ -83,6 +89,38 @@ TEST(PointKataConfigAt, RewritesKernelImageAndInitrdOfEveryHypervisorOnly) {
   EXPECT_THAT(*pointed, HasSubstr("path = '/opt/kata/bin/qemu'"));
   EXPECT_THAT(*pointed, HasSubstr("kernel = '/not/this'"));
   EXPECT_FALSE(PointKataConfigAt("[hypervisor.qemu\n", "/x").ok());
+}
+
+TEST(ParseKataManagerConfig, AFolderOfGpuopsOwnBelowASystemFolderIsTaken) {
+  absl::StatusOr<KataManagerConfig> config =
+      ParseKataManagerConfig("artifactsDir: /opt//kata-artifacts/\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->artifacts_dir, "/opt/kata-artifacts");
+}
+
+TEST(ParseArtifactRecord, ReadsWhatAnInstallWritesAndNothingMalformed) {
+  const std::string good =
+      R"({"url":"r.example/k:v1","digest":"sha256:aa","configPath":"/opt/a/k/c.toml",)"
+      R"("files":[{"name":"c.toml","digest":"sha256:bb","size":10,"installedSize":12},)"
+      R"({"name":"vmlinux","digest":"sha256:cc","size":5}]})";
+  std::optional<ArtifactRecord> record = ParseArtifactRecord(good);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->config_path, "/opt/a/k/c.toml");
+  ASSERT_EQ(record->files.size(), 2u);
+  EXPECT_EQ(record->files[0].installed_size, 12);
+  EXPECT_EQ(record->files[1].installed_size, 5);
+  // Each of these once crashed a reader or would name a file outside the folder.
+  for (
+      const char* bad :
+      {R"({"url":1,"digest":"d","configPath":"/c","files":[]})",
+       R"({"url":"u","digest":"d","configPath":"relative","files":[]})",
+       R"({"url":"u","digest":"d","configPath":"/c","files":{}})",
+       R"({"url":"u","digest":"d","configPath":"/c","files":[{"name":"../x","digest":"d","size":1}]})",
+       R"({"url":"u","digest":"d","configPath":"/c","files":[{"name":"x","digest":"d","size":-1}]})",
+       R"({"url":"u","digest":"d","configPath":"/c","files":[{"name":"x","digest":"d","size":"1"}]})",
+       R"({"url":"u","digest":"d","configPath":"/c","files":[1]})", R"([])", "", "{"}) {
+    EXPECT_FALSE(ParseArtifactRecord(bad).has_value()) << bad;
+  }
 }
 
 }  // namespace

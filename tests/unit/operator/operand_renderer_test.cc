@@ -421,13 +421,21 @@ TEST(RenderOperands, AnUndefinedVariableIsAManifestBugNamedWithItsFile) {
 }
 
 TEST(RenderOperands, AValueCannotInjectStructure) {
+  // A runtime class name like this is refused before rendering (ParseClusterPolicy); a node
+  // selector's value is free text that reaches the config map's text and the RuntimeClass.
   json object = SeedPolicyObject();
   object["spec"]["ccManager"]["defaultMode"] = "on";
-  object["spec"]["kataManager"]["config"]["runtimeClasses"][0]["name"] = "evil\nkind: ClusterRole";
+  const std::string evil = "x\nkind: ClusterRole\nmetadata: {name: evil}";
+  object["spec"]["kataManager"]["config"]["runtimeClasses"][0]["nodeSelector"] = {{"a", evil}};
   const auto states = Render(object);
-  const json* rc = Find(states, "RuntimeClass", "evil\nkind: ClusterRole");
-  ASSERT_NE(rc, nullptr);  // Still one RuntimeClass, with a name the API will refuse.
-  EXPECT_EQ((*rc)["kind"], "RuntimeClass");
+  const json* rc = Find(states, "RuntimeClass", "kata-qemu-nvidia-gpu");
+  ASSERT_NE(rc, nullptr);
+  EXPECT_EQ((*rc)["scheduling"]["nodeSelector"]["a"], evil);
+  const json* config = Find(states, "ConfigMap", "nvidia-kata-manager-config");
+  ASSERT_NE(config, nullptr);
+  const json parsed = json::parse((*config)["data"]["config.yaml"].get<std::string>());
+  EXPECT_EQ(parsed["runtimeClasses"][0]["nodeSelector"]["a"], evil);
+  EXPECT_EQ(Find(states, "ClusterRole", "evil"), nullptr);
 }
 
 struct ImageCase {
