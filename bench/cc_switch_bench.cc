@@ -52,8 +52,7 @@ double SwitchSeconds(gpuop::testing::SimHost host, const std::string& tool, int 
   const gpuop::operands::GpuAdminTools tools{.command = {tool}};
   std::vector<double> took;
   for (int run = 0; run < runs; ++run) {
-    const auto mode =
-        run % 2 == 0 ? gpuop::operands::TargetMode::kOn : gpuop::operands::TargetMode::kOff;
+    const auto mode = run % 2 == 0 ? gpuop::api::CcMode::kOn : gpuop::api::CcMode::kOff;
     const gpuop::operands::SwitchReport report =
         gpuop::operands::SwitchMode(root, gpuop::host::ScanPciDevices(root).devices, mode, tools);
     if (!report.Ok()) {

@@ -1,4 +1,4 @@
-// The sandbox device plugin seen from kubelet (shared/BENCHMARKS.md), on a simulated node with
+// The sandbox device plugin seen from kubelet (docs/benchmarks.md), on a simulated node with
 // two H100s on vfio-pci and kubelet played by tools/testenv/kubelet-harness (upstream Go
 // package, grpc-go):
 //   - Allocate latency p50/p99 over N calls for both GPUs, against an empty call

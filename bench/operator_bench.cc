@@ -1,4 +1,4 @@
-// The operator at fleet scale, on a real kube-apiserver (shared/BENCHMARKS.md):
+// The operator at fleet scale, on a real kube-apiserver (goals and figures: docs/benchmarks.md):
 //   - convergence: seconds from starting `gpuop operator` until NODES GPU Nodes carry their
 //     deploy labels, the operand DaemonSets are applied and the ClusterPolicy's status is ready,
 //     against the raw limit (16 parallel writers merge-patching one label on each of the same
@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/labels.h"
 #include "kube/informer.h"
 #include "kube/rest_client.h"
 #include "operator/active_policy.h"
@@ -205,9 +206,9 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
            status["conditions"][0].value("message", "").starts_with(ready_message);
   };
   const auto play_daemonset_controller = [&] {
-    auto list =
-        client->ListAll(kube::resources::kDaemonSets, "default",
-                        {.label_selector = std::string(kManagedByLabel) + "=" + kManagedByValue});
+    auto list = client->ListAll(
+        kube::resources::kDaemonSets, "default",
+        {.label_selector = std::string(api::kManagedByLabel) + "=" + api::kManagedByValue});
     if (!list.ok()) return 0;
     for (const json& ds : list->items) {
       const json generation = ds["metadata"]["generation"];

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include "api/cc_mode.h"
 #include "api/host_folders.h"
 #include "api/names.h"
 
@@ -55,13 +56,14 @@ class Fields {
     return value->get<std::string>();
   }
   // One of `allowed`, or "" when absent.
-  std::string Enum(const char* key, std::initializer_list<const char*> allowed) {
+  std::string Enum(const char* key, std::initializer_list<std::string_view> allowed) {
     std::string value = String(key);
     if (value.empty()) return value;
-    for (const char* candidate : allowed) {
+    for (std::string_view candidate : allowed) {
       if (value == candidate) return value;
     }
-    Fail(key, absl::StrCat("\"", value, "\" is not one of ", absl::StrJoin(allowed, ", ")));
+    const std::vector<std::string> words(allowed.begin(), allowed.end());
+    Fail(key, absl::StrCat("\"", value, "\" is not one of ", absl::StrJoin(words, ", ")));
     return "";
   }
   std::vector<std::string> Strings(const char* key) {
@@ -291,7 +293,9 @@ absl::StatusOr<ClusterPolicy> ParseClusterPolicy(const json& object) {
     policy.operands[key] = ReadOperand(*section, spec.Path(key), error);
   }
   Fields cc(spec.Object("ccManager"), "spec.ccManager", error);
-  policy.cc_default_mode = cc.Enum("defaultMode", {"on", "off", "devtools", "ppcie"});
+  policy.cc_default_mode =
+      cc.Enum("defaultMode", {CcModeName(CcMode::kOn), CcModeName(CcMode::kOff),
+                              CcModeName(CcMode::kDevtools), CcModeName(CcMode::kPpcie)});
   Fields kata(spec.Object("kataManager"), "spec.kataManager", error);
   ReadKataConfig(kata.Object("config"), "spec.kataManager.config", policy, error);
   Fields nfd(spec.Object("nfd"), "spec.nfd", error);

@@ -1,10 +1,11 @@
 #pragma once
 
-// The part of a ClusterPolicy (nvidia.com/v1, reference/gpu-operator.md §1) that gpuop honours,
-// read from the object the API returns. Unknown fields are left to the object itself (the CRD
-// preserves them); what we read is checked here with errors that name the field, because a
-// policy written for NVIDIA's operator may use values our CRD would not have admitted (an older
-// CRD installed by their chart, for instance).
+// The part of a ClusterPolicy (nvidia.com/v1, the CRD of NVIDIA GPU Operator v26.7,
+// api/nvidia/v1/clusterpolicy_types.go) that gpuop honours, read from the object the API
+// returns. Unknown fields are left to the object itself (the CRD preserves them); what we read
+// is checked here with errors that name the field, because a policy written for NVIDIA's
+// operator may use values our CRD would not have admitted (an older CRD installed by their
+// chart, for instance).
 //
 //   GPUOP_ASSIGN_OR_RETURN(ClusterPolicy policy, ParseClusterPolicy(object));
 //   if (policy.OperandEnabled(Operand::kVfioManager)) ...
@@ -19,7 +20,16 @@
 #include "absl/status/statusor.h"
 #include <nlohmann/json.hpp>
 
+#include "api/paths.h"
+
 namespace gpuop::api {
+
+// NVIDIA's CRD: the group and version to reach ClusterPolicies at, and the apiVersion and kind
+// an ownerReference to one names.
+inline constexpr char kClusterPolicyGroup[] = "nvidia.com";
+inline constexpr char kClusterPolicyVersion[] = "v1";
+inline constexpr char kClusterPolicyApiVersion[] = "nvidia.com/v1";  // Group "/" version.
+inline constexpr char kClusterPolicyKind[] = "ClusterPolicy";
 
 enum class Workload { kContainer, kVmPassthrough, kVmVgpu };
 enum class SandboxMode { kKubevirt, kKata };
@@ -28,7 +38,8 @@ enum class SandboxMode { kKubevirt, kKata };
 std::optional<Workload> ParseWorkload(std::string_view value);
 std::string_view WorkloadName(Workload workload);
 
-// The spec sections with the common per-operand fields (§1.10), by their spec key.
+// The spec sections with NVIDIA's common per-operand fields (repository, image, version,
+// imagePullPolicy, imagePullSecrets, env, resources, args), by their spec key.
 inline constexpr const char* kOperandSpecKeys[] = {"driver",
                                                    "toolkit",
                                                    "devicePlugin",
@@ -65,7 +76,7 @@ struct KataRuntimeClass {
   std::string artifacts_pull_secret;
 };
 
-// spec.daemonsets: what every operand DaemonSet gets (reference/gpu-operator.md §1.10).
+// spec.daemonsets: what every operand DaemonSet gets, as in NVIDIA's CRD.
 struct DaemonSetsSpec {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
@@ -86,7 +97,7 @@ struct ClusterPolicy {
   SandboxMode sandbox_mode = SandboxMode::kKubevirt;
   std::map<std::string, OperandSpec> operands;  // Only the sections the object has.
   std::string cc_default_mode;                  // "" (unset), on, off, devtools or ppcie.
-  std::string kata_artifacts_dir = "/opt/nvidia-gpu-operator/artifacts/runtimeclasses";
+  std::string kata_artifacts_dir = kDefaultKataArtifactsDir;
   std::vector<KataRuntimeClass> kata_runtime_classes;
   bool nfd_node_feature_rules = false;
   DaemonSetsSpec daemonsets;

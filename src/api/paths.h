@@ -1,7 +1,8 @@
 #pragma once
 
 // Files on a node that are part of the contract with NVIDIA's operands and the seeds' docs:
-// the validation ready-files other agents wait for (reference/gpu-operator.md §4.4).
+// the validation ready-files other agents wait for (NVIDIA GPU Operator v26.7,
+// cmd/nvidia-validator/main.go and the init containers of its sandbox DaemonSets).
 
 namespace gpuop::api {
 
@@ -19,13 +20,19 @@ inline constexpr char kVfioManagerStateFile[] = "/run/gpuop/vfio-manager/previou
 // applies to the node and registered their containerd handlers.
 inline constexpr char kKataManagerReadyFile[] = ".kata-manager-ctr-ready";
 
-// Written by the CC manager after its first apply (NVIDIA's name, reference/operands.md §6),
-// and by the validator's cc-manager step once it has seen it.
+// Written by the CC manager after its first apply (NVIDIA's name: k8s-cc-manager's
+// CC_READINESS_FILE), and by the validator's cc-manager step once it has seen it.
 inline constexpr char kCcManagerCtrReadyFile[] = ".cc-manager-ctr-ready";
 inline constexpr char kCcManagerReadyFile[] = "cc-manager-ready";
 
-// CDI's dynamic spec directory (reference/kata-cdi-kubelet.md §3.4): the device plugin writes
-// nvidia.com-pgpu.yaml there, and containerd and the Kata shim read it.
+// NVIDIA's default artifactsDir: the operator renders it when a ClusterPolicy names none, and
+// the kata manager takes it when its config does; each runtime class's artifacts go below.
+inline constexpr char kDefaultKataArtifactsDir[] =
+    "/opt/nvidia-gpu-operator/artifacts/runtimeclasses";
+
+// CDI's dynamic spec directory (Container Device Interface v1.1, DefaultDynamicDir; it takes
+// precedence over /etc/cdi): the device plugin writes nvidia.com-pgpu.yaml there, and containerd
+// and the Kata shim read it.
 inline constexpr char kCdiSpecDir[] = "/var/run/cdi";
 
 }  // namespace gpuop::api

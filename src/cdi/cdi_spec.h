@@ -1,8 +1,9 @@
 #pragma once
 
-// A Container Device Interface spec, the part of the format gpuop writes: a kind and devices
-// whose container edits are device nodes (reference/kata-cdi-kubelet.md §3). Validation follows
-// the upstream library's rules, so a spec we write is one containerd and the Kata shim accept.
+// A Container Device Interface spec, the part of the format gpuop writes: a kind and devices whose
+// container edits are device nodes (Container Device Interface spec 1.1.0,
+// cncf-tags/container-device-interface SPEC.md and specs-go). Validation follows the upstream
+// library's rules, so a spec we write is one containerd and the Kata shim accept.
 //
 //   Spec spec{.kind = "nvidia.com/pgpu", .devices = {{.name = "38", .device_nodes = {...}}}};
 //   if (absl::Status valid = ValidateSpec(spec); valid.ok()) Write(RenderSpec(spec));
@@ -17,7 +18,8 @@ namespace gpuop::cdi {
 
 // 0.5.0: the first version that allows device names starting with a digit (IOMMU group "38"),
 // and the newest that every consumer on a sandbox node reads (the Kata Go shim links v0.6.0,
-// containerd 1.7 v0.8): reference/kata-cdi-kubelet.md §3.2, §9.
+// containerd 1.7 v0.8): the version table of CDI's SPEC.md, and the go.mod files of Kata's
+// src/runtime and of containerd's release/1.7.
 inline constexpr char kSpecVersion[] = "0.5.0";
 
 struct DeviceNode {

@@ -1,4 +1,4 @@
-// `gpuop doctor`: the node preflight (doctor_checks.h) as a table for people or JSON for
+// `gpuop doctor`: the node preflight (doctor/doctor_checks.h) as a table for people or JSON for
 // machines. Exit status 1 when a check fails, so scripts can gate on it.
 
 #include <algorithm>
@@ -7,13 +7,16 @@
 #include "absl/strings/str_format.h"
 #include <nlohmann/json.hpp>
 
+#include "cli/agent_main.h"
 #include "cli/dispatcher.h"
-#include "cli/doctor_checks.h"
-#include "cli/flag_parser.h"
 #include "cli/subcommands.h"
+#include "doctor/doctor_checks.h"
 
 namespace gpuop::cli {
 namespace {
+
+using doctor::DoctorCheck;
+using doctor::DoctorReport;
 
 constexpr char kSummary[] =
     "Checks this node for sandboxed GPU workloads (IOMMU, virtualization, nouveau, vfio, TEE,\n"
@@ -24,7 +27,7 @@ void PrintTable(const DoctorReport& report, std::ostream& out) {
   size_t width = 0;
   for (const DoctorCheck& check : checks) width = std::max(width, check.name.size());
   for (const DoctorCheck& check : checks) {
-    out << absl::StrFormat("%-4s  %-*s  %s\n", std::string(VerdictName(check.verdict)),
+    out << absl::StrFormat("%-4s  %-*s  %s\n", std::string(doctor::VerdictName(check.verdict)),
                            static_cast<int>(width), check.name, check.detail);
     if (!check.hint.empty() && check.verdict != DoctorCheck::Verdict::kOk) {
       out << absl::StrFormat("      %-*s  -> %s\n", static_cast<int>(width), "", check.hint);
@@ -40,7 +43,7 @@ void PrintJson(const DoctorReport& report, std::ostream& out) {
   nlohmann::ordered_json json = {{"ready", !report.Failed()}, {"checks", nlohmann::json::array()}};
   for (const DoctorCheck& check : report.checks) {
     json["checks"].push_back({{"name", check.name},
-                              {"verdict", std::string(VerdictName(check.verdict))},
+                              {"verdict", std::string(doctor::VerdictName(check.verdict))},
                               {"detail", check.detail},
                               {"hint", check.hint}});
   }
@@ -48,18 +51,17 @@ void PrintJson(const DoctorReport& report, std::ostream& out) {
 }
 
 int RunDoctor(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string host_root = EnvOr("HOST_ROOT", "/");
+  AgentMain main("doctor", kSummary, out, err);
   bool json = false;
-  FlagParser flags("doctor");
-  flags.String("host-root", &host_root, "where the host's / is mounted ($HOST_ROOT)");
-  flags.Bool("json", &json, "print JSON instead of a table");
-  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
+  main.HostRootFlag();
+  main.Flags().Bool("json", &json, "print JSON instead of a table");
+  if (std::optional<int> exit = main.Parse(args)) return *exit;
   // A mistyped root would otherwise be read as a host where nothing is wrong.
-  if (absl::Status usable = ValidateHostRoot(host_root); !usable.ok()) {
-    err << "doctor: " << usable.message() << "\n" << flags.Usage(kSummary);
+  if (absl::Status usable = doctor::ValidateHostRoot(main.HostRoot()); !usable.ok()) {
+    err << "doctor: " << usable.message() << "\n" << main.Flags().Usage(kSummary);
     return kExitUsage;
   }
-  const DoctorReport report = RunDoctorChecks(host::HostRoot(host_root));
+  const DoctorReport report = doctor::RunDoctorChecks(host::HostRoot(main.HostRoot()));
   if (json) {
     PrintJson(report, out);
   } else {

@@ -4,14 +4,13 @@
 #include <chrono>
 #include <iostream>
 
-#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 
-#include "cli/dispatcher.h"
-#include "cli/flag_parser.h"
-#include "cli/signals.h"
+#include "api/labels.h"
+#include "cli/agent_main.h"
 #include "cli/subcommands.h"
+#include "common/clock.h"
 #include "kube/resource.h"
-#include "kube/rest_client.h"
 #include "operator/active_policy.h"
 #include "operator/fleet_status.h"
 
@@ -24,38 +23,27 @@ constexpr char kSummary[] =
     "with --wait, waits up to that many seconds for it.";
 
 int RunStatus(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string kubeconfig;
-  std::string wait = "0";
-  FlagParser flags("status");
-  flags.String("kubeconfig", &kubeconfig, "default: in-cluster, then $KUBECONFIG");
-  flags.String("wait", &wait, "seconds to wait for the policy to be ready; 0: answer at once");
-  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
-  int wait_seconds = 0;
-  if (!absl::SimpleAtoi(wait, &wait_seconds) || wait_seconds < 0) {
-    err << "status: --wait is whole seconds\n";
-    return kExitUsage;
-  }
-  absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
-      kube::ConnectToApiServer({.kubeconfig = kubeconfig});
-  if (!client.ok()) {
-    err << "status: " << client.status().message() << "\n";
-    return 1;
-  }
-  common::StopSignal stop;
-  StopOnSignals signals(stop);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  AgentMain main("status", kSummary, out, err);
+  main.KubeconfigFlag();
+  const int& wait_seconds =
+      main.SecondsFlag("wait", 0, "seconds to wait for the policy to be ready; 0: answer at once",
+                       "--wait is whole seconds");
+  if (std::optional<int> exit = main.Parse(args)) return *exit;
+  absl::StatusOr<kube::RestClient*> client = main.Api();
+  if (!client.ok()) return main.Failure(client.status().message());
+  main.CatchSignals();
+  const common::Clock& clock = common::SteadyClock::Instance();
+  const common::Clock::TimePoint until = clock.Now() + std::chrono::seconds(wait_seconds);
   while (true) {
     absl::StatusOr<kube::ListPage> policies = (*client)->ListAll(op::kClusterPolicies, "");
-    absl::StatusOr<kube::ListPage> nodes = (*client)->ListAll(
-        kube::resources::kNodes, "", {.label_selector = "nvidia.com/gpu.present=true"});
+    absl::StatusOr<kube::ListPage> nodes =
+        (*client)->ListAll(kube::resources::kNodes, "",
+                           {.label_selector = absl::StrCat(api::kGpuPresentLabel, "=true")});
     if (!policies.ok() || !nodes.ok()) {
-      err << "status: " << (!policies.ok() ? policies.status().message() : nodes.status().message())
-          << "\n";
-      return 1;
+      return main.Failure(!policies.ok() ? policies.status().message() : nodes.status().message());
     }
     const op::FleetStatus fleet = op::SummarizeFleet(policies->items, nodes->items);
-    if (fleet.ready || std::chrono::steady_clock::now() >= until ||
-        stop.SleepFor(std::chrono::seconds(1))) {
+    if (fleet.ready || clock.Now() >= until || main.Stop().SleepFor(std::chrono::seconds(1))) {
       out << fleet.text;
       return fleet.ready ? 0 : 1;
     }

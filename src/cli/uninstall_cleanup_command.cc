@@ -2,14 +2,8 @@
 
 #include <iostream>
 
-#include "absl/strings/numbers.h"
-
-#include "cli/dispatcher.h"
-#include "cli/flag_parser.h"
-#include "cli/signals.h"
+#include "cli/agent_main.h"
 #include "cli/subcommands.h"
-#include "common/logger.h"
-#include "kube/rest_client.h"
 #include "operator/uninstall_cleanup.h"
 
 namespace gpuop::cli {
@@ -23,30 +17,20 @@ constexpr char kSummary[] =
 
 int RunUninstallCleanup(const std::vector<std::string>& args, std::ostream& out,
                         std::ostream& err) {
-  std::string kubeconfig;
+  AgentMain main("uninstall-cleanup", kSummary, out, err);
+  constexpr char kRefusal[] = "--pods-timeout is whole seconds, --log-format text or json";
   std::string ns = EnvOr("OPERATOR_NAMESPACE", "gpu-operator");
   std::string deployment = "gpuop-operator";
-  std::string timeout = "200";
-  std::string log_format = EnvOr("LOG_FORMAT", "text");
-  FlagParser flags("uninstall-cleanup");
-  flags.String("kubeconfig", &kubeconfig, "default: in-cluster, then $KUBECONFIG");
-  flags.String("namespace", &ns, "the operator's namespace ($OPERATOR_NAMESPACE)");
-  flags.String("operator-deployment", &deployment, "the operator's Deployment");
-  flags.String("pods-timeout", &timeout, "seconds to wait for the operand pods to stop");
-  flags.String("log-format", &log_format, "json or text ($LOG_FORMAT)");
-  if (std::optional<int> exit = flags.ParseOrExit(args, kSummary, out, err)) return *exit;
-  int timeout_seconds = 0;
-  common::LogFormat format;
-  if (!absl::SimpleAtoi(timeout, &timeout_seconds) || timeout_seconds < 0 ||
-      !common::ParseLogFormat(log_format, format)) {
-    err << "uninstall-cleanup: --pods-timeout is whole seconds, --log-format text or json\n";
-    return kExitUsage;
-  }
-  common::StopSignal stop;
-  StopOnSignals signals(stop);
-  common::Logger log(err, format);
-  absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
-      kube::ConnectToApiServer({.kubeconfig = kubeconfig});
+  main.KubeconfigFlag();
+  main.Flags().String("namespace", &ns, "the operator's namespace ($OPERATOR_NAMESPACE)");
+  main.Flags().String("operator-deployment", &deployment, "the operator's Deployment");
+  const int& timeout_seconds = main.SecondsFlag(
+      "pods-timeout", 200, "seconds to wait for the operand pods to stop", kRefusal);
+  main.LogFormatFlag("json or text ($LOG_FORMAT)", "text", "LOG_FORMAT", kRefusal);
+  if (std::optional<int> exit = main.Parse(args)) return *exit;
+  main.CatchSignals();
+  common::Logger& log = main.Log();
+  absl::StatusOr<kube::RestClient*> client = main.Api();
   if (!client.ok()) {
     log.Error("no Kubernetes API to talk to", {{"error", std::string(client.status().message())}});
     return 1;
@@ -56,7 +40,7 @@ int RunUninstallCleanup(const std::vector<std::string>& args, std::ostream& out,
                               {.operator_namespace = ns,
                                .operator_deployment = deployment,
                                .pods_timeout = std::chrono::seconds(timeout_seconds)},
-                              stop);
+                              main.Stop());
   if (!cleaned.ok()) {
     log.Error("cleanup failed", {{"error", std::string(cleaned.message())}});
     return 1;

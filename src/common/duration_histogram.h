@@ -5,7 +5,7 @@
 // it into their own format; nothing here knows Prometheus.
 //
 //   DurationHistogram reconciles;
-//   reconciles.Observe(std::chrono::steady_clock::now() - start);
+//   reconciles.Observe(clock.Now() - start);  // clock: a common::Clock
 //   DurationHistogram::Snapshot s = reconciles.Read();
 
 #include <array>

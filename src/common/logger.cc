@@ -44,6 +44,7 @@ void Logger::Error(std::string_view message, std::initializer_list<Field> fields
 
 void Logger::Write(std::string_view level, std::string_view message,
                    std::initializer_list<Field> fields) {
+  // wall-clock: log lines carry the time of day.
   const std::string time =
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;

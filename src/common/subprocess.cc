@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/clock.h"
 #include "common/unique_fd.h"
 
 namespace gpuop::common {
@@ -110,12 +111,12 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   size_t stdin_written = 0;
 
   ProcessResult result;
-  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  const Clock& clock = SteadyClock::Instance();
+  const auto deadline = clock.Now() + options.timeout;
   bool timed_out = false;
   char buffer[16384];
   while (out->read.Valid() || err->read.Valid()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.Now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -152,7 +153,7 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   while (!timed_out) {
     const pid_t done = ::waitpid(pid, &wait_status, WNOHANG);
     if (done == pid || (done < 0 && errno != EINTR)) break;
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (clock.Now() >= deadline) {
       timed_out = true;
       break;
     }

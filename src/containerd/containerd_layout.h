@@ -2,7 +2,8 @@
 
 // Where a node's containerd reads its config, how gpuop may add its drop-in to it, which systemd
 // unit runs it and where its socket is. Plain containerd and the distributions that embed their
-// own differ (reference/kata-cdi-kubelet.md §4.2):
+// own differ, as kata-deploy also handles them (kata-containers main, Aug 2026:
+// tools/packaging/kata-deploy/binary/src/runtime/containerd.rs):
 //   - containerd, microk8s: gpuop adds one `imports` entry to the main config (microk8s: to the
 //     template its containerd.toml is rendered from at every start);
 //   - k3s, rke2: containerd.toml is rendered from a template at every start, so an edit would be

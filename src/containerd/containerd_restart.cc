@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
+#include "common/clock.h"
 #include "common/files.h"
 #include "common/unique_fd.h"
 #include "containerd/systemd_units.h"
@@ -58,8 +59,9 @@ absl::Status RestartBySignal(const host::HostRoot& root, const RestartOptions& o
                      " (the agent needs hostPID to see the host's containerd)"));
   }
   // Until the old process has let go of the socket, a connection would reach it.
-  const auto until = std::chrono::steady_clock::now() + options.timeout;
-  while (::kill(*pid, 0) == 0 && std::chrono::steady_clock::now() < until) {
+  const common::Clock& clock = common::SteadyClock::Instance();
+  const auto until = clock.Now() + options.timeout;
+  while (::kill(*pid, 0) == 0 && clock.Now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   absl::Status back = WaitForSocket(socket, options.timeout);
@@ -88,10 +90,11 @@ absl::StatusOr<int> SocketPeerPid(const std::string& path) {
 }
 
 absl::Status WaitForSocket(const std::string& path, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
+  const common::Clock& clock = common::SteadyClock::Instance();
+  const auto until = clock.Now() + timeout;
   while (true) {
     if (Connect(path).Valid()) return absl::OkStatus();
-    if (std::chrono::steady_clock::now() >= until) {
+    if (clock.Now() >= until) {
       return absl::DeadlineExceededError(
           absl::StrCat("containerd's socket ", path, " takes no connections after ",
                        std::chrono::duration_cast<std::chrono::seconds>(timeout).count(), " s"));

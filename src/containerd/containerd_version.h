@@ -2,8 +2,9 @@
 
 // Which containerd a node runs, from `containerd --version`. The release decides the config
 // schema (2 for 1.x, 3 for 2.x), whether CDI exists (1.7+), and whether an imported file merges
-// into a plugin's settings (2.x) or replaces them whole (1.x) (reference/kata-cdi-kubelet.md
-// §3.6, §4.1, §4.2).
+// into a plugin's settings (2.x) or replaces them whole (1.x) (containerd release/1.6 to
+// release/2.3 sources: the config loader's imports, the CRI plugin's enable_cdi, off by default
+// in 1.7 and on from 2.0).
 
 #include <string>
 

@@ -1,11 +1,13 @@
 #pragma once
 
 // The containerd drop-in gpuop imports: one Kata runtime handler per runtime class, with the
-// keys the Kata shim reads (reference/kata-cdi-kubelet.md §4.1–4.2), and CDI turned on where
-// containerd has it. On containerd 1.x an imported file's table for a plugin replaces the main
-// config's table for that plugin whole (seen with Debian's 1.6.20: a drop-in adding a runtime
-// dropped the stock CNI paths), so there the drop-in carries the user's own CRI table with the
-// handlers added to it; on 2.x it holds only what gpuop adds.
+// keys the Kata shim reads (containerd's CRI runtime options, internal/cri/config/config.go,
+// as kata-deploy fills them: runtime_type, privileged_without_host_devices, pod_annotations
+// "io.katacontainers.*", options.ConfigPath), and CDI turned on where containerd has it.
+// On containerd 1.x an imported file's table for a plugin replaces the main config's table for
+// that plugin whole (seen with Debian's 1.6.20: a drop-in adding a runtime dropped the stock CNI
+// paths), so there the drop-in carries the user's own CRI table with the handlers added to it;
+// on 2.x it holds only what gpuop adds.
 
 #include <string>
 #include <vector>

@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include <systemd/sd-bus.h>
 
+#include "common/clock.h"
+
 namespace gpuop::containerd {
 namespace {
 
@@ -140,7 +142,8 @@ absl::Status SystemdUnits::Restart(const std::string& unit, std::chrono::millise
     }
     job = path;
   }
-  const auto until = std::chrono::steady_clock::now() + timeout;
+  const common::Clock& clock = common::SteadyClock::Instance();
+  const auto until = clock.Now() + timeout;
   while (!finished.contains(job)) {
     r = sd_bus_process(bus_, nullptr);
     if (r < 0) {
@@ -148,7 +151,7 @@ absl::Status SystemdUnits::Restart(const std::string& unit, std::chrono::millise
           absl::StrCat("systemd's D-Bus went away while restarting ", unit, ": ", Errno(r)));
     }
     if (r > 0) continue;  // Handled a message; there may be more.
-    const auto left = until - std::chrono::steady_clock::now();
+    const auto left = until - clock.Now();
     if (left <= std::chrono::milliseconds(0)) {
       return absl::DeadlineExceededError(absl::StrCat(
           "systemd has not finished restarting ", unit, " after ",

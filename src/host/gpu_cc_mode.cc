@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
+#include "common/clock.h"
 #include "common/unique_fd.h"
 
 namespace gpuop::host {
@@ -118,13 +119,13 @@ class Bar0 {
 
 absl::Status WaitForBoot(const Bar0& bar0, const PciDevice& device, const CcRegisters& registers,
                          std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
+  const auto until = common::SteadyClock::Instance().Now() + timeout;
   const uint32_t offset = registers.boot_complete;
   uint32_t value = 0;
   while ((value = bar0.Read32(offset)) != kBootCompleteSuccess) {
     // All ones will not turn into a boot: the device does not decode its memory.
     if (value == 0xffffffff) return bar0.Register(offset).status();
-    if (std::chrono::steady_clock::now() >= until) {
+    if (common::SteadyClock::Instance().Now() >= until) {
       return absl::DeadlineExceededError(absl::StrFormat(
           "%s %s (%s) has not finished booting after %d ms (boot-complete register 0x%x reads "
           "0x%x, not 0x%x)",
@@ -137,33 +138,23 @@ absl::Status WaitForBoot(const Bar0& bar0, const PciDevice& device, const CcRegi
   return absl::OkStatus();
 }
 
-CcMode DecodeCcBits(uint32_t value) {
+std::optional<api::CcMode> DecodeCcBits(uint32_t value) {
   switch (value & 0x3) {
     case 0x0:
-      return CcMode::kOff;
+      return api::CcMode::kOff;
     case 0x1:
-      return CcMode::kOn;
+      return api::CcMode::kOn;
     case 0x3:
-      return CcMode::kDevtools;
+      return api::CcMode::kDevtools;
     default:
-      return CcMode::kInvalidDevtoolsOnly;
+      return std::nullopt;
   }
 }
 
 }  // namespace
 
-std::string_view CcModeName(CcMode mode) {
-  switch (mode) {
-    case CcMode::kOff:
-      return "off";
-    case CcMode::kOn:
-      return "on";
-    case CcMode::kDevtools:
-      return "devtools";
-    case CcMode::kInvalidDevtoolsOnly:
-      return "invalid-devtools-only-fix-by-setting-cc-mode";
-  }
-  return "off";
+std::string_view CcModeWord(std::optional<api::CcMode> mode) {
+  return mode.has_value() ? api::CcModeName(*mode) : "invalid-devtools-only-fix-by-setting-cc-mode";
 }
 
 std::optional<CcRegisters> CcRegistersOf(const PciDevice& device) {

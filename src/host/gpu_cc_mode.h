@@ -19,15 +19,15 @@
 
 #include "absl/status/statusor.h"
 
+#include "api/cc_mode.h"
 #include "host/host_root.h"
 #include "host/pci_device.h"
 
 namespace gpuop::host {
 
-enum class CcMode { kOff, kOn, kDevtools, kInvalidDevtoolsOnly };
-
-// "off", "on", "devtools", "invalid-devtools-only-fix-by-setting-cc-mode" (the tool's words).
-std::string_view CcModeName(CcMode mode);
+// A mode read as a word: its name (api::CcModeName), or for none the tool's word for the invalid
+// state of the mode bits, "invalid-devtools-only-fix-by-setting-cc-mode".
+std::string_view CcModeWord(std::optional<api::CcMode> mode);
 
 // BAR0 offsets and values (32-bit little-endian registers), as gpu-admin-tools 2025.11.21 has
 // them.
@@ -63,8 +63,16 @@ bool SupportsCcMode(const PciDevice& device);  // Hopper or Blackwell GPU.
 bool SupportsPpcie(const PciDevice& device);   // Hopper GPU, or an NVSwitch.
 
 struct GpuCcState {
-  CcMode cc = CcMode::kOff;  // GPUs only; kOff for an NVSwitch.
+  // The mode bits: kOff, kOn or kDevtools; none for 10, an invalid devtools-only state that no
+  // label asks for and only setting a mode ends. kOff for an NVSwitch, which has no CC mode.
+  // Never kPpcie: PPCIe is a bit of its own.
+  std::optional<api::CcMode> cc = api::CcMode::kOff;
   bool ppcie = false;
+
+  // The device's mode as nvidia.com/cc.mode names it: kPpcie when PPCIe is on, else `cc`.
+  std::optional<api::CcMode> Mode() const {
+    return ppcie ? std::optional<api::CcMode>(api::CcMode::kPpcie) : cc;
+  }
 };
 
 // The device's active modes (after its last reset). FailedPrecondition for a device that

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <string_view>
 
+#include "common/clock.h"
+
 namespace gpuop::host {
 namespace {
 
@@ -47,11 +49,11 @@ absl::StatusOr<UeventMonitor> UeventMonitor::Open() {
 
 bool UeventMonitor::WaitForPciEvent(const common::StopSignal& stop,
                                     std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const common::Clock& clock = common::SteadyClock::Instance();
+  const auto deadline = clock.Now() + timeout;
   char buffer[8192];
   while (!stop.Stopped()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.Now());
     if (left.count() <= 0) return false;
     pollfd watched{.fd = socket_.Get(), .events = POLLIN, .revents = 0};
     const int ready =

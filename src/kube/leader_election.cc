@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/clock.h"
 #include "common/status_macros.h"
 #include "kube/api_error.h"
 #include "kube/informer.h"
@@ -66,10 +67,11 @@ void LeaderElector::WaitForLeaseChange(const common::StopSignal& stop,
                                        std::chrono::milliseconds timeout) {
   // Short slices so that `stop` is noticed quickly too.
   constexpr auto kSlice = std::chrono::milliseconds(100);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const common::Clock& clock = common::SteadyClock::Instance();
+  const auto deadline = clock.Now() + timeout;
   absl::MutexLock lock(&mu_);
   while (!lease_changed_ && !stop.Stopped()) {
-    const auto left = deadline - std::chrono::steady_clock::now();
+    const auto left = deadline - clock.Now();
     if (left <= std::chrono::milliseconds(0)) break;
     mu_.AwaitWithTimeout(absl::Condition(&lease_changed_),
                          absl::FromChrono(std::min<std::chrono::nanoseconds>(left, kSlice)));
@@ -78,6 +80,7 @@ void LeaderElector::WaitForLeaseChange(const common::StopSignal& stop,
 }
 
 absl::StatusOr<LeaderElector::Attempt> LeaderElector::TryAcquireOrRenew() {
+  const common::Clock& clock = common::SteadyClock::Instance();
   const std::string now = MicroTimeNow();
   const int64_t duration_seconds = static_cast<int64_t>(
       std::ceil(std::chrono::duration<double>(config_.lease_duration).count()));
@@ -103,7 +106,7 @@ absl::StatusOr<LeaderElector::Attempt> LeaderElector::TryAcquireOrRenew() {
       return created;
     }
     observed_ = mine;
-    observed_at_ = std::chrono::steady_clock::now();
+    observed_at_ = clock.Now();
     return Attempt::kHeld;
   }
   if (!lease.ok()) return lease.status();
@@ -114,12 +117,12 @@ absl::StatusOr<LeaderElector::Attempt> LeaderElector::TryAcquireOrRenew() {
                        IntField(spec, "leaseTransitions")};
   if (current != observed_) {
     observed_ = current;
-    observed_at_ = std::chrono::steady_clock::now();
+    observed_at_ = clock.Now();
   }
   const bool held_by_other = !current.holder.empty() && current.holder != config_.identity;
   // The holder's lease runs until lease_duration after we saw it renewed, by our own clock.
   const auto held_for = std::chrono::seconds(std::max<int64_t>(current.lease_duration_seconds, 1));
-  if (held_by_other && std::chrono::steady_clock::now() < observed_at_ + held_for) {
+  if (held_by_other && clock.Now() < observed_at_ + held_for) {
     return Attempt::kHeldByOther;
   }
 
@@ -145,7 +148,7 @@ absl::StatusOr<LeaderElector::Attempt> LeaderElector::TryAcquireOrRenew() {
     return written.status();
   }
   observed_ = next;
-  observed_at_ = std::chrono::steady_clock::now();
+  observed_at_ = clock.Now();
   return Attempt::kHeld;
 }
 
@@ -180,6 +183,7 @@ void LeaderElector::Release() {
 void LeaderElector::Run(const common::StopSignal& stop,
                         const std::function<void()>& on_started_leading,
                         const std::function<void()>& on_stopped_leading) {
+  bool acquired = false;
   {
     // Standbys follow the Lease so that a release (or a deletion) is noticed at once.
     Informer<bool> lease_watch(
@@ -197,19 +201,28 @@ void LeaderElector::Run(const common::StopSignal& stop,
                       attempt.status());
       } else {
         ReportAnswered();
-        if (*attempt == Attempt::kHeld) break;
+        if (*attempt == Attempt::kHeld) {
+          acquired = true;
+          break;
+        }
         ReportHolder();
       }
       WaitForLeaseChange(stop, config_.retry_period);
     }
+  }  // The lease watch stops here, which may take a second (its watch call ends).
+  if (stop.Stopped()) {
+    // A stop while the watch ended, after the lease was taken: give it back, or the standbys
+    // wait a whole lease duration for a leader that never led.
+    if (acquired) Release();
+    return;
   }
-  if (stop.Stopped()) return;
 
   log_.Info("leader election: acquired the lease; leading",
             {{"lease", LeaseKey()}, {"identity", config_.identity}});
   SetLeader(true);
   if (on_started_leading) on_started_leading();
-  auto renewed_at = std::chrono::steady_clock::now();
+  const common::Clock& clock = common::SteadyClock::Instance();
+  auto renewed_at = clock.Now();
   while (true) {
     if (stop.SleepFor(config_.retry_period)) {
       Release();
@@ -218,7 +231,7 @@ void LeaderElector::Run(const common::StopSignal& stop,
     const absl::StatusOr<Attempt> attempt = TryAcquireOrRenew();
     if (attempt.ok() && *attempt == Attempt::kHeld) {
       ReportAnswered();
-      renewed_at = std::chrono::steady_clock::now();
+      renewed_at = clock.Now();
       continue;
     }
     // Someone else holds it: we are no longer the leader, whatever the deadline says.
@@ -233,7 +246,7 @@ void LeaderElector::Run(const common::StopSignal& stop,
     }
     ReportFailure("leader election: cannot renew the lease; will retry until the renew deadline",
                   attempt.status());
-    if (std::chrono::steady_clock::now() - renewed_at >= config_.renew_deadline) {
+    if (clock.Now() - renewed_at >= config_.renew_deadline) {
       log_.Error("leader election: lost the lease: not renewed within the renew deadline",
                  {{"lease", LeaseKey()},
                   {"identity", config_.identity},

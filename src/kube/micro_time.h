@@ -9,6 +9,7 @@
 namespace gpuop::kube {
 
 std::string FormatMicroTime(std::chrono::system_clock::time_point time);
+// wall-clock: MicroTime is a time of day, compared across machines (a Lease's renewTime).
 inline std::string MicroTimeNow() { return FormatMicroTime(std::chrono::system_clock::now()); }
 
 }  // namespace gpuop::kube

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/clock.h"
 #include "common/status_macros.h"
 #include "kube/api_error.h"
 
@@ -128,11 +129,12 @@ absl::Status Reflector::WatchOnce(const common::StopSignal& stop, bool& made_pro
 }
 
 void Reflector::Run(const common::StopSignal& stop) {
+  const common::Clock& clock = common::SteadyClock::Instance();
   std::chrono::milliseconds backoff = options_.min_backoff;
   while (!stop.Stopped()) {
     absl::Status status;
     bool made_progress = false;
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = clock.Now();
     if (resource_version_.empty()) status = ListOnce();
     if (status.ok()) status = WatchOnce(stop, made_progress);
     if (stop.Stopped()) break;
@@ -140,7 +142,7 @@ void Reflector::Run(const common::StopSignal& stop) {
 
     if (status.ok()) {
       // The server ended the watch as it does every few minutes: watch again from where we are.
-      if (made_progress || std::chrono::steady_clock::now() - started >= kShortestHealthyWatch) {
+      if (made_progress || clock.Now() - started >= kShortestHealthyWatch) {
         continue;
       }
     } else {

@@ -17,7 +17,8 @@
 
 namespace gpuop::op {
 
-inline const kube::Resource kClusterPolicies{"nvidia.com", "v1", "clusterpolicies", false};
+inline const kube::Resource kClusterPolicies{api::kClusterPolicyGroup, api::kClusterPolicyVersion,
+                                             "clusterpolicies", false};
 
 // A ClusterPolicy as the informer caches it: parsed, or why it could not be.
 struct PolicyView {

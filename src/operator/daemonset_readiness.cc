@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "api/labels.h"
 #include "operator/operand_renderer.h"
 
 namespace gpuop::op {
@@ -17,9 +18,9 @@ int64_t IntAt(kube::JsonElement object, std::initializer_list<std::string_view> 
 
 DaemonSetView ProjectDaemonSet(kube::JsonElement object) {
   return {
-      .state = std::string(kube::StringAt(object, {"metadata", "labels", kStateLabel})),
-      .applied_hash =
-          std::string(kube::StringAt(object, {"metadata", "annotations", kAppliedHashAnnotation})),
+      .state = std::string(kube::StringAt(object, {"metadata", "labels", api::kOperandStateLabel})),
+      .applied_hash = std::string(
+          kube::StringAt(object, {"metadata", "annotations", api::kAppliedHashAnnotation})),
       .generation = IntAt(object, {"metadata", "generation"}),
       .observed_generation = IntAt(object, {"status", "observedGeneration"}),
       .desired = IntAt(object, {"status", "desiredNumberScheduled"}),

@@ -1,7 +1,7 @@
 #pragma once
 
-// When an operand DaemonSet counts as rolled out (reference/gpu-operator.md §3.3, the rule of
-// NVIDIA's newer state framework): the controller has seen the current spec
+// When an operand DaemonSet counts as rolled out (the rule of NVIDIA GPU Operator v26.7's newer
+// state framework, internal/state/state_skel.go): the controller has seen the current spec
 // (observedGeneration), and every node that should run a pod runs an updated, available one.
 // No node to run on is ready too (a cluster without vm-passthrough nodes).
 

@@ -79,12 +79,11 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes) {
         }
         std::string name = key.substr(std::string_view(api::kDeployLabelPrefix).size());
         // A paused operand shows its pause: it is not running now.
-        if (absl::StrContains(value.get<std::string>(), "paused"))
-          absl::StrAppend(&name, "(paused)");
+        if (api::IsPausedValue(value.get<std::string>())) absl::StrAppend(&name, "(paused)");
         operands.push_back(std::move(name));
       }
       std::sort(operands.begin(), operands.end());
-      const std::string cc_state = kube::StringField(labels, "nvidia.com/cc.mode.state");
+      const std::string cc_state = kube::StringField(labels, api::kCcModeStateLabel);
       rows.push_back({kube::StringField(kube::ObjectField(node, "metadata"), "name"),
                       TextOr(labels, api::kWorkloadConfigLabel, "(default)"),
                       operands.empty() ? "-" : absl::StrJoin(operands, ","),

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/labels.h"
+#include "common/clock.h"
 #include "kube/json_element.h"
 #include "operator/policy_status.h"
 
@@ -22,8 +23,14 @@ constexpr std::chrono::seconds kStatusDelay{1};
 }  // namespace
 
 NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRecorder& recorder,
-                                         common::Logger& log, NodeLabelControllerOptions options)
-    : client_(client), recorder_(recorder), log_(log), options_(std::move(options)) {
+                                         common::Logger& log,
+                                         const kube::Informer<PolicyView>& policies,
+                                         NodeLabelControllerOptions options)
+    : client_(client),
+      recorder_(recorder),
+      log_(log),
+      options_(std::move(options)),
+      policies_(policies) {
   const auto enqueue = [this](const std::string& key) { queue_.Add(key); };
   nodes_ = std::make_unique<kube::Informer<NodeView>>(
       client_, kube::resources::kNodes, "", kube::ListWatchOptions{.metadata_only = true},
@@ -37,23 +44,19 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
         return view;
       },
       kube::InformerHandlers{.on_add = enqueue, .on_update = enqueue, .on_delete = enqueue});
-  const auto everything = [this](const std::string&) {
-    EnqueueAllNodes();
-    queue_.Add(kStatusKey);
-  };
-  policies_ = std::make_unique<kube::Informer<PolicyView>>(
-      client_, kClusterPolicies, "", kube::ListWatchOptions{}, ProjectPolicy,
-      kube::InformerHandlers{
-          .on_add = everything, .on_update = everything, .on_delete = everything});
+}
+
+void NodeLabelController::OnPolicyChanged() {
+  EnqueueAllNodes();
+  queue_.Add(kStatusKey);
 }
 
 NodeLabelController::~NodeLabelController() { Stop(); }
 
 bool NodeLabelController::Start(std::chrono::milliseconds sync_timeout) {
   nodes_->Start();
-  policies_->Start();
-  if (!nodes_->WaitForSync(sync_timeout) || !policies_->WaitForSync(sync_timeout)) {
-    log_.Error("node and ClusterPolicy caches did not fill; is the API reachable?",
+  if (!nodes_->WaitForSync(sync_timeout)) {
+    log_.Error("the node cache did not fill; is the API reachable?",
                {{"timeout_ms", absl::StrCat(sync_timeout.count())}});
     Stop();
     return false;
@@ -79,26 +82,10 @@ void NodeLabelController::Stop() {
   workers_.clear();
   if (resync_.joinable()) resync_.join();
   nodes_->Stop();
-  policies_->Stop();
 }
 
 void NodeLabelController::EnqueueAllNodes() {
   for (const std::string& key : nodes_->Keys()) queue_.Add(key);
-}
-
-void NodeLabelController::OnPolicyEvent(const std::string& key, bool spec_may_have_changed) {
-  const std::optional<PolicyView> view = policies_->Get(key);
-  {
-    absl::MutexLock lock(&mu_);
-    const int64_t generation = view ? view->generation : -1;
-    auto [it, inserted] = policy_generations_.try_emplace(key, generation);
-    if (!inserted && it->second != generation) spec_may_have_changed = true;
-    it->second = generation;
-    if (!view) policy_generations_.erase(key);
-  }
-  // Our own status writes come back as updates of the same generation: no node is affected.
-  if (spec_may_have_changed) EnqueueAllNodes();
-  queue_.Add(kStatusKey);
 }
 
 void NodeLabelController::RunResync() {
@@ -107,9 +94,10 @@ void NodeLabelController::RunResync() {
 
 void NodeLabelController::RunWorker() {
   while (std::optional<std::string> key = queue_.Get()) {
-    const auto started = std::chrono::steady_clock::now();
+    const common::Clock& clock = common::SteadyClock::Instance();
+    const auto started = clock.Now();
     absl::Status reconciled = *key == kStatusKey ? WriteStatuses() : Reconcile(*key);
-    stats_.reconcile_duration.Observe(std::chrono::steady_clock::now() - started);
+    stats_.reconcile_duration.Observe(clock.Now() - started);
     ++stats_.reconciles;
     if (reconciled.ok()) {
       queue_.Forget(*key);
@@ -128,7 +116,7 @@ void NodeLabelController::RefreshStatus() { queue_.AddAfter(kStatusKey, kStatusD
 
 std::optional<api::ClusterPolicy> NodeLabelController::ActivePolicy() const {
   std::vector<PolicyView> views;
-  policies_->ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
+  policies_.ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
   return op::ActivePolicy(views);
 }
 
@@ -234,7 +222,7 @@ absl::Status NodeLabelController::WriteStatuses() {
     if (!not_yet_reconciled_.empty()) return absl::OkStatus();  // Re-added by the last one.
   }
   std::vector<PolicyView> views;
-  policies_->ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
+  policies_.ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
   const std::optional<std::string> active = ActivePolicyName(views);
   if (!active) return absl::OkStatus();
   PolicyFacts facts{.active_name = *active, .operator_namespace = options_.operator_namespace};
@@ -248,6 +236,7 @@ absl::Status NodeLabelController::WriteStatuses() {
     facts.invalid_nodes = invalid_nodes_;
     for (const auto& [node, workload] : workload_of_node_) ++facts.gpu_nodes_by_workload[workload];
   }
+  // wall-clock: a timestamp written into the status, read by people and other tools.
   const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   absl::Status first_error;
   for (const PolicyView& view : views) {

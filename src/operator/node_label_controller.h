@@ -64,20 +64,25 @@ struct NodeLabelStats {
 
 class NodeLabelController {
  public:
+  // `policies` is the operator's one ClusterPolicy cache (OperatorControllers owns and starts
+  // it, and calls OnPolicyChanged on its events).
   NodeLabelController(kube::RestClient& client, kube::EventRecorder& recorder, common::Logger& log,
+                      const kube::Informer<PolicyView>& policies,
                       NodeLabelControllerOptions options);
   ~NodeLabelController();
   NodeLabelController(const NodeLabelController&) = delete;
   NodeLabelController& operator=(const NodeLabelController&) = delete;
 
-  // Starts the informers and, once both have listed, the worker. False when they did not
-  // list within `sync_timeout` (the API is unreachable); the controller is then stopped.
+  // Starts the node cache and, once it has listed, the workers. False when it did not list
+  // within `sync_timeout` (the API is unreachable); the controller is then stopped.
   bool Start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
   // Stops the worker and the informers; idempotent.
   void Stop();
 
   // Has the ClusterPolicy statuses brought up to date soon (the operand facts changed).
   void RefreshStatus();
+  // A ClusterPolicy came, changed or went: every node again, and the statuses.
+  void OnPolicyChanged();
 
   // The active ClusterPolicy, if any and if it parses.
   std::optional<api::ClusterPolicy> ActivePolicy() const;
@@ -93,9 +98,6 @@ class NodeLabelController {
     std::string uid;
   };
   void EnqueueAllNodes();
-  // A policy event: every node when a spec changed (or a policy came or went), the status
-  // always.
-  void OnPolicyEvent(const std::string& key, bool spec_may_have_changed);
   void RunWorker();
   void RunResync();
   absl::Status Reconcile(const std::string& node_name);
@@ -108,7 +110,7 @@ class NodeLabelController {
   const NodeLabelControllerOptions options_;
   kube::WorkQueue queue_;
   std::unique_ptr<kube::Informer<NodeView>> nodes_;
-  std::unique_ptr<kube::Informer<PolicyView>> policies_;
+  const kube::Informer<PolicyView>& policies_;
   std::vector<std::thread> workers_;
   std::thread resync_;
   common::StopSignal stop_;
@@ -117,7 +119,6 @@ class NodeLabelController {
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> invalid_nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> workload_of_node_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int64_t> policy_generations_ ABSL_GUARDED_BY(mu_);
   // Nodes not yet reconciled since Start. Status waits for them: written from a half-known
   // fleet it would be wrong, and a restart would write it only to write it back.
   std::set<std::string> not_yet_reconciled_ ABSL_GUARDED_BY(mu_);

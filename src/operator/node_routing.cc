@@ -6,7 +6,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 
 #include "api/labels.h"
 
@@ -14,8 +13,6 @@ namespace gpuop::op {
 namespace {
 
 namespace operand = api::operand;
-
-std::string DeployLabel(const char* name) { return absl::StrCat(api::kDeployLabelPrefix, name); }
 
 bool HasLabelWithPrefix(const kube::LabelSet& labels, std::string_view prefix) {
   bool found = false;
@@ -25,7 +22,8 @@ bool HasLabelWithPrefix(const kube::LabelSet& labels, std::string_view prefix) {
   return found;
 }
 
-// §2.1: the mig.capable label, else a product known to have MIG; never with a vGPU host driver.
+// NVIDIA's rule: the mig.capable label, else a product known to have MIG; never with a vGPU
+// host driver.
 bool MigCapable(const kube::LabelSet& labels) {
   if (!labels.Get(api::kVgpuHostDriverVersionLabel).value_or("").empty()) return false;
   if (std::optional<std::string_view> capable = labels.Get(api::kMigCapableLabel)) {
@@ -37,7 +35,8 @@ bool MigCapable(const kube::LabelSet& labels) {
          absl::StrContains(product, "a30");
 }
 
-// §2.4, with the kata/kubevirt device plugin chosen by the mode.
+// NVIDIA's per-workload table (gpuStateLabels), with the kata/kubevirt device plugin chosen by
+// the mode.
 std::set<std::string> DeployLabelsFor(api::Workload workload, const RoutingPolicy& policy,
                                       const kube::LabelSet& labels) {
   std::set<std::string> names;
@@ -72,7 +71,7 @@ std::set<std::string> DeployLabelsFor(api::Workload workload, const RoutingPolic
       break;
   }
   std::set<std::string> keys;
-  for (const std::string& name : names) keys.insert(DeployLabel(name.c_str()));
+  for (const std::string& name : names) keys.insert(api::DeployLabelOf(name));
   return keys;
 }
 
@@ -87,7 +86,7 @@ RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy) {
 NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy) {
   NodeRoute route;
 
-  // gpu.present (§2.2).
+  // gpu.present: NVIDIA's rule from NFD's PCI labels, and ours where NFD does not run.
   bool nfd_sees_gpu = false;
   for (const char* key : api::kNfdNvidiaPciLabels) {
     if (labels.Get(key) == "true") nfd_sees_gpu = true;
@@ -106,7 +105,7 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy) {
   route.operands_disabled = labels.Get(api::kDeployOperandsLabel) == "false";
   if (route.has_gpu && !route.operands_disabled) {
     if (!policy.sandbox_enabled) {
-      route.workload = api::Workload::kContainer;  // The node label is not consulted (§2.3).
+      route.workload = api::Workload::kContainer;  // Not the node label (getWorkloadConfig).
     } else if (std::optional<std::string_view> label = labels.Get(api::kWorkloadConfigLabel)) {
       route.workload = api::ParseWorkload(*label);
       if (!route.workload) route.invalid_workload = std::string(*label);
@@ -116,10 +115,10 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy) {
     if (route.workload) wanted = DeployLabelsFor(*route.workload, policy, labels);
   }
 
-  // §2.5: known keys not wanted go, whatever their value; wanted keys are added only where
-  // absent or empty, so a value another agent wrote (a pause) is left alone.
+  // NVIDIA's add/remove rule: known keys not wanted go, whatever their value; wanted keys are
+  // added only where absent or empty, so a value another agent wrote (a pause) is left alone.
   for (const char* name : api::kAllDeployOperands) {
-    const std::string key = DeployLabel(name);
+    const std::string key = api::DeployLabelOf(name);
     const std::optional<std::string_view> value = labels.Get(key);
     if (wanted.contains(key)) {
       if (!value || value->empty()) route.changes[key] = "true";

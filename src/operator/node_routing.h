@@ -2,7 +2,8 @@
 
 // Which workload a GPU node serves and which nvidia.com/gpu.deploy.<operand> labels it should
 // carry: a pure function from the node's labels and the policy to the label changes, so that
-// every case is a row in a table test (reference/gpu-operator.md §2). The reconciler reads the
+// every case is a row in a table test (NVIDIA GPU Operator v26.7, controllers/state_manager.go
+// and nodelabeling_controller.go: getWorkloadConfig, gpuStateLabels). The reconciler reads the
 // node, calls RouteNode, and patches what it returns.
 //
 // Where we differ from NVIDIA's operator, on purpose:

@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include "api/labels.h"
+#include "common/clock.h"
 #include "kube/api_error.h"
 #include "kube/json_fields.h"
 #include "operator/embedded_manifests.h"
@@ -22,7 +24,9 @@ constexpr char kReadinessKey[] = "readiness";
 constexpr std::chrono::seconds kRecheckDelay{2};
 constexpr char kNfdRulesState[] = "nfd-rules";
 
-std::string ManagedSelector() { return absl::StrCat(kManagedByLabel, "=", kManagedByValue); }
+std::string ManagedSelector() {
+  return absl::StrCat(api::kManagedByLabel, "=", api::kManagedByValue);
+}
 
 // Identifies an applied object across apply and list answers (list items carry no kind).
 std::string AppliedKey(const kube::Resource& resource, const std::string& ns,
@@ -39,25 +43,22 @@ std::string AppliedHashOf(const json& object) {
   const json& metadata = object.value("metadata", json::object());
   if (!metadata.is_object() || !metadata.contains("annotations")) return "";
   const json& annotations = metadata["annotations"];
-  return annotations.is_object() ? annotations.value(kAppliedHashAnnotation, "") : "";
+  return annotations.is_object() ? annotations.value(api::kAppliedHashAnnotation, "") : "";
 }
 
 std::string StateLabelOf(const json& object) {
   const json& metadata = object.value("metadata", json::object());
   if (!metadata.is_object() || !metadata.contains("labels")) return "";
   const json& labels = metadata["labels"];
-  return labels.is_object() ? labels.value(kStateLabel, "") : "";
+  return labels.is_object() ? labels.value(api::kOperandStateLabel, "") : "";
 }
 
 }  // namespace
 
 OperandController::OperandController(kube::RestClient& client, common::Logger& log,
+                                     const kube::Informer<PolicyView>& policies,
                                      OperandControllerOptions options)
-    : client_(client), log_(log), options_(std::move(options)) {
-  const auto apply = [this](const std::string&) { queue_.Add(kApplyKey); };
-  policies_ = std::make_unique<kube::Informer<PolicyView>>(
-      client_, kClusterPolicies, "", kube::ListWatchOptions{}, ProjectPolicy,
-      kube::InformerHandlers{.on_add = apply, .on_update = apply, .on_delete = apply});
+    : client_(client), log_(log), options_(std::move(options)), policies_(policies) {
   const auto readiness = [this](const std::string&) { queue_.Add(kReadinessKey); };
   daemonsets_ = std::make_unique<kube::Informer<DaemonSetView>>(
       client_, kube::resources::kDaemonSets, options_.render.operator_namespace,
@@ -67,11 +68,12 @@ OperandController::OperandController(kube::RestClient& client, common::Logger& l
 
 OperandController::~OperandController() { Stop(); }
 
+void OperandController::OnPolicyChanged() { queue_.Add(kApplyKey); }
+
 bool OperandController::Start(std::chrono::milliseconds sync_timeout) {
-  policies_->Start();
   daemonsets_->Start();
-  if (!policies_->WaitForSync(sync_timeout) || !daemonsets_->WaitForSync(sync_timeout)) {
-    log_.Error("ClusterPolicy and DaemonSet caches did not fill; is the API reachable?",
+  if (!daemonsets_->WaitForSync(sync_timeout)) {
+    log_.Error("the DaemonSet cache did not fill; is the API reachable?",
                {{"timeout_ms", absl::StrCat(sync_timeout.count())}});
     Stop();
     return false;
@@ -87,7 +89,6 @@ void OperandController::Stop() {
   queue_.ShutDown();
   if (worker_.joinable()) worker_.join();
   if (resync_.joinable()) resync_.join();
-  policies_->Stop();
   daemonsets_->Stop();
 }
 
@@ -111,9 +112,10 @@ void OperandController::RunWorker() {
     if (*key == kReadinessKey) {
       if (ReadinessPass()) queue_.AddAfter(kApplyKey, kRecheckDelay);
     } else {
-      const auto started = std::chrono::steady_clock::now();
+      const common::Clock& clock = common::SteadyClock::Instance();
+      const auto started = clock.Now();
       result = ApplyPass(*key == kForcedApplyKey);
-      stats_.apply_pass_duration.Observe(std::chrono::steady_clock::now() - started);
+      stats_.apply_pass_duration.Observe(clock.Now() - started);
     }
     if (result.ok()) {
       queue_.Forget(*key);
@@ -129,7 +131,7 @@ void OperandController::RunWorker() {
 
 std::optional<api::ClusterPolicy> OperandController::CurrentPolicy() const {
   std::vector<PolicyView> views;
-  policies_->ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
+  policies_.ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });
   return ActivePolicy(views);
 }
 
@@ -173,10 +175,10 @@ absl::StatusOr<bool> OperandController::ApplyObject(const json& object, bool for
     if (!current.ok() && !absl::IsNotFound(current.status())) return current.status();
     if (current.ok() &&
         kube::StringField(kube::ObjectField(kube::ObjectField(*current, "metadata"), "labels"),
-                          kManagedByLabel) != kManagedByValue) {
+                          api::kManagedByLabel) != api::kManagedByValue) {
       return absl::FailedPreconditionError(
-          absl::StrCat("RuntimeClass ", name, " exists and is not gpuop's (no ", kManagedByLabel,
-                       "=", kManagedByValue,
+          absl::StrCat("RuntimeClass ", name, " exists and is not gpuop's (no ",
+                       api::kManagedByLabel, "=", api::kManagedByValue,
                        "); it is left as it is. Rename the runtime class in the "
                        "ClusterPolicy, or delete that RuntimeClass"));
     }

@@ -58,16 +58,20 @@ struct OperandStats {
 
 class OperandController {
  public:
+  // `policies` is the operator's one ClusterPolicy cache (OperatorControllers owns and starts
+  // it, and calls OnPolicyChanged on its events).
   OperandController(kube::RestClient& client, common::Logger& log,
-                    OperandControllerOptions options);
+                    const kube::Informer<PolicyView>& policies, OperandControllerOptions options);
   ~OperandController();
   OperandController(const OperandController&) = delete;
   OperandController& operator=(const OperandController&) = delete;
 
-  // Starts the caches and, once they have listed, the worker; false (and stopped) when they
-  // did not list within `sync_timeout`.
+  // Starts the DaemonSet cache and, once it has listed, the worker; false (and stopped) when
+  // it did not list within `sync_timeout`.
   bool Start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
   void Stop();
+  // A ClusterPolicy came, changed or went: an apply pass.
+  void OnPolicyChanged();
 
   // nullopt until the first apply pass for the active policy's current generation finished.
   std::optional<OperandFacts> Facts() const;
@@ -94,7 +98,7 @@ class OperandController {
   common::Logger& log_;
   const OperandControllerOptions options_;
   kube::WorkQueue queue_;
-  std::unique_ptr<kube::Informer<PolicyView>> policies_;
+  const kube::Informer<PolicyView>& policies_;
   std::unique_ptr<kube::Informer<DaemonSetView>> daemonsets_;
   std::thread worker_;
   std::thread resync_;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
+#include "api/cc_mode.h"
 #include "api/labels.h"
 #include "kube/manifest.h"
 #include "operator/operand_states.h"
@@ -20,7 +21,7 @@ using nlohmann::json;
 using Variables = std::map<std::string, std::string>;
 
 constexpr char kRuntimeClassVariable[] = "${RUNTIME_CLASS}";
-constexpr char kDefaultCcMode[] = "off";  // No GPU reset unless someone asks for one.
+constexpr api::CcMode kDefaultCcMode = api::CcMode::kOff;  // No GPU reset unless asked for.
 
 uint64_t Fnv1a64(std::string_view bytes) {
   uint64_t hash = 0xcbf29ce484222325ULL;
@@ -109,7 +110,7 @@ void PlaceHostMountsUnder(json& pod, const std::string& root_fs) {
   }
 }
 
-// spec.daemonsets and the operand's section (§1.10), on a DaemonSet.
+// spec.daemonsets and the operand's section (NVIDIA's common operand fields), on a DaemonSet.
 bool StateEnabled(std::string_view name, const api::ClusterPolicy& policy) {
   for (const OperandState& state : OperandStates()) {
     if (state.name == name) return state.enabled(policy);
@@ -206,17 +207,19 @@ void LimitKataManagerSecrets(json& role, const api::ClusterPolicy& policy) {
 
 void Mark(json& object, const OperandState& state, const api::ClusterPolicy& policy) {
   json& metadata = object["metadata"];
-  metadata["labels"][kManagedByLabel] = kManagedByValue;
-  metadata["labels"][kStateLabel] = state.name;
-  metadata["ownerReferences"] = json::array({{{"apiVersion", "nvidia.com/v1"},
-                                              {"kind", "ClusterPolicy"},
+  metadata["labels"][api::kManagedByLabel] = api::kManagedByValue;
+  metadata["labels"][api::kOperandStateLabel] = state.name;
+  metadata["ownerReferences"] = json::array({{{"apiVersion", api::kClusterPolicyApiVersion},
+                                              {"kind", api::kClusterPolicyKind},
                                               {"name", policy.name},
                                               {"uid", policy.uid},
                                               {"controller", true},
                                               {"blockOwnerDeletion", true}}});
-  if (metadata.contains("annotations")) metadata["annotations"].erase(kAppliedHashAnnotation);
+  if (metadata.contains("annotations")) {
+    metadata["annotations"].erase(api::kAppliedHashAnnotation);
+  }
   const std::string hash = absl::StrFormat("%016x", Fnv1a64(object.dump()));
-  metadata["annotations"][kAppliedHashAnnotation] = hash;
+  metadata["annotations"][api::kAppliedHashAnnotation] = hash;
 }
 
 absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& policy,
@@ -226,7 +229,9 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
       {"NAMESPACE", context.operator_namespace},
       {"GPUOP_IMAGE", context.gpuop_image},
       {"DEFAULT_WORKLOAD", std::string(api::WorkloadName(policy.default_workload))},
-      {"DEFAULT_CC_MODE", policy.cc_default_mode.empty() ? kDefaultCcMode : policy.cc_default_mode},
+      {"DEFAULT_CC_MODE", policy.cc_default_mode.empty()
+                              ? std::string(api::CcModeName(kDefaultCcMode))
+                              : policy.cc_default_mode},
       {"KATA_MANAGER_CONFIG", KataManagerConfig(policy).dump()},
       {"CONTAINER_RUNTIME_CLASS", policy.container_runtime_class},
       {"ROOT_FS", policy.host_root_fs},

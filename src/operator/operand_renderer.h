@@ -3,8 +3,9 @@
 // Turns the operand manifests and a ClusterPolicy into the objects to apply: a pure function,
 // so every rule is a unit test. For each state: parse its manifests (YAML), fill the ${NAME}
 // variables in string values (never by pasting text, so a value cannot inject YAML), then the
-// per-DaemonSet transforms of reference/gpu-operator.md §1.10 (image, pull policy and secrets,
-// env, args, resources, spec.daemonsets), then the marks every object carries: our labels, a
+// per-DaemonSet transforms of the common operand fields of NVIDIA GPU Operator v26.7's
+// ClusterPolicy (api/nvidia/v1/clusterpolicy_types.go: image, pull policy and secrets, env,
+// args, resources, spec.daemonsets), then the marks every object carries: our labels, a
 // controller ownerReference to the ClusterPolicy, and the hash the applier compares.
 //
 //   std::vector<RenderedState> states = RenderOperands(policy, context, EmbeddedManifests());
@@ -19,13 +20,6 @@
 #include "operator/embedded_manifests.h"
 
 namespace gpuop::op {
-
-// Labels and annotations gpuop puts on what it applies.
-inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
-inline constexpr char kManagedByValue[] = "gpuop";
-inline constexpr char kStateLabel[] = "gpuop.io/state";
-// FNV-1a 64 of the rendered object without this annotation: equal means nothing to apply.
-inline constexpr char kAppliedHashAnnotation[] = "gpuop.io/applied-hash";
 
 struct RenderContext {
   std::string operator_namespace;
@@ -46,9 +40,9 @@ std::vector<RenderedState> RenderOperands(const api::ClusterPolicy& policy,
                                           const RenderContext& context,
                                           const std::vector<ManifestFile>& files);
 
-// The image a section names (§1.10): repository/image:version, repository/image@sha256:...,
-// or image alone when repository and version are both empty. InvalidArgument naming the
-// field otherwise.
+// The image a section names (NVIDIA's imagePath()): repository/image:version,
+// repository/image@sha256:..., or image alone when repository and version are both empty.
+// InvalidArgument naming the field otherwise.
 absl::StatusOr<std::string> OperandImage(const api::OperandSpec* spec, std::string_view spec_key);
 
 // "Always", "Never" or "IfNotPresent"; anything else (or nothing) is IfNotPresent, as the API's

@@ -1,8 +1,9 @@
 #pragma once
 
-// The operand states gpuop deploys, in the order NVIDIA's operator applies them
-// (reference/gpu-operator.md §3.1), and when each is on (§2.8). A state is a directory of
-// manifests under deployments/operands; its objects are applied together and pruned together.
+// The operand states gpuop deploys, in the order NVIDIA's operator applies them, and when each is
+// on (NVIDIA GPU Operator v26.7, controllers/state_manager.go: ClusterPolicyController.init and
+// isStateEnabled). A state is a directory of manifests under deployments/operands; its objects are
+// applied together and pruned together.
 
 #include <string_view>
 #include <vector>

@@ -27,14 +27,25 @@ OperatorControllers::OperatorControllers(kube::RestClient& client, kube::EventRe
                                          common::Logger& log, OperatorOptions options)
     : client_(client), log_(log) {
   cached_paths_ = {kube::resources::kNodes.Path(""), kClusterPolicies.Path("")};
+  // One ClusterPolicy cache for both controllers: one list and one watch on the API server,
+  // and both see the same policy at the same time.
+  const auto changed = [this](const std::string&) {
+    labels_->OnPolicyChanged();
+    if (operands_) operands_->OnPolicyChanged();
+  };
+  policies_ = std::make_unique<kube::Informer<PolicyView>>(
+      client, kClusterPolicies, "", kube::ListWatchOptions{}, ProjectPolicy,
+      kube::InformerHandlers{.on_add = changed, .on_update = changed, .on_delete = changed});
   if (options.deploy_operands) {
     cached_paths_.push_back(
         kube::resources::kDaemonSets.Path(options.operands.render.operator_namespace));
     options.labels.operand_facts = [this] { return operands_->Facts(); };
     options.operands.on_facts_changed = [this] { labels_->RefreshStatus(); };
-    operands_ = std::make_unique<OperandController>(client, log, std::move(options.operands));
+    operands_ =
+        std::make_unique<OperandController>(client, log, *policies_, std::move(options.operands));
   }
-  labels_ = std::make_unique<NodeLabelController>(client, recorder, log, std::move(options.labels));
+  labels_ = std::make_unique<NodeLabelController>(client, recorder, log, *policies_,
+                                                  std::move(options.labels));
 }
 
 OperatorControllers::~OperatorControllers() { Stop(); }
@@ -99,9 +110,20 @@ bool OperatorControllers::Start(const common::StopSignal& stop,
   // The caches' own wait (NodeLabelController::Start) hears no stop: it may only begin once the
   // API answers, so that an operator pointed at a dead address still ends at once on SIGTERM.
   if (!WaitForApiServer(stop, sync_timeout)) return false;
-  if (!labels_->Start(sync_timeout)) return false;
+  policies_->Start();
+  if (!policies_->WaitForSync(sync_timeout)) {
+    log_.Error("the ClusterPolicy cache did not fill; is the API reachable?",
+               {{"timeout_ms", absl::StrCat(sync_timeout.count())}});
+    policies_->Stop();
+    return false;
+  }
+  if (!labels_->Start(sync_timeout)) {
+    policies_->Stop();
+    return false;
+  }
   if (operands_ && !operands_->Start(sync_timeout)) {
     labels_->Stop();
+    policies_->Stop();
     return false;
   }
   return true;
@@ -116,6 +138,8 @@ void OperatorControllers::Stop() {
   // Operands first: their worker calls into the labels controller.
   if (operands_) operands_->Stop();
   labels_->Stop();
+  // Last: its events call into both controllers.
+  policies_->Stop();
 }
 
 }  // namespace gpuop::op

@@ -18,7 +18,9 @@
 #include "common/logger.h"
 #include "common/stop_signal.h"
 #include "kube/event_recorder.h"
+#include "kube/informer.h"
 #include "kube/rest_client.h"
+#include "operator/active_policy.h"
 #include "operator/node_label_controller.h"
 #include "operator/operand_controller.h"
 
@@ -63,6 +65,9 @@ class OperatorControllers {
   kube::RestClient& client_;
   common::Logger& log_;
   std::vector<std::string> cached_paths_;  // What the caches list: "/api/v1/nodes", ...
+  // The one ClusterPolicy cache; both controllers read it. Declared first, so it is destroyed
+  // last (Stop() has ended its events by then).
+  std::unique_ptr<kube::Informer<PolicyView>> policies_;
   // Both exist before either starts, since each calls into the other from its worker.
   std::unique_ptr<OperandController> operands_;
   std::unique_ptr<NodeLabelController> labels_;

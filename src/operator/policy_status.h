@@ -1,11 +1,12 @@
 #pragma once
 
-// The status gpuop writes on each ClusterPolicy (reference/gpu-operator.md §1.11): `state`
-// ready | notReady | ignored, `namespace`, and the conditions Ready and Error, always opposite,
-// with NVIDIA's reasons where one fits (ReconcileFailed, OperandNotReady, NoGPUNodes, Reconciled)
-// and ours where none does (InvalidWorkloadConfig names the nodes with a bad
-// nvidia.com/gpu.workload.config). A pure function of what the controller knows, so each case is a
-// test row; lastTransitionTime moves only when a condition's status does.
+// The status gpuop writes on each ClusterPolicy (as NVIDIA GPU Operator v26.7's ClusterPolicyStatus
+// and internal/conditions/clusterpolicy.go have it): `state` ready | notReady | ignored,
+// `namespace`, and the conditions Ready and Error, always opposite, with NVIDIA's reasons where one
+// fits (ReconcileFailed, OperandNotReady, NoGPUNodes, Reconciled) and ours where none does
+// (InvalidWorkloadConfig names the nodes with a bad nvidia.com/gpu.workload.config). A pure
+// function of what the controller knows, so each case is a test row; lastTransitionTime moves only
+// when a condition's status does.
 
 #include <map>
 #include <optional>

@@ -2,10 +2,10 @@
 
 #include <string_view>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #include "api/labels.h"
+#include "common/clock.h"
 #include "kube/resource.h"
 #include "operator/active_policy.h"
 
@@ -13,11 +13,11 @@ namespace gpuop::op {
 namespace {
 
 // Labels the CC manager writes; nvidia.com/cc.mode is the admin's and stays.
-constexpr const char* kCcAgentLabels[] = {"nvidia.com/cc.mode.state", "nvidia.com/cc.ready.state",
-                                          "nvidia.com/cc.capable"};
+constexpr const char* kCcAgentLabels[] = {api::kCcModeStateLabel, api::kCcReadyStateLabel,
+                                          api::kCcCapableLabel};
 // Annotations node agents write: the Kata manager's record and the CC manager's pause record.
 constexpr const char* kAgentAnnotations[] = {api::kKataArtifactsAnnotation,
-                                             "gpuop.io/cc-paused-labels"};
+                                             api::kPausedLabelsAnnotation};
 // The operand pods: the operator's DaemonSets label them part-of gpuop; the chart's own pods
 // (operator, this Job) also carry the Helm instance label.
 constexpr char kOperandPods[] = "app.kubernetes.io/part-of=gpuop,!app.kubernetes.io/instance";
@@ -38,8 +38,7 @@ bool HasNfdGpuLabel(const kube::json& labels) {
 bool IsOurLabel(std::string_view key, const std::string& value, bool nfd_labelled) {
   if (key == api::kGpuPresentLabel) return nfd_labelled;
   if (key.starts_with(api::kDeployLabelPrefix)) {
-    return key != api::kDeployOperandsLabel &&
-           (value == "true" || absl::StrContains(value, "paused-for-"));
+    return key != api::kDeployOperandsLabel && (value == "true" || api::IsPausedValue(value));
   }
   for (const char* label : kCcAgentLabels) {
     if (key == label) return true;
@@ -72,8 +71,8 @@ absl::StatusOr<int64_t> OperatorReplicas(kube::RestClient& client,
 // it is terminating). False on timeout or stop.
 bool WaitForOperatorGone(kube::RestClient& client, const UninstallCleanupOptions& options,
                          const common::StopSignal& stop) {
-  const auto until = std::chrono::steady_clock::now() + options.pods_timeout;
-  while (std::chrono::steady_clock::now() < until) {
+  const auto until = common::SteadyClock::Instance().Now() + options.pods_timeout;
+  while (common::SteadyClock::Instance().Now() < until) {
     absl::StatusOr<kube::ListPage> pods = client.ListAll(
         kube::resources::kPods, options.operator_namespace, {.label_selector = kOperatorPods});
     if (pods.ok() && pods->items.empty()) return true;
@@ -101,12 +100,12 @@ absl::Status DeletePolicies(kube::RestClient& client, common::Logger& log) {
 // Waits until no operand pod is left in the namespace; false on timeout or stop.
 bool WaitForOperandPods(kube::RestClient& client, common::Logger& log,
                         const UninstallCleanupOptions& options, const common::StopSignal& stop) {
-  const auto until = std::chrono::steady_clock::now() + options.pods_timeout;
+  const auto until = common::SteadyClock::Instance().Now() + options.pods_timeout;
   while (true) {
     absl::StatusOr<kube::ListPage> pods = client.ListAll(
         kube::resources::kPods, options.operator_namespace, {.label_selector = kOperandPods});
     if (pods.ok() && pods->items.empty()) return true;
-    if (std::chrono::steady_clock::now() >= until) {
+    if (common::SteadyClock::Instance().Now() >= until) {
       log.Warn("operand pods still there; taking the node labels off anyway",
                {{"pods", pods.ok() ? std::to_string(pods->items.size()) : "unknown"}});
       return false;

@@ -20,14 +20,17 @@ class BackgroundProcess {
     std::vector<char*> args;
     for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
+    // Opened (and emptied) here, before the constructor returns: a test that reads the log at
+    // once must see this run's lines only, never the last run's under the same name.
+    const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     pid_ = ::fork();
     if (pid_ == 0) {
-      const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(log, STDOUT_FILENO);
+      ::dup2(log, STDOUT_FILENO);  // dup2 clears O_CLOEXEC on the copies.
       ::dup2(log, STDERR_FILENO);
       ::execv(args[0], args.data());
       ::_exit(127);
     }
+    if (log >= 0) ::close(log);
   }
   ~BackgroundProcess() {
     if (pid_ > 0 && !exited_) {

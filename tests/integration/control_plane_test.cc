@@ -5,9 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <regex>
 
+#include "tests/fixtures/test_files.h"
 #include "tests/integration/testenv.h"
 
 namespace gpuop::testing {
@@ -143,19 +143,20 @@ TEST(ControlPlane, ServiceAccountTokensAuthenticateAndRbacIsEnforced) {
   const json admin = KubectlJson({"config", "view", "--raw", "-o", "json"});
   const json& cluster = admin["clusters"][0]["cluster"];
   const std::string path = TestEnvState() + "/" + ns + ".kubeconfig";
-  std::ofstream(path) << json{
-      {"apiVersion", "v1"},
-      {"kind", "Config"},
-      {"clusters",
-       {{{"name", "c"},
-         {"cluster",
-          {{"server", cluster["server"]},
-           {"certificate-authority-data", cluster["certificate-authority-data"]}}}}}},
-      {"users",
-       {{{"name", "u"}, {"user", {{"token", token.out.substr(0, token.out.find('\n'))}}}}}},
-      {"contexts", {{{"name", "x"}, {"context", {{"cluster", "c"}, {"user", "u"}}}}}},
-      {"current-context",
-       "x"}}.dump();
+  gpuop::testing::WriteFile(
+      path,
+      json{{"apiVersion", "v1"},
+           {"kind", "Config"},
+           {"clusters",
+            {{{"name", "c"},
+              {"cluster",
+               {{"server", cluster["server"]},
+                {"certificate-authority-data", cluster["certificate-authority-data"]}}}}}},
+           {"users",
+            {{{"name", "u"}, {"user", {{"token", token.out.substr(0, token.out.find('\n'))}}}}}},
+           {"contexts", {{{"name", "x"}, {"context", {{"cluster", "c"}, {"user", "u"}}}}}},
+           {"current-context", "x"}}
+          .dump());
 
   const common::ProcessResult whoami = Kubectl({"auth", "whoami", "-o", "json"}, "", path);
   ASSERT_EQ(whoami.exit_code, 0) << whoami.err;

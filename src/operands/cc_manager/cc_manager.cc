@@ -9,11 +9,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 
+#include "api/labels.h"
 #include "common/atomic_file.h"
+#include "common/clock.h"
 #include "host/gpu_cc_mode.h"
 #include "host/pci_device.h"
 #include "kube/informer.h"
 #include "kube/json_element.h"
+#include "kube/json_fields.h"
 #include "kube/resource.h"
 #include "operands/cc_manager/operand_pause.h"
 
@@ -51,8 +54,18 @@ bool EveryGpuCcCapable(const std::vector<host::PciDevice>& devices) {
 }  // namespace
 
 std::string ReadyStateFor(const std::string& mode_state) {
-  if (mode_state == "on" || mode_state == "ppcie") return "true";
-  if (mode_state == "off") return "false";
+  // "failed", or no state: nothing to be ready for.
+  absl::StatusOr<api::CcMode> mode = api::ParseCcMode(mode_state);
+  if (!mode.ok()) return "";
+  switch (*mode) {
+    case api::CcMode::kOn:
+    case api::CcMode::kPpcie:
+      return "true";
+    case api::CcMode::kOff:
+      return "false";
+    case api::CcMode::kDevtools:
+      return "";
+  }
   return "";
 }
 
@@ -83,11 +96,11 @@ void CcManager::Warn(const std::string& reason, const std::string& note) {
 }
 
 bool CcManager::WriteState(const std::string& state, bool capable) {
-  json labels = {{kCcCapableLabel, capable ? "true" : "false"}};
+  json labels = {{api::kCcCapableLabel, capable ? "true" : "false"}};
   if (!state.empty()) {
     // Together, so no reader sees a new mode with the old readiness.
-    labels[kCcModeStateLabel] = state;
-    labels[kCcReadyStateLabel] = ReadyStateFor(state);
+    labels[api::kCcModeStateLabel] = state;
+    labels[api::kCcReadyStateLabel] = ReadyStateFor(state);
   }
   absl::StatusOr<json> patched = client_.MergePatch(kube::resources::kNodes, "", options_.node_name,
                                                     {{"metadata", {{"labels", labels}}}});
@@ -101,17 +114,18 @@ bool CcManager::WriteState(const std::string& state, bool capable) {
 
 std::string CcManager::Desired(const std::optional<std::string>& label) {
   std::string asked = label && !label->empty() ? *label : options_.default_mode;
-  if (asked != "off" && !HostTeeEnabled(options_.root)) {
+  const std::string_view off = api::CcModeName(api::CcMode::kOff);
+  if (asked != off && !HostTeeEnabled(options_.root)) {
     if (label && !label->empty()) {
       Warn("CcModeNeedsTee",
-           absl::StrCat(kCcModeLabel, "=", *label,
+           absl::StrCat(api::kCcModeLabel, "=", *label,
                         " asks for confidential computing, but the host has no TEE enabled "
                         "(kvm_intel tdx / kvm_amd sev_snp): the GPUs stay off"));
     } else {
       log_.Info("no TEE enabled on the host: the default CC mode is off",
                 {{"default", options_.default_mode}});
     }
-    return "off";
+    return std::string(off);
   }
   return asked;
 }
@@ -139,7 +153,7 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
     result.state = std::move(state);
     if (!WriteState(result.state, capable)) result.retry = true;
     result.device_modes = known_modes;
-    for (const host::PciDevice& device : DevicesFor(devices, TargetMode::kPpcie)) {
+    for (const host::PciDevice& device : DevicesFor(devices, api::CcMode::kPpcie)) {
       if (result.device_modes.contains(device.address)) continue;
       absl::StatusOr<std::string> mode =
           ReadModeWord(options_.root, device, options_.tools.boot_timeout);
@@ -149,12 +163,12 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
     return result;
   };
   result.desired = Desired(label);
-  absl::StatusOr<TargetMode> target = ParseTargetMode(result.desired);
+  absl::StatusOr<api::CcMode> target = api::ParseCcMode(result.desired);
   if (!target.ok()) {
-    result.error = absl::StrCat(kCcModeLabel, "=", result.desired, ": ", target.status().message(),
-                                "; the GPUs were not touched");
+    result.error = absl::StrCat(api::kCcModeLabel, "=", result.desired, ": ",
+                                target.status().message(), "; the GPUs were not touched");
     Warn("InvalidCcMode", result.error);
-    return finish("failed");
+    return finish(api::kCcModeStateFailed);
   }
   if (std::none_of(devices.begin(), devices.end(),
                    [](const host::PciDevice& d) { return d.IsNvidiaGpu(); })) {
@@ -167,12 +181,13 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
                                 " cannot be applied: ", absl::StrJoin(unsupported, ", "),
                                 "; the GPUs were not touched");
     Warn("CcModeUnsupported", result.error);
-    return finish("failed");
+    return finish(api::kCcModeStateFailed);
   }
   const std::vector<host::PciDevice> targets = DevicesFor(devices, *target);
   const bool already = std::all_of(targets.begin(), targets.end(), [&](const host::PciDevice& d) {
-    absl::StatusOr<std::string> mode = ReadModeWord(options_.root, d, options_.tools.boot_timeout);
-    return mode.ok() && *mode == result.desired;
+    absl::StatusOr<host::GpuCcState> state =
+        host::ReadGpuCcState(options_.root, d, options_.tools.boot_timeout);
+    return state.ok() && state->Mode() == *target;
   });
   if (already) {
     log_.Info("the GPUs are in the CC mode asked for", {{"mode", result.desired}});
@@ -180,7 +195,7 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
   }
 
   std::map<std::string, std::string> paused;
-  auto waited_until = std::chrono::steady_clock::now();
+  auto waited_until = common::SteadyClock::Instance().Now();
   if (options_.evict_operands) {
     absl::StatusOr<std::map<std::string, std::string>> recorded = pause.Pause();
     if (!recorded.ok()) {
@@ -188,12 +203,12 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
                                   recorded.status().message(), "; the GPUs were not touched");
       Warn("CcModeSwitchFailed", result.error);
       result.retry = true;
-      return finish("failed");
+      return finish(api::kCcModeStateFailed);
     }
     paused = *std::move(recorded);
     log_.Info("sandbox operands paused for the CC mode switch", {{"mode", result.desired}});
     std::vector<std::string> left = pause.WaitForPodsGone(paused, options_.eviction_timeout, stop);
-    waited_until = std::chrono::steady_clock::now();
+    waited_until = common::SteadyClock::Instance().Now();
     if (stop.Stopped()) {
       // Asked to stop before any GPU was touched: give the operands back and leave.
       if (absl::Status restored = pause.Restore(paused); !restored.ok()) {
@@ -214,10 +229,10 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
     }
   }
   result.pods_gone_to_switch = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - waited_until);
+      common::SteadyClock::Instance().Now() - waited_until);
   const SwitchReport report = SwitchMode(options_.root, devices, *target, options_.tools);
   for (const DeviceSwitch& device : report.devices) {
-    if (device.after != "unknown") known_modes[device.address] = device.after;
+    if (device.after != kUnknownMode) known_modes[device.address] = device.after;
   }
   result.switched = report.Switched();
   result.switch_duration = report.duration;
@@ -233,7 +248,7 @@ ApplyResult CcManager::Apply(const std::optional<std::string>& label,
     result.error =
         absl::StrCat("switching to CC mode ", result.desired, " failed: ", report.FirstError());
     Warn("CcModeSwitchFailed", result.error);
-    return finish("failed");
+    return finish(api::kCcModeStateFailed);
   }
   log_.Info("CC mode switched", {{"mode", result.desired},
                                  {"devices", std::to_string(report.devices.size())},
@@ -268,7 +283,7 @@ int CcManager::Run(const common::StopSignal& stop) {
       [](kube::JsonElement object) {
         NodeView view;
         kube::JsonElement value;
-        if (kube::ElementAt(object, {"metadata", "labels", kCcModeLabel}, value) &&
+        if (kube::ElementAt(object, {"metadata", "labels", api::kCcModeLabel}, value) &&
             value.is_string()) {
           view.cc_mode = std::string(value.get_string().value());
         }
@@ -288,14 +303,14 @@ int CcManager::Run(const common::StopSignal& stop) {
   while (!stop.Stopped()) {
     const std::optional<NodeView> view = node.Get(options_.node_name);
     const std::optional<std::string> label = view ? view->cc_mode : std::nullopt;
-    if (first || label != applied || std::chrono::steady_clock::now() >= retry_at) {
+    if (first || label != applied || common::SteadyClock::Instance().Now() >= retry_at) {
       log_.Info("applying the CC mode", {{"label", label.value_or("(none)")}});
       const ApplyResult result = Apply(label, stop);
       applied = label;
       if (result.retry) {
         backoff = std::min<std::chrono::seconds>(
             std::chrono::minutes(5), backoff.count() == 0 ? std::chrono::seconds(5) : 2 * backoff);
-        retry_at = std::chrono::steady_clock::now() + backoff;
+        retry_at = common::SteadyClock::Instance().Now() + backoff;
         log_.Warn("will apply again", {{"in_s", std::to_string(backoff.count())}});
       } else {
         backoff = std::chrono::seconds(0);
@@ -322,6 +337,22 @@ int CcManager::Run(const common::StopSignal& stop) {
     std::filesystem::remove(options_.ready_file, ignored);
   }
   return 0;
+}
+
+int CcManager::RunOnce(const common::StopSignal& stop) {
+  absl::StatusOr<kube::json> node = client_.Get(kube::resources::kNodes, "", options_.node_name);
+  if (!node.ok()) {
+    log_.Error("cannot read this node's nvidia.com/cc.mode; nothing changed",
+               {{"node", options_.node_name}, {"error", std::string(node.status().message())}});
+    return 1;
+  }
+  std::optional<std::string> label;
+  const kube::json& labels = kube::ObjectField(kube::ObjectField(*node, "metadata"), "labels");
+  if (labels.contains(api::kCcModeLabel) && labels[api::kCcModeLabel].is_string()) {
+    label = labels[api::kCcModeLabel].get<std::string>();
+  }
+  const ApplyResult result = Apply(label, stop);
+  return result.state == api::kCcModeStateFailed || !result.error.empty() ? 1 : 0;
 }
 
 }  // namespace gpuop::operands

@@ -1,7 +1,8 @@
 #pragma once
 
 // `gpuop cc-manager`'s work on one node: keep the GPUs in the confidential-computing mode the
-// node asks for (reference/operands.md §2, §7), and say on the Node what they are in.
+// node asks for, and say on the Node what they are in, with the labels and values of NVIDIA
+// k8s-cc-manager v1.0.0 (main.py).
 //   - Desired mode: label nvidia.com/cc.mode, else the default (DEFAULT_CC_MODE); "off" when
 //     the host has no TEE enabled (kvm_intel tdx, kvm_amd sev_snp), whatever was asked, with a
 //     Warning Event when a label asked for more.
@@ -21,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "api/cc_mode.h"
 #include "common/logger.h"
 #include "common/stop_signal.h"
 #include "host/host_root.h"
@@ -29,11 +31,6 @@
 #include "operands/cc_manager/cc_mode_switcher.h"
 
 namespace gpuop::operands {
-
-inline constexpr char kCcModeLabel[] = "nvidia.com/cc.mode";
-inline constexpr char kCcModeStateLabel[] = "nvidia.com/cc.mode.state";
-inline constexpr char kCcReadyStateLabel[] = "nvidia.com/cc.ready.state";
-inline constexpr char kCcCapableLabel[] = "nvidia.com/cc.capable";
 
 // The nvidia.com/cc.ready.state value that goes with a nvidia.com/cc.mode.state value.
 std::string ReadyStateFor(const std::string& mode_state);
@@ -46,7 +43,7 @@ struct CcManagerOptions {
   host::HostRoot root;
   std::string node_name;
   std::string ns;  // Where the sandbox operands' pods run (the agent's own namespace).
-  std::string default_mode = "on";
+  std::string default_mode = std::string(api::CcModeName(api::CcMode::kOn));
   bool evict_operands = true;
   GpuAdminTools tools;
   std::chrono::milliseconds eviction_timeout = std::chrono::minutes(5);
@@ -80,6 +77,10 @@ class CcManager {
   // Restores labels a killed agent left paused, applies once, writes the ready file, then
   // applies again whenever the label changes, until `stop`. 0 on a clean stop.
   int Run(const common::StopSignal& stop);
+  // `cc-manager --once`: reads the node's label and applies it once. 0 when the state is not
+  // failed; 1 also when the node cannot be read (nothing is applied then: the default might not
+  // be what the label asks).
+  int RunOnce(const common::StopSignal& stop);
 
  private:
   std::string Desired(const std::optional<std::string>& label);

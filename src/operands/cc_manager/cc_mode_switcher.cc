@@ -7,19 +7,32 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
+#include "common/clock.h"
 #include "common/subprocess.h"
 #include "host/gpu_cc_mode.h"
 
 namespace gpuop::operands {
 namespace {
 
-// One step for one device: the tool's arguments and the mode word our read must see after.
+using ReadState = absl::StatusOr<host::GpuCcState>;
+
+// One step for one device: the tool's arguments and the mode our read must find after.
 struct Step {
   size_t index;  // Into the report's devices.
   host::PciDevice device;
   std::vector<std::string> arguments;
-  std::string want;
+  api::CcMode want;
 };
+
+// A read as DeviceSwitch words it.
+std::string WordOf(const ReadState& state) {
+  return state.ok() ? std::string(host::CcModeWord(state->Mode())) : kUnknownMode;
+}
+
+// Whether the read found the device in `mode`.
+bool ReadsAs(const ReadState& state, api::CcMode mode) {
+  return state.ok() && state->Mode() == mode;
+}
 
 // The tool's own words for what went wrong: the message of its last ERROR line (after the
 // "<date>,<time> ERROR    " prefix), else the last line it wrote.
@@ -39,9 +52,9 @@ std::string ToolError(const common::ProcessResult& result) {
 }
 
 // Runs one step and checks it twice: the tool must say it set and reset the device, and our
-// own read must then find the device in the mode.
+// own read must then find the device in the mode. `now` is left holding that read.
 void RunStep(const host::HostRoot& root, const GpuAdminTools& tools, const Step& step,
-             DeviceSwitch& result) {
+             DeviceSwitch& result, ReadState& now) {
   std::vector<std::string> argv = tools.command;
   argv.push_back("--gpu-bdf=" + step.device.address);
   argv.insert(argv.end(), step.arguments.begin(), step.arguments.end());
@@ -64,26 +77,27 @@ void RunStep(const host::HostRoot& root, const GpuAdminTools& tools, const Step&
                          : "gpu-admin-tools exited 0 without saying it set and reset the device";
     }
   }
-  absl::StatusOr<std::string> now = ReadModeWord(root, step.device, tools.boot_timeout);
-  result.after = now.ok() ? *now : "unknown";
+  now = host::ReadGpuCcState(root, step.device, tools.boot_timeout);
+  result.after = WordOf(now);
   if (!result.error.empty()) return;
   if (!now.ok()) {
     result.error = absl::StrCat("after the reset: ", now.status().message());
-  } else if (*now != step.want) {
-    result.error = absl::StrCat("gpu-admin-tools reported success but the device reads ", *now,
-                                ", not ", step.want, " (our own BAR0 read)");
+  } else if (now->Mode() != step.want) {
+    result.error =
+        absl::StrCat("gpu-admin-tools reported success but the device reads ", result.after,
+                     ", not ", std::string(api::CcModeName(step.want)), " (our own BAR0 read)");
   }
 }
 
 // Runs the steps all at once, each on its own thread; a failed device drops out of later
 // phases.
 void RunPhase(const host::HostRoot& root, const GpuAdminTools& tools,
-              const std::vector<Step>& steps, SwitchReport& report) {
+              const std::vector<Step>& steps, SwitchReport& report, std::vector<ReadState>& now) {
   std::vector<std::thread> threads;
   threads.reserve(steps.size());
   for (const Step& step : steps) {
-    threads.emplace_back([&root, &tools, &step, &report] {
-      RunStep(root, tools, step, report.devices[step.index]);
+    threads.emplace_back([&root, &tools, &step, &report, &now] {
+      RunStep(root, tools, step, report.devices[step.index], now[step.index]);
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -91,50 +105,27 @@ void RunPhase(const host::HostRoot& root, const GpuAdminTools& tools,
 
 }  // namespace
 
-absl::StatusOr<TargetMode> ParseTargetMode(std::string_view text) {
-  for (TargetMode mode :
-       {TargetMode::kOn, TargetMode::kOff, TargetMode::kDevtools, TargetMode::kPpcie}) {
-    if (text == TargetModeName(mode)) return mode;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "\"", std::string(text), "\" is not a CC mode: the valid ones are on, off, devtools, ppcie"));
-}
-
-std::string_view TargetModeName(TargetMode mode) {
-  switch (mode) {
-    case TargetMode::kOff:
-      return "off";
-    case TargetMode::kOn:
-      return "on";
-    case TargetMode::kDevtools:
-      return "devtools";
-    case TargetMode::kPpcie:
-      return "ppcie";
-  }
-  return "off";
-}
-
 std::vector<host::PciDevice> DevicesFor(const std::vector<host::PciDevice>& devices,
-                                        TargetMode mode) {
+                                        api::CcMode mode) {
   std::vector<host::PciDevice> chosen;
   for (const host::PciDevice& device : devices) {
-    const bool applies = mode == TargetMode::kPpcie ? device.IsNvidiaGpu() || device.IsNvSwitch()
-                                                    : host::SupportsCcMode(device);
+    const bool applies = mode == api::CcMode::kPpcie ? device.IsNvidiaGpu() || device.IsNvSwitch()
+                                                     : host::SupportsCcMode(device);
     if (applies) chosen.push_back(device);
   }
   return chosen;
 }
 
 std::vector<std::string> UnsupportedFor(const std::vector<host::PciDevice>& devices,
-                                        TargetMode mode) {
+                                        api::CcMode mode) {
   std::vector<std::string> unsupported;
   for (const host::PciDevice& device : devices) {
-    if (mode == TargetMode::kPpcie) {
+    if (mode == api::CcMode::kPpcie) {
       if ((device.IsNvidiaGpu() || device.IsNvSwitch()) && !host::SupportsPpcie(device)) {
         unsupported.push_back(
             absl::StrCat(device.address, " (PPCIe needs Hopper GPUs and gen3 NVSwitches)"));
       }
-    } else if (mode != TargetMode::kOff && device.IsNvidiaGpu() && !host::SupportsCcMode(device)) {
+    } else if (mode != api::CcMode::kOff && device.IsNvidiaGpu() && !host::SupportsCcMode(device)) {
       unsupported.push_back(
           absl::StrCat(device.address, " (not a Hopper or Blackwell GPU: no CC mode)"));
     }
@@ -167,82 +158,87 @@ absl::StatusOr<std::string> ReadModeWord(const host::HostRoot& root, const host:
                                          std::chrono::milliseconds boot_timeout) {
   absl::StatusOr<host::GpuCcState> state = host::ReadGpuCcState(root, device, boot_timeout);
   if (!state.ok()) return state.status();
-  if (state->ppcie) return std::string("ppcie");
-  return std::string(host::CcModeName(state->cc));
+  return std::string(host::CcModeWord(state->Mode()));
 }
 
 SwitchReport SwitchMode(const host::HostRoot& root, const std::vector<host::PciDevice>& devices,
-                        TargetMode mode, const GpuAdminTools& tools) {
-  const auto started = std::chrono::steady_clock::now();
+                        api::CcMode mode, const GpuAdminTools& tools) {
+  const auto started = common::SteadyClock::Instance().Now();
   SwitchReport report;
-  const bool ppcie = mode == TargetMode::kPpcie;
+  const bool ppcie = mode == api::CcMode::kPpcie;
   // A CC mode also has to clear PPCIe from the switches, which have no CC mode.
-  std::vector<host::PciDevice> involved = DevicesFor(devices, TargetMode::kPpcie);
+  std::vector<host::PciDevice> involved = DevicesFor(devices, api::CcMode::kPpcie);
   if (!ppcie) {
     std::erase_if(involved, [&](const host::PciDevice& device) {
       if (host::SupportsCcMode(device)) return false;
       if (!host::SupportsPpcie(device)) return true;
       // A switch too old for PPCIe cannot have it on: nothing to clear there.
-      return absl::IsFailedPrecondition(ReadModeWord(root, device, tools.boot_timeout).status());
+      return absl::IsFailedPrecondition(
+          host::ReadGpuCcState(root, device, tools.boot_timeout).status());
     });
   }
+  // Each device's state as our last read found it; the report has the same in words.
+  std::vector<ReadState> now;
   for (const host::PciDevice& device : involved) {
-    absl::StatusOr<std::string> before = ReadModeWord(root, device, tools.boot_timeout);
-    report.devices.push_back({.address = device.address,
-                              .before = before.ok() ? *before : "unknown",
-                              .after = before.ok() ? *before : "unknown"});
+    now.push_back(host::ReadGpuCcState(root, device, tools.boot_timeout));
+    report.devices.push_back(
+        {.address = device.address, .before = WordOf(now.back()), .after = WordOf(now.back())});
   }
   const auto pending = [&](size_t i) { return report.devices[i].error.empty(); };
-  // What device i reads once the mode is applied (a switch keeps "off" for a CC mode).
+  // What device i reads once the mode is applied (a switch keeps off for a CC mode).
   const auto want_of = [&](size_t i) {
-    return !ppcie && !host::SupportsCcMode(involved[i]) ? std::string("off")
-                                                        : std::string(TargetModeName(mode));
+    return !ppcie && !host::SupportsCcMode(involved[i]) ? api::CcMode::kOff : mode;
   };
 
   // Phase 1 clears what stands in the way: PPCIe for a CC mode, a CC mode for PPCIe.
   std::vector<Step> clear;
   for (size_t i = 0; i < involved.size(); ++i) {
-    const std::string& now = report.devices[i].before;
-    if (!ppcie && (now == "ppcie" || (now == "unknown" && host::SupportsPpcie(involved[i]) &&
-                                      !host::SupportsCcMode(involved[i])))) {
-      clear.push_back(
-          {i, involved[i], {"--set-ppcie-mode=off", "--reset-after-ppcie-mode-switch"}, "off"});
-    } else if (ppcie && host::SupportsCcMode(involved[i]) && now != "off" && now != "ppcie") {
-      clear.push_back(
-          {i, involved[i], {"--set-cc-mode=off", "--reset-after-cc-mode-switch"}, "off"});
+    if (!ppcie && (ReadsAs(now[i], api::CcMode::kPpcie) ||
+                   (!now[i].ok() && host::SupportsPpcie(involved[i]) &&
+                    !host::SupportsCcMode(involved[i])))) {
+      clear.push_back({i,
+                       involved[i],
+                       {"--set-ppcie-mode=off", "--reset-after-ppcie-mode-switch"},
+                       api::CcMode::kOff});
+    } else if (ppcie && host::SupportsCcMode(involved[i]) && !ReadsAs(now[i], api::CcMode::kOff) &&
+               !ReadsAs(now[i], api::CcMode::kPpcie)) {
+      clear.push_back({i,
+                       involved[i],
+                       {"--set-cc-mode=off", "--reset-after-cc-mode-switch"},
+                       api::CcMode::kOff});
     }
   }
-  RunPhase(root, tools, clear, report);
+  RunPhase(root, tools, clear, report, now);
   if (!report.Ok()) {
     // The order is the rule: with PPCIe (or CC) still on somewhere, nothing goes further.
     for (size_t i = 0; i < involved.size(); ++i) {
-      if (report.devices[i].error.empty() && report.devices[i].after != want_of(i)) {
+      if (report.devices[i].error.empty() && !ReadsAs(now[i], want_of(i))) {
         report.devices[i].error = "not switched: clearing the other mode failed on another device";
       }
     }
     report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
+        common::SteadyClock::Instance().Now() - started);
     return report;
   }
 
   // Phase 2 sets the mode on every device not yet in it.
-  const std::string want(TargetModeName(mode));
   std::vector<Step> set;
   for (size_t i = 0; i < involved.size(); ++i) {
-    if (!pending(i) || report.devices[i].after == want) continue;
+    if (!pending(i) || ReadsAs(now[i], mode)) continue;
     if (ppcie) {
       set.push_back(
-          {i, involved[i], {"--set-ppcie-mode=on", "--reset-after-ppcie-mode-switch"}, want});
+          {i, involved[i], {"--set-ppcie-mode=on", "--reset-after-ppcie-mode-switch"}, mode});
     } else if (host::SupportsCcMode(involved[i])) {
       set.push_back({i,
                      involved[i],
-                     {absl::StrCat("--set-cc-mode=", want), "--reset-after-cc-mode-switch"},
-                     want});
+                     {absl::StrCat("--set-cc-mode=", std::string(api::CcModeName(mode))),
+                      "--reset-after-cc-mode-switch"},
+                     mode});
     }
   }
-  RunPhase(root, tools, set, report);
+  RunPhase(root, tools, set, report, now);
   report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started);
+      common::SteadyClock::Instance().Now() - started);
   return report;
 }
 

@@ -2,33 +2,26 @@
 
 // Puts every confidential-computing device of the node into one mode. Setting a mode needs the
 // GPU's FSP firmware RPC, so it is NVIDIA's gpu-admin-tools (MIT) that stages it and resets the
-// GPU, one process per device, all devices at once (a reset takes ~1.8 s on an H100, and eight
-// in a row would take eight times that); reading it back is ours (host/gpu_cc_mode.h), so a
-// tool that says "done" for a GPU still in its old mode is caught. Order (reference/operands.md
-// §2.4-2.5): PPCIe off everywhere before a CC mode; CC off on every GPU before PPCIe, which
-// takes all GPUs and NVSwitches.
+// GPU, one process per device, all devices at once (a reset takes ~1.8 s on an H100, and eight in a
+// row would take eight times that); reading it back is ours (host/gpu_cc_mode.h), so a tool that
+// says "done" for a GPU still in its old mode is caught. Order (as NVIDIA k8s-cc-manager v1.0.0's
+// set_cc_mode and set_ppcie_mode have it): PPCIe off everywhere before a CC mode; CC off on every
+// GPU before PPCIe, which takes all GPUs and NVSwitches.
 //
-//   SwitchReport report = SwitchMode(root, scan.devices, TargetMode::kOn, tools);
+//   SwitchReport report = SwitchMode(root, scan.devices, api::CcMode::kOn, tools);
 //   if (!report.Ok()) ... report.FirstError() ...
 
 #include <chrono>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
+#include "api/cc_mode.h"
 #include "host/host_root.h"
 #include "host/pci_device.h"
 
 namespace gpuop::operands {
-
-enum class TargetMode { kOff, kOn, kDevtools, kPpcie };
-
-// "on", "off", "devtools" or "ppcie" (the values of nvidia.com/cc.mode); InvalidArgument
-// naming the valid ones otherwise.
-absl::StatusOr<TargetMode> ParseTargetMode(std::string_view text);
-std::string_view TargetModeName(TargetMode mode);
 
 struct GpuAdminTools {
   // How to run nvidia_gpu_tools.py; the device and mode arguments are appended.
@@ -42,16 +35,19 @@ struct GpuAdminTools {
 // The devices a mode applies to: CC-capable GPUs for on/off/devtools, and for ppcie every
 // NVIDIA GPU and NVSwitch.
 std::vector<host::PciDevice> DevicesFor(const std::vector<host::PciDevice>& devices,
-                                        TargetMode mode);
+                                        api::CcMode mode);
 
 // Devices that cannot take the mode (a GPU without CC asked for on, an older GPU or switch
 // asked for ppcie), each named with why; empty when the mode can be applied.
 std::vector<std::string> UnsupportedFor(const std::vector<host::PciDevice>& devices,
-                                        TargetMode mode);
+                                        api::CcMode mode);
+
+// DeviceSwitch's word for a mode our read could not get.
+inline constexpr char kUnknownMode[] = "unknown";
 
 struct DeviceSwitch {
   std::string address;
-  std::string before;  // The mode read before, "unknown" when it could not be read.
+  std::string before;  // The mode read before (host::CcModeWord), or kUnknownMode.
   std::string after;   // Read after; equal to before when nothing was done.
   bool switched = false;
   std::string error;  // Empty on success: the tool's message, or our read's.
@@ -65,14 +61,14 @@ struct SwitchReport {
   std::string FirstError() const;  // "<address>: <error>", or empty.
 };
 
-// The mode of one device as a word: "on", "off", "devtools", "ppcie" (PPCIe on), or the read's
-// error.
+// The mode of one device as a word (host::CcModeWord): "on", "off", "devtools", "ppcie" (PPCIe
+// on), or the invalid state's; or the read's error.
 absl::StatusOr<std::string> ReadModeWord(const host::HostRoot& root, const host::PciDevice& device,
                                          std::chrono::milliseconds boot_timeout);
 
 // Brings DevicesFor(devices, mode) into `mode`. Devices already there are not touched (no
 // reset); a device that fails does not stop the others.
 SwitchReport SwitchMode(const host::HostRoot& root, const std::vector<host::PciDevice>& devices,
-                        TargetMode mode, const GpuAdminTools& tools);
+                        api::CcMode mode, const GpuAdminTools& tools);
 
 }  // namespace gpuop::operands

@@ -1,10 +1,12 @@
 #include "operands/cc_manager/operand_pause.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 
+#include "api/labels.h"
+#include "api/paused_operands.h"
+#include "common/clock.h"
 #include "kube/api_error.h"
 #include "kube/informer.h"
 #include "kube/json_element.h"
@@ -15,8 +17,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr char kPausedSuffix[] = "_paused-for-cc-mode-change";
-
 absl::StatusOr<json> GetNode(kube::RestClient& client, const std::string& name) {
   return client.Get(kube::resources::kNodes, "", name);
 }
@@ -24,7 +24,7 @@ absl::StatusOr<json> GetNode(kube::RestClient& client, const std::string& name) 
 std::map<std::string, std::string> DeployLabels(const json& node) {
   std::map<std::string, std::string> values;
   const json labels = node["metadata"].value("labels", json::object());
-  for (const PausedOperand& operand : PausedOperands()) {
+  for (const api::PausedOperand& operand : api::PausedOperands()) {
     if (labels.contains(operand.label) && labels[operand.label].is_string()) {
       values[operand.label] = labels[operand.label].get<std::string>();
     }
@@ -33,34 +33,6 @@ std::map<std::string, std::string> DeployLabels(const json& node) {
 }
 
 }  // namespace
-
-const std::vector<PausedOperand>& PausedOperands() {
-  static const auto* const operands = new std::vector<PausedOperand>{
-      {"nvidia.com/gpu.deploy.vfio-manager", "nvidia-vfio-manager"},
-      {"nvidia.com/gpu.deploy.vgpu-manager", "nvidia-vgpu-manager"},
-      {"nvidia.com/gpu.deploy.sandbox-validator", "nvidia-sandbox-validator"},
-      {"nvidia.com/gpu.deploy.sandbox-device-plugin", "nvidia-sandbox-device-plugin-daemonset"},
-      {"nvidia.com/gpu.deploy.vgpu-device-manager", "nvidia-vgpu-device-manager"},
-      {"nvidia.com/gpu.deploy.kata-sandbox-device-plugin",
-       "nvidia-kata-sandbox-device-plugin-daemonset"},
-  };
-  return *operands;
-}
-
-std::string PausedValue(const std::string& value) {
-  if (value.empty() || value == "false") return value;
-  if (value == "true") return kPausedForCcModeChange;
-  if (absl::StrContains(value, kPausedForCcModeChange)) return value;
-  return value + kPausedSuffix;
-}
-
-std::string UnpausedValue(const std::string& value) {
-  if (value == kPausedForCcModeChange) return "true";
-  if (absl::EndsWith(value, kPausedSuffix)) {
-    return value.substr(0, value.size() - sizeof(kPausedSuffix) + 1);
-  }
-  return value;
-}
 
 OperandPause::OperandPause(kube::RestClient& client, std::string node_name, std::string ns,
                            common::Logger& log)
@@ -83,13 +55,13 @@ absl::StatusOr<std::map<std::string, std::string>> OperandPause::PauseOnce() {
   if (!node.ok()) return node.status();
   const std::map<std::string, std::string> recorded = DeployLabels(*node);
   json labels = json::object();
-  for (const auto& [label, value] : recorded) labels[label] = PausedValue(value);
+  for (const auto& [label, value] : recorded) labels[label] = api::PausedValueOf(value);
   // The record goes out with the pause, so no crash can leave labels paused without it.
   // resourceVersion makes the patch fail, rather than overwrite, if the labels just changed.
   const json patch = {{"metadata",
                        {{"resourceVersion", (*node)["metadata"].value("resourceVersion", "")},
                         {"labels", labels},
-                        {"annotations", {{kPausedLabelsAnnotation, json(recorded).dump()}}}}}};
+                        {"annotations", {{api::kPausedLabelsAnnotation, json(recorded).dump()}}}}}};
   absl::StatusOr<json> patched = client_.MergePatch(kube::resources::kNodes, "", node_name_, patch);
   if (!patched.ok()) return patched.status();
   return recorded;
@@ -99,9 +71,9 @@ std::vector<std::string> OperandPause::WaitForPodsGone(
     const std::map<std::string, std::string>& recorded, std::chrono::milliseconds timeout,
     const common::StopSignal& stop) {
   std::vector<std::string> apps;
-  for (const PausedOperand& operand : PausedOperands()) {
+  for (const api::PausedOperand& operand : api::PausedOperands()) {
     const auto it = recorded.find(operand.label);
-    if (it != recorded.end() && PausedValue(it->second) != it->second) {
+    if (it != recorded.end() && api::PausedValueOf(it->second) != it->second) {
       apps.push_back(operand.app);
     }
   }
@@ -128,8 +100,8 @@ std::vector<std::string> OperandPause::WaitForPodsGone(
       kube::InformerHandlers{.on_add = changed, .on_update = changed, .on_delete = changed});
   kube::Informer<PodApp>& pods = *pods_;
   pods.Start();
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until && !stop.Stopped()) {
+  const auto until = common::SteadyClock::Instance().Now() + timeout;
+  while (common::SteadyClock::Instance().Now() < until && !stop.Stopped()) {
     if (pods.HasSynced() && pods.Size() == 0) return {};
     // Woken by the watch as soon as something changes, else every 200 ms for the stop signal.
     absl::MutexLock lock(&wakeup->mu);
@@ -145,9 +117,10 @@ std::vector<std::string> OperandPause::WaitForPodsGone(
 absl::Status OperandPause::Restore(const std::map<std::string, std::string>& recorded) {
   pods_.reset();  // The switch is over: the watch may take its second to stop now.
   json labels = json::object();
-  for (const auto& [label, value] : recorded) labels[label] = UnpausedValue(value);
+  for (const auto& [label, value] : recorded) labels[label] = api::UnpausedValue(value);
   const json patch = {
-      {"metadata", {{"labels", labels}, {"annotations", {{kPausedLabelsAnnotation, nullptr}}}}}};
+      {"metadata",
+       {{"labels", labels}, {"annotations", {{api::kPausedLabelsAnnotation, nullptr}}}}}};
   absl::StatusOr<json> patched = client_.MergePatch(kube::resources::kNodes, "", node_name_, patch);
   return patched.ok() ? absl::OkStatus() : patched.status();
 }
@@ -156,8 +129,8 @@ absl::StatusOr<bool> OperandPause::RestoreLeftover() {
   absl::StatusOr<json> node = GetNode(client_, node_name_);
   if (!node.ok()) return node.status();
   const json annotations = (*node)["metadata"].value("annotations", json::object());
-  if (!annotations.contains(kPausedLabelsAnnotation)) return false;
-  const json& text = annotations[kPausedLabelsAnnotation];
+  if (!annotations.contains(api::kPausedLabelsAnnotation)) return false;
+  const json& text = annotations[api::kPausedLabelsAnnotation];
   const json recorded =
       text.is_string() ? json::parse(text.get<std::string>(), nullptr, /*allow_exceptions=*/false)
                        : json();
@@ -165,14 +138,14 @@ absl::StatusOr<bool> OperandPause::RestoreLeftover() {
   if (recorded.is_object()) {
     // Only the labels a pause takes: the annotation is on the Node, where whoever may write
     // the Node's annotations could otherwise have this agent set any label at all.
-    for (const PausedOperand& operand : PausedOperands()) {
+    for (const api::PausedOperand& operand : api::PausedOperands()) {
       if (recorded.contains(operand.label) && recorded[operand.label].is_string()) {
         values[operand.label] = recorded[operand.label].get<std::string>();
       }
     }
   } else {
     log_.Warn("the paused-labels annotation is not a JSON object; unpausing what is paused",
-              {{"annotation", kPausedLabelsAnnotation}});
+              {{"annotation", api::kPausedLabelsAnnotation}});
     // Whatever is paused now is unpaused, which is what the record would have said.
     values = DeployLabels(*node);
   }

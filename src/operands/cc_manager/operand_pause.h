@@ -1,15 +1,21 @@
 #pragma once
 
-// The eviction protocol around a CC mode switch, with NVIDIA's values (reference/operands.md
-// §2.6, §7.4-7.6): the sandbox operands' deploy labels on this Node are set to a paused value,
-// which the operator's DaemonSets do not select (they need "true") and its labeller leaves
-// alone; once their pods are gone from the node the GPUs are reset; then the values from before
-// come back. The list is NVIDIA's plus nvidia.com/gpu.deploy.kata-sandbox-device-plugin, which
-// NVIDIA's cc-manager forgets although the Kata device plugin holds the GPUs too.
+// The eviction protocol around a CC mode switch, with NVIDIA's values (NVIDIA k8s-cc-manager
+// v1.0.0, the Python agent's gpu_operator_eviction.py): the sandbox operands' deploy labels on this
+// Node are set to a paused value, which the operator's DaemonSets do not select (they need "true")
+// and its labeller leaves alone; once their pods are gone from the node the GPUs are reset; then
+// the values from before come back. The list is NVIDIA's plus
+// nvidia.com/gpu.deploy.kata-sandbox-device-plugin, which NVIDIA's cc-manager forgets although the
+// Kata device plugin holds the GPUs too.
 //
 // Crash-safe: the values from before go into the Node's annotation gpuop.io/cc-paused-labels in
 // the same patch that pauses them, so an agent killed mid-switch finds them on restart and puts
 // them back (RestoreLeftover) instead of leaving the node's operands paused for good.
+//
+// The values, the record's annotation and the list are a contract with the operator, which
+// recognises a pause and takes the record away at uninstall, so they live in src/api:
+// PausedValueOf, UnpausedValue and kPausedLabelsAnnotation in api/labels.h, PausedOperands in
+// api/paused_operands.h.
 
 #include <chrono>
 #include <map>
@@ -25,21 +31,6 @@
 #include "kube/rest_client.h"
 
 namespace gpuop::operands {
-
-inline constexpr char kPausedForCcModeChange[] = "paused-for-cc-mode-change";
-inline constexpr char kPausedLabelsAnnotation[] = "gpuop.io/cc-paused-labels";
-
-struct PausedOperand {
-  std::string label;  // nvidia.com/gpu.deploy.<operand>
-  std::string app;    // the `app` label of its pods
-};
-const std::vector<PausedOperand>& PausedOperands();
-
-// NVIDIA's mapping: "" -> "", "false" -> "false", "true" -> the paused value, a value already
-// paused stays, any other X -> "X_paused-for-cc-mode-change".
-std::string PausedValue(const std::string& value);
-// The inverse for the values recorded before pausing.
-std::string UnpausedValue(const std::string& value);
 
 class OperandPause {
  public:

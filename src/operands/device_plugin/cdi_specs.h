@@ -2,9 +2,10 @@
 
 // The CDI specs the device plugin keeps in /var/run/cdi, one per resource it advertises: kind =
 // the resource name and device names = the kubelet device IDs, because Kata's cold-plug joins
-// "<resource>=<device ID>" from the Pod Resources API against these specs
-// (reference/kata-cdi-kubelet.md §2.4). Writing them here, beside the IDs, is what keeps the two
-// from drifting apart.
+// "<resource>=<device ID>" from the Pod Resources API against these specs (kata-containers,
+// src/runtime/pkg/containerd-shim-v2/device_cold_plug.go, formatCDIDevIDs; NVIDIA's
+// sandbox-device-plugin names its CDI devices the same way since Feb 2026). Writing them here,
+// beside the IDs, is what keeps the two from drifting apart.
 
 #include <map>
 #include <string>

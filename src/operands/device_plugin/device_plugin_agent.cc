@@ -12,6 +12,7 @@
 
 #include "api/paths.h"
 #include "cdi/spec_dir.h"
+#include "common/clock.h"
 #include "common/file_events.h"
 #include "host/uevent_monitor.h"
 #include "operands/device_plugin/cdi_specs.h"
@@ -196,6 +197,7 @@ bool DevicePluginAgent::EnsureRegistered() {
 }
 
 void DevicePluginAgent::Run(const common::StopSignal& stop) {
+  const common::Clock& clock = common::SteadyClock::Instance();
   TakeOverCdiSpecs();
   absl::StatusOr<std::unique_ptr<common::FileEvents>> events = common::FileEvents::Create();
   if (!events.ok()) {
@@ -226,8 +228,8 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
     }
     WatchDirectories();
     // In slices, so that a stop is seen within a quarter second.
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (!stop.Stopped() && std::chrono::steady_clock::now() < until && !uevent_seen) {
+    const auto until = clock.Now() + timeout;
+    while (!stop.Stopped() && clock.Now() < until && !uevent_seen) {
       std::vector<std::string> changed = events_->Wait(std::chrono::milliseconds(250));
       if (!changed.empty()) return changed;
     }
@@ -252,14 +254,14 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
     status_.waiting_for_vfio = false;
   }
 
-  auto last_rescan = std::chrono::steady_clock::time_point();
+  auto last_rescan = common::Clock::TimePoint();
   // A second look shortly after an event: the kernel writes a bind's driver link and its
   // device node one after the other, and the first look may fall between them.
-  constexpr auto kNever = std::chrono::steady_clock::time_point::max();
+  constexpr auto kNever = common::Clock::TimePoint::max();
   auto settle_at = kNever;
   bool rescan = true;
   while (!stop.Stopped()) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock.Now();
     if (rescan || now >= settle_at || now - last_rescan >= options_.resync_period) {
       if (rescan) {
         settle_at = now + kSettleDelay;
@@ -267,14 +269,14 @@ void DevicePluginAgent::Run(const common::StopSignal& stop) {
         settle_at = kNever;
       }
       Rescan();
-      last_rescan = std::chrono::steady_clock::now();
+      last_rescan = clock.Now();
       rescan = false;
     }
     const bool all_registered = EnsureRegistered();
     auto timeout = all_registered ? options_.resync_period : kRetryPeriod;
     if (settle_at != kNever) {
-      timeout = std::min(timeout, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      settle_at - std::chrono::steady_clock::now()));
+      timeout = std::min(
+          timeout, std::chrono::duration_cast<std::chrono::milliseconds>(settle_at - clock.Now()));
       timeout = std::max(timeout, std::chrono::milliseconds(1));
     }
     const std::vector<std::string> changed = wait(timeout);

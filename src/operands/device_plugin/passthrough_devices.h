@@ -1,11 +1,12 @@
 #pragma once
 
 // The GPUs a node offers to VMs, as the sandbox device plugin advertises them to kubelet: one
-// device per vfio-bound GPU, named as Kata's cold-plug path needs (reference/kata-cdi-kubelet.md
-// §0, §2.4): the kubelet device ID is the IOMMU group number, or N of /dev/vfio/devices/vfioN
-// when the node has iommufd (/dev/iommu), and the same string is the CDI device name, because
-// Kata joins "<resource>=<device ID>" against the CDI spec. A pure read of the host: nothing is
-// bound or written here.
+// device per vfio-bound GPU, named as Kata's cold-plug path needs (kata-containers,
+// src/runtime/pkg/containerd-shim-v2/device_cold_plug.go; NVIDIA sandbox-device-plugin since Feb
+// 2026): the kubelet device ID is the IOMMU group number, or N of /dev/vfio/devices/vfioN when the
+// node has iommufd (/dev/iommu), and the same string is the CDI device name, because Kata joins
+// "<resource>=<device ID>" against the CDI spec. A pure read of the host: nothing is bound or
+// written here.
 //
 //   std::vector<PassthroughDevice> gpus = DiscoverPassthroughDevices(root, ids, {.alias = "pgpu"});
 

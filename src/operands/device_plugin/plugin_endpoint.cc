@@ -43,6 +43,7 @@ absl::Status PluginEndpoint::Start() {
 void PluginEndpoint::Stop() {
   if (server_ == nullptr) return;
   service_.Shutdown();
+  // wall-clock: gRPC takes deadlines as system_clock time points only.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server_->Wait();
   server_.reset();
@@ -65,6 +66,7 @@ absl::Status RegisterWithKubelet(const std::string& kubelet_socket, const Plugin
   request.set_resource_name(resource);
   request.mutable_options()->set_get_preferred_allocation_available(true);
   grpc::ClientContext context;
+  // wall-clock: gRPC takes deadlines as system_clock time points only.
   context.set_deadline(std::chrono::system_clock::now() + timeout);
   v1beta1::Empty reply;
   const grpc::Status status = stub->Register(&context, request, &reply);

@@ -1,9 +1,10 @@
 #pragma once
 
 // One resource's device plugin as kubelet reaches it: a gRPC server on a unix socket in the
-// device-plugins directory serving a DevicePluginService, and the Register call that tells
-// kubelet about it (reference/kata-cdi-kubelet.md §1.3: serving before registering, the
-// endpoint named relative to the directory).
+// device-plugins directory serving a DevicePluginService, and the Register call that tells kubelet
+// about it (kubelet device plugin API v1beta1, k8s.io/kubelet; kubelet's
+// pkg/kubelet/cm/devicemanager: serving before registering, since kubelet dials back and calls
+// GetDevicePluginOptions inside Register; the endpoint named relative to the directory).
 //
 //   PluginEndpoint endpoint(dir, "sandbox-pgpu.sock", service);
 //   GPUOP_RETURN_IF_ERROR(endpoint.Start());

@@ -1,7 +1,8 @@
 #pragma once
 
 // The kata manager's config, `ClusterPolicy.spec.kataManager.config` as the operator renders it
-// into the agent's ConfigMap (reference/operands.md §1.2):
+// into the agent's ConfigMap, in the shape of NVIDIA k8s-kata-manager v0.2.3
+// (api/v1alpha1/config/types.go; NVIDIA's operator mounted it as config.yaml):
 //
 //   artifactsDir: /opt/nvidia-gpu-operator/artifacts/runtimeclasses
 //   runtimeClasses:
@@ -19,11 +20,10 @@
 
 #include "absl/status/statusor.h"
 
+#include "api/paths.h"
 #include "oci/reference.h"
 
 namespace gpuop::operands {
-
-inline constexpr char kDefaultArtifactsDir[] = "/opt/nvidia-gpu-operator/artifacts/runtimeclasses";
 
 struct RuntimeClassArtifacts {
   std::string name;  // The RuntimeClass and containerd handler name.
@@ -34,7 +34,7 @@ struct RuntimeClassArtifacts {
 };
 
 struct KataManagerConfig {
-  std::string artifacts_dir = kDefaultArtifactsDir;
+  std::string artifacts_dir = api::kDefaultKataArtifactsDir;
   std::vector<RuntimeClassArtifacts> runtime_classes;
 };
 

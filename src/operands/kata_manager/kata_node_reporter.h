@@ -19,18 +19,29 @@
 
 namespace gpuop::operands {
 
-class KataNodeReporter {
+// The kata manager's Node as its agent (kata_manager_agent.h) sees it: KataNodeReporter through
+// the API; tests give their own.
+class KataNode {
+ public:
+  virtual ~KataNode() = default;
+  virtual absl::StatusOr<std::map<std::string, std::string>> NodeLabels() = 0;
+  // What kubelet reports in status.nodeInfo.containerRuntimeVersion: "containerd://1.7.27".
+  virtual absl::StatusOr<std::string> ContainerRuntimeVersion() = 0;
+  // The `.dockerconfigjson` of a kubernetes.io/dockerconfigjson Secret in the agent's namespace.
+  virtual absl::StatusOr<std::string> PullSecret(const std::string& name) = 0;
+  // Failures to reach the API are logged and tried again on the next pass.
+  virtual void Report(const KataPassReport& report) = 0;
+};
+
+class KataNodeReporter final : public KataNode {
  public:
   KataNodeReporter(kube::RestClient& client, kube::EventRecorder& recorder, std::string node_name,
                    std::string ns, common::Logger& log);
 
-  absl::StatusOr<std::map<std::string, std::string>> NodeLabels();
-  // What kubelet reports in status.nodeInfo.containerRuntimeVersion: "containerd://1.7.27".
-  absl::StatusOr<std::string> ContainerRuntimeVersion();
-  // The `.dockerconfigjson` of a kubernetes.io/dockerconfigjson Secret in the agent's namespace.
-  absl::StatusOr<std::string> PullSecret(const std::string& name);
-  // Failures to reach the API are logged and tried again on the next pass.
-  void Report(const KataPassReport& report);
+  absl::StatusOr<std::map<std::string, std::string>> NodeLabels() override;
+  absl::StatusOr<std::string> ContainerRuntimeVersion() override;
+  absl::StatusOr<std::string> PullSecret(const std::string& name) override;
+  void Report(const KataPassReport& report) override;
 
  private:
   kube::RestClient& client_;

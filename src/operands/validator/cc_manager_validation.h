@@ -1,10 +1,11 @@
 #pragma once
 
-// The validator's cc-manager step (reference/operands.md §6): on a node that can do
-// confidential computing (nvidia.com/cc.capable=true), wait until the CC manager has applied
-// the node's mode once (it writes .cc-manager-ctr-ready), then write cc-manager-ready; on any
-// other node write it at once. The wait is an inotify watch on the folder, not NVIDIA's 5 s
-// `stat` loop, so the step ends as soon as the file appears.
+// The validator's cc-manager step (as NVIDIA GPU Operator v26.7's nvidia-validator has it,
+// COMPONENT=cc-manager in cmd/nvidia-validator/main.go): on a node that can do confidential
+// computing (nvidia.com/cc.capable=true), wait until the CC manager has applied the node's mode
+// once (it writes .cc-manager-ctr-ready), then write cc-manager-ready; on any other node write it
+// at once. The wait is an inotify watch on the folder, not NVIDIA's 5 s `stat` loop, so the step
+// ends as soon as the file appears.
 
 #include <chrono>
 #include <string>

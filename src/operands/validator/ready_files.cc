@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/clock.h"
 #include "common/file_events.h"
 
 namespace gpuop::operands {
@@ -20,10 +21,11 @@ absl::Status WaitForFile(const std::string& path, std::chrono::milliseconds time
   if (!(*events)->Watch(dir)) {
     return absl::FailedPreconditionError(absl::StrCat("cannot watch ", dir));
   }
-  const auto started = std::chrono::steady_clock::now();
+  const common::Clock& clock = common::SteadyClock::Instance();
+  const auto started = clock.Now();
   while (!std::filesystem::exists(path)) {
     if (stop.Stopped()) return absl::CancelledError(absl::StrCat("stopped waiting for ", path));
-    if (timeout.count() > 0 && std::chrono::steady_clock::now() - started >= timeout) {
+    if (timeout.count() > 0 && clock.Now() - started >= timeout) {
       return absl::DeadlineExceededError(
           absl::StrCat(path, " has not appeared after ",
                        std::chrono::duration_cast<std::chrono::seconds>(timeout).count(), " s"));

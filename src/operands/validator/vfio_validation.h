@@ -1,10 +1,10 @@
 #pragma once
 
-// The validator's vfio-pci step, as NVIDIA's sandbox validator does it (reference/
-// gpu-operator.md §4.4) and a little stricter: record the node's workload in workload-type;
-// for vm-passthrough, check that every NVIDIA GPU is on vfio-pci (or nvgrace_gpu_vfio_pci),
-// that its IOMMU group's device node exists and that no other endpoint of the group is still
-// on a host driver (else a VM cannot open the group), then write vfio-pci-ready.
+// The validator's vfio-pci step, as NVIDIA's sandbox validator does it (NVIDIA GPU Operator v26.7,
+// COMPONENT=vfio-pci in cmd/nvidia-validator/main.go) and a little stricter: record the node's
+// workload in workload-type; for vm-passthrough, check that every NVIDIA GPU is on vfio-pci (or
+// nvgrace_gpu_vfio_pci), that its IOMMU group's device node exists and that no other endpoint of
+// the group is still on a host driver (else a VM cannot open the group), then write vfio-pci-ready.
 
 #include <string>
 

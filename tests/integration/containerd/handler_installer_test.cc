@@ -16,13 +16,14 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "common/subprocess.h"
 #include "containerd/containerd_restart.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
+#include "tests/fixtures/wait_for.h"
 #include "tests/integration/background_process.h"
 
 namespace gpuop::containerd {
@@ -30,11 +31,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-void Write(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path) << text;
-}
 
 common::ProcessResult RunTool(const std::vector<std::string>& argv) {
   absl::StatusOr<common::ProcessResult> run = common::RunProcess(argv);
@@ -44,10 +40,7 @@ common::ProcessResult RunTool(const std::vector<std::string>& argv) {
 class HandlerInstallerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/containerd-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::ScratchDir("containerd");
     absl::StatusOr<ContainerdVersion> version =
         ParseContainerdVersion(RunTool({"containerd", "--version"}).out);
     ASSERT_TRUE(version.ok()) << version.status();
@@ -87,7 +80,7 @@ TEST_F(HandlerInstallerTest, StockConfigsGainEachHandlerAndKeepTheirOwnSettings)
   for (const auto& [name, original] : stock) {
     SCOPED_TRACE(name);
     std::filesystem::remove_all(dir_ + "/etc");
-    Write(options_.config_path, original);
+    testing::WriteFile(options_.config_path, original);
     const std::string before = Dump();
 
     absl::StatusOr<InstallResult> installed = InstallHandlers(root_, options_, Handlers());
@@ -140,7 +133,7 @@ TEST_F(HandlerInstallerTest, ContainerdStartsWithTheHandlersAndTheUsersCriSettin
                            "/state\"\n\n[grpc]\n  address = \"" + dir_ +
                            "/containerd.sock\"\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
                            "  sandbox_image = \"registry.example/pause:custom\"\n";
-  Write(options_.config_path, user);
+  testing::WriteFile(options_.config_path, user);
   absl::StatusOr<InstallResult> installed = InstallHandlers(root_, options_, Handlers());
   ASSERT_TRUE(installed.ok()) << installed.status();
 
@@ -148,13 +141,12 @@ TEST_F(HandlerInstallerTest, ContainerdStartsWithTheHandlersAndTheUsersCriSettin
                                     dir_ + "/containerd.log");
   // The CRI plugin logs the config it runs with once it has loaded it.
   std::string log;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (
-      std::chrono::steady_clock::now() < until &&
-      (log = testing::ReadWhole(dir_ + "/containerd.log")).find("Start cri plugin with config") ==
-          std::string::npos) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::WaitFor(
+      [&] {
+        log = testing::ReadWhole(dir_ + "/containerd.log");
+        return log.find("Start cri plugin with config") != std::string::npos;
+      },
+      std::chrono::seconds(20));
   ASSERT_THAT(log, HasSubstr("Start cri plugin with config")) << log;
   const std::string cri = log.substr(log.find("Start cri plugin with config"));
   for (const RuntimeHandler& handler : Handlers()) {
@@ -165,10 +157,12 @@ TEST_F(HandlerInstallerTest, ContainerdStartsWithTheHandlersAndTheUsersCriSettin
   EXPECT_THAT(cri, HasSubstr("SandboxImage:registry.example/pause:custom"));
   EXPECT_THAT(cri, HasSubstr("runc:{Type:io.containerd.runc.v2"));
   common::ProcessResult answered;
-  for (int i = 0; i < 100 && answered.exit_code != 0; ++i) {
-    answered = RunTool({"ctr", "--address", dir_ + "/containerd.sock", "version"});
-    if (answered.exit_code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  testing::WaitFor(
+      [&] {
+        answered = RunTool({"ctr", "--address", dir_ + "/containerd.sock", "version"});
+        return answered.exit_code == 0;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(100));
   EXPECT_EQ(answered.exit_code, 0) << answered.err;
   daemon.Signal(SIGTERM);
   daemon.Wait();
@@ -176,8 +170,9 @@ TEST_F(HandlerInstallerTest, ContainerdStartsWithTheHandlersAndTheUsersCriSettin
 
 TEST_F(HandlerInstallerTest, ASignalRestartBringsBackASupervisedContainerdWithTheHandlers) {
   const std::string socket = dir_ + "/containerd.sock";
-  Write(options_.config_path, "version = 2\nroot = \"" + dir_ + "/root\"\nstate = \"" + dir_ +
-                                  "/state\"\n\n[grpc]\n  address = \"" + socket + "\"\n");
+  testing::WriteFile(options_.config_path, "version = 2\nroot = \"" + dir_ + "/root\"\nstate = \"" +
+                                               dir_ + "/state\"\n\n[grpc]\n  address = \"" +
+                                               socket + "\"\n");
   // The test is containerd's supervisor: whenever it exits, it is started again.
   std::atomic<bool> stop = false;
   std::atomic<int> starts = 0;
@@ -185,7 +180,9 @@ TEST_F(HandlerInstallerTest, ASignalRestartBringsBackASupervisedContainerdWithTh
     while (!stop) {
       testing::BackgroundProcess daemon({"/usr/bin/containerd", "--config", options_.config_path},
                                         dir_ + "/containerd-" + std::to_string(++starts) + ".log");
-      while (!stop && !daemon.Exited()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      // Until it exits, however long that is: the supervisor outlives every containerd.
+      while (!testing::WaitFor([&] { return stop || daemon.Exited(); })) {
+      }
     }
   });
   ASSERT_TRUE(WaitForSocket(socket, std::chrono::seconds(20)).ok());
@@ -236,7 +233,7 @@ TEST_F(HandlerInstallerTest, AK3sStyleRenderedConfigThatImportsItsDirLoadsTheHan
   const std::string text =
       "imports = [\"" + dir_ + "/k3s/config.toml.d/*.toml\"]\nversion = 2\n\n" +
       "[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"" + dir_ + "/k3s/bin\"\n";
-  Write(rendered, text);
+  testing::WriteFile(rendered, text);
   HandlerInstallOptions k3s = options_;
   k3s.config_path = rendered;
   k3s.drop_in_path = dir_ + "/k3s/config.toml.d/99-gpuop-kata.toml";
@@ -256,7 +253,7 @@ TEST_F(HandlerInstallerTest, AK3sStyleRenderedConfigThatImportsItsDirLoadsTheHan
 
   // The same rendered config without the import: refused, nothing written.
   std::filesystem::remove_all(dir_ + "/k3s");
-  Write(rendered, "version = 2\n");
+  testing::WriteFile(rendered, "version = 2\n");
   absl::StatusOr<InstallResult> refused = InstallHandlers(root_, k3s, Handlers());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(std::filesystem::exists(k3s.drop_in_path));
@@ -264,7 +261,7 @@ TEST_F(HandlerInstallerTest, AK3sStyleRenderedConfigThatImportsItsDirLoadsTheHan
 
 TEST_F(HandlerInstallerTest, AMainConfigThatDoesNotParseIsLeftByteForByte) {
   const std::string broken = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"\n  x = 1\n";
-  Write(options_.config_path, broken);
+  testing::WriteFile(options_.config_path, broken);
   absl::StatusOr<InstallResult> installed = InstallHandlers(root_, options_, Handlers());
   ASSERT_FALSE(installed.ok());
   EXPECT_THAT(std::string(installed.status().message()),

@@ -12,14 +12,14 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <thread>
 
 #include "containerd/containerd_restart.h"
 #include "containerd/handler_installer.h"
 #include "containerd/systemd_units.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
+#include "tests/fixtures/wait_for.h"
 #include "tests/integration/background_process.h"
 
 namespace gpuop::containerd {
@@ -27,35 +27,30 @@ namespace {
 
 using ::testing::HasSubstr;
 
-void Write(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path) << text;
-}
-
 class SystemdRestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/systemd-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::ScratchDir("systemd");
     runtime_dir_ = dir_ + "/xdg";
     std::filesystem::create_directories(runtime_dir_);
     ::chmod(runtime_dir_.c_str(), 0700);
     socket_ = dir_ + "/containerd.sock";
     config_ = dir_ + "/etc/containerd/config.toml";
-    Write(config_, "version = 2\nroot = \"" + dir_ + "/root\"\nstate = \"" + dir_ +
-                       "/state\"\n\n[grpc]\n  address = \"" + socket_ + "\"\n");
+    testing::WriteFile(config_, "version = 2\nroot = \"" + dir_ + "/root\"\nstate = \"" + dir_ +
+                                    "/state\"\n\n[grpc]\n  address = \"" + socket_ + "\"\n");
     const std::string units = dir_ + "/config/systemd/user/";
     // Only the bus and containerd: not the desktop sockets a user's default.target pulls in.
-    Write(units + "gpuop-test.target",
-          "[Unit]\nDescription=gpuop restart test\nWants=dbus.socket containerd.service\n");
-    Write(units + "containerd.service",
-          "[Unit]\nDescription=containerd under test\n[Service]\nExecStart=/usr/bin/containerd "
-          "--config " +
-              config_ + "\nStandardOutput=append:" + dir_ +
-              "/containerd.log\nStandardError=" + "append:" + dir_ + "/containerd.log\n");
+    testing::WriteFile(
+        units + "gpuop-test.target",
+        "[Unit]\nDescription=gpuop restart test\nWants=dbus.socket containerd.service\n");
+    testing::WriteFile(
+        units + "containerd.service",
+        "[Unit]\nDescription=containerd under test\n[Service]\nExecStart=/usr/bin/containerd "
+        "--config " +
+            config_ + "\nStandardOutput=append:" + dir_ +
+            "/containerd.log\nStandardError=" + "append:" + dir_ + "/containerd.log\n");
     // A unit whose restart job fails, as a containerd that cannot start would.
-    Write(units + "broken.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n");
+    testing::WriteFile(units + "broken.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n");
     manager_ = std::make_unique<testing::BackgroundProcess>(
         std::vector<std::string>{
             "/usr/bin/env", "XDG_RUNTIME_DIR=" + runtime_dir_,
@@ -66,27 +61,24 @@ class SystemdRestartTest : public ::testing::Test {
         dir_ + "/systemd.log");
     bus_ = "unix:path=" + runtime_dir_ + "/bus";
     // Up once the manager answers on its bus and containerd takes connections.
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     absl::Status up = absl::UnavailableError("not tried");
-    while (std::chrono::steady_clock::now() < until) {
-      if (absl::StatusOr<std::unique_ptr<SystemdUnits>> units_api = SystemdUnits::Connect(bus_);
-          units_api.ok()) {
-        up = (*units_api)->FirstLoaded({"containerd.service"}).status();
-        if (up.ok()) up = WaitForSocket(socket_, std::chrono::seconds(10));
-        if (up.ok()) break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    testing::WaitFor(
+        [&] {
+          absl::StatusOr<std::unique_ptr<SystemdUnits>> units_api = SystemdUnits::Connect(bus_);
+          if (!units_api.ok()) return false;
+          up = (*units_api)->FirstLoaded({"containerd.service"}).status();
+          if (up.ok()) up = WaitForSocket(socket_, std::chrono::seconds(10));
+          return up.ok();
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(100));
     ASSERT_TRUE(up.ok()) << up << "\n" << testing::ReadWhole(dir_ + "/systemd.log");
   }
 
   void TearDown() override {
     // A user manager stops its units on SIGTERM (exit.target), containerd among them.
     manager_->Signal(SIGTERM);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!manager_->Exited() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    testing::WaitFor([&] { return manager_->Exited(); }, std::chrono::seconds(20),
+                     std::chrono::milliseconds(50));
     if (absl::StatusOr<int> left = SocketPeerPid(socket_); left.ok()) ::kill(*left, SIGKILL);
   }
 
@@ -122,12 +114,12 @@ TEST_F(SystemdRestartTest, RestartsTheFirstLoadedUnitAndWaitsForItsJobAndSocket)
   EXPECT_NE(::kill(*before, 0), 0) << "the old one is gone";
   // The new process loaded the handler (the CRI plugin logs its runtimes as it starts).
   std::string log;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while ((log = testing::ReadWhole(dir_ + "/containerd.log"))
-                 .find("kata-qemu-nvidia-gpu:{Type:io.containerd.kata.v2") == std::string::npos &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::WaitFor(
+      [&] {
+        log = testing::ReadWhole(dir_ + "/containerd.log");
+        return log.find("kata-qemu-nvidia-gpu:{Type:io.containerd.kata.v2") != std::string::npos;
+      },
+      std::chrono::seconds(10));
   EXPECT_THAT(log, HasSubstr("kata-qemu-nvidia-gpu:{Type:io.containerd.kata.v2"));
 }
 

@@ -69,9 +69,9 @@ TEST(GpuAdminToolsPeer, TheRealToolReadsTheSameCcModeAsWeDo) {
       testing::DeviceAt(host, testing::kH100PcieBdf).cc_mode = mode;
       std::unique_ptr<testing::SimulatedKernel> kernel = testing::BootOrThrow(host);
       const GpuCcState ours = OurRead(*kernel);
-      EXPECT_EQ(CcModeName(ours.cc), mode);
+      EXPECT_EQ(CcModeWord(ours.cc), mode);
       EXPECT_EQ(AskTheTool(kernel->Root(), testing::kH100PcieBdf, "--query-cc-mode", "CC"),
-                CcModeName(ours.cc));
+                CcModeWord(ours.cc));
     }
   }
 }

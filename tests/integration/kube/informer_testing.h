@@ -19,6 +19,7 @@
 #include "kube/informer.h"
 #include "kube/label_set.h"
 #include "kube/rest_client.h"
+#include "tests/fixtures/wait_for.h"
 #include "tests/integration/testenv.h"
 
 namespace gpuop::kube {
@@ -56,16 +57,8 @@ inline json LabelledNode(const std::string& name, const std::string& run) {
           {"metadata", {{"name", name}, {"labels", {{"gpuop-test", run}}}}}};
 }
 
-// Polls `condition` every 20 ms for up to `timeout`.
-inline bool WaitFor(const std::function<bool()>& condition,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
+// The tests' shared poll (tests/fixtures/wait_for.h), by its old name here.
+using gpuop::testing::WaitFor;
 
 // Records "add <key>", "update <key>", "delete <key>" in the order the handlers ran.
 class EventLog {

@@ -80,7 +80,9 @@ TEST_F(LeaderElection, StandbyTakesOverAfterTheLeaderDiesAndAtOnceAfterACleanRel
   EXPECT_EQ(Lease().value("leaseTransitions", 0), 1);
 
   auto c = Candidate("c");
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // c is campaigning.
+  ASSERT_TRUE(
+      Logged("c", "another candidate leads; standing by\" lease=" + ns_ + "/operator holder=b"))
+      << LogOf("c");  // c is campaigning.
   b->Signal(SIGTERM);
   const auto released = Clock::now();
   ASSERT_TRUE(WaitFor([&] { return Holder() == "c"; }, 3 * kLeaseDuration));

@@ -7,7 +7,6 @@
 
 #include <fstream>
 #include <set>
-#include <thread>
 
 #include "absl/strings/ascii.h"
 
@@ -221,15 +220,16 @@ TEST(RestClient, UpdatesTheStatusSubresourceOfACustomResource) {
   const Resource gadgets{group, "v1", "gadgets", false};
   // The new kind is served once the CRD is established; poll briefly.
   absl::StatusOr<json> created;
-  for (int i = 0; i < 100; ++i) {
-    created = client->Create(gadgets, "",
-                             {{"apiVersion", group + "/v1"},
-                              {"kind", "Gadget"},
-                              {"metadata", {{"name", "g1"}}},
-                              {"spec", {{"size", 1}}}});
-    if (created.status().code() != absl::StatusCode::kNotFound) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  WaitFor(
+      [&] {
+        created = client->Create(gadgets, "",
+                                 {{"apiVersion", group + "/v1"},
+                                  {"kind", "Gadget"},
+                                  {"metadata", {{"name", "g1"}}},
+                                  {"spec", {{"size", 1}}}});
+        return created.status().code() != absl::StatusCode::kNotFound;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(100));
   ASSERT_TRUE(created.ok()) << created.status();
 
   json with_status = *created;

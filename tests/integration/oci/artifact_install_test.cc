@@ -12,6 +12,8 @@
 #include "oci/registry_client.h"
 #include "operands/kata_manager/artifact_installer.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/status_matchers.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/integration/oci/test_registry.h"
 
 namespace gpuop::operands {
@@ -23,15 +25,14 @@ using ::testing::HasSubstr;
 class ArtifactInstallTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/install-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
+    dir_ = testing::ScratchDir("install");
     fs::create_directories(dir_ + "/push");
     fs::create_directories(dir_ + "/artifacts");
-    ASSERT_TRUE(testing::WriteText(dir_ + "/push/configuration-qemu.toml",
-                                   "[hypervisor.qemu]\nkernel = \"/x/vmlinux\"\n")
-                    .ok());
-    ASSERT_TRUE(testing::WriteText(dir_ + "/push/vmlinux", testing::RandomBytes(4096, 7)).ok());
+    ASSERT_THAT(testing::WriteText(dir_ + "/push/configuration-qemu.toml",
+                                   "[hypervisor.qemu]\nkernel = \"/x/vmlinux\"\n"),
+                testing::IsOk());
+    ASSERT_THAT(testing::WriteText(dir_ + "/push/vmlinux", testing::RandomBytes(4096, 7)),
+                testing::IsOk());
     registry_ =
         std::make_unique<testing::TestRegistry>(dir_ + "/registry", testing::TestRegistryOptions{});
     std::string error;

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -19,6 +18,8 @@
 #include "oci/registry_client.h"
 #include "oci/sha256.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
+#include "tests/fixtures/wait_for.h"
 #include "tests/integration/oci/test_registry.h"
 
 namespace gpuop::oci {
@@ -27,23 +28,17 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-void Write(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
 class ArtifactPullTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/oci-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::ScratchDir("oci");
     std::filesystem::create_directories(dir_ + "/push");
     std::filesystem::create_directories(dir_ + "/pulled");
     // What a Kata GPU artifact holds: a guest kernel, an initrd and the Kata configuration.
     files_ = {{"vmlinux-nvidia-gpu.container", testing::RandomBytes(3 << 20, 1)},
               {"kata-containers-initrd-nvidia-gpu.img", testing::RandomBytes(1 << 20, 2)},
               {"configuration-nvidia-gpu-qemu.toml", "[hypervisor.qemu]\nkernel = \"x\"\n"}};
-    for (const auto& [name, bytes] : files_) Write(dir_ + "/push/" + name, bytes);
+    for (const auto& [name, bytes] : files_) testing::WriteFile(dir_ + "/push/" + name, bytes);
   }
 
   std::vector<std::string> Names() const {
@@ -172,7 +167,7 @@ TEST_F(ArtifactPullTest, ABlobCorruptedInTheRegistryIsRefusedAndNotLeftBehind) {
   std::string bytes = testing::ReadWhole(blob);
   ASSERT_EQ(bytes.size(), 3u << 20);
   bytes[12345] ^= 0x01;
-  Write(blob, bytes);
+  testing::WriteFile(blob, bytes);
   absl::StatusOr<PulledArtifact> pulled = PullArtifact(client, Ref(), *resolved, dir_ + "/pulled");
   ASSERT_FALSE(pulled.ok());
   EXPECT_TRUE(absl::IsDataLoss(pulled.status())) << pulled.status();
@@ -194,7 +189,7 @@ TEST_F(ArtifactPullTest, ABlobCorruptedInTheRegistryIsRefusedAndNotLeftBehind) {
   // A good copy already at the path stays as it was when a download of it fails.
   RegistryClient direct(registry_->Host(), {.plain_http = true});
   const std::string kept = dir_ + "/kept";
-  Write(kept, "the earlier, good bytes");
+  testing::WriteFile(kept, "the earlier, good bytes");
   const absl::Status failed = direct.DownloadBlob(Ref().repository, resolved->layers[0], kept);
   EXPECT_TRUE(absl::IsDataLoss(failed)) << failed;
   EXPECT_EQ(testing::ReadWhole(kept), "the earlier, good bytes");
@@ -203,7 +198,7 @@ TEST_F(ArtifactPullTest, ABlobCorruptedInTheRegistryIsRefusedAndNotLeftBehind) {
 
 TEST_F(ArtifactPullTest, ARegistryKilledMidPullIsRetriedUntilThePullCompletes) {
   files_ = {{"kata-containers-nvidia-gpu.img", testing::RandomBytes(64 << 20, 3)}};
-  Write(dir_ + "/push/" + files_[0].first, files_[0].second);
+  testing::WriteFile(dir_ + "/push/" + files_[0].first, files_[0].second);
   StartAndPush({});
   RegistryClient client(registry_->Host(),
                         {.plain_http = true, .first_backoff = std::chrono::milliseconds(300)});
@@ -214,9 +209,11 @@ TEST_F(ArtifactPullTest, ARegistryKilledMidPullIsRetriedUntilThePullCompletes) {
   absl::StatusOr<PulledArtifact> pulled = PullArtifact(
       client, Ref(), *resolved, dir_ + "/pulled", [&](const PulledFile&, int64_t written) {
         if (written > (1 << 20) && !killed.exchange(true)) {
+          const int64_t retries_before = client.Retries();
           registry_->Kill();
-          restarter = std::thread([&] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          restarter = std::thread([&client, this, retries_before] {
+            // Back once the client has met the registry down and is retrying.
+            EXPECT_TRUE(testing::WaitFor([&] { return client.Retries() > retries_before; }));
             std::string error;
             EXPECT_TRUE(registry_->Start(&error)) << error;
           });

@@ -4,13 +4,13 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include "tests/fixtures/http_get.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/wait_for.h"
 
 namespace gpuop::testing {
 std::string RandomBytes(size_t size, unsigned seed) {
@@ -22,6 +22,14 @@ std::string RandomBytes(size_t size, unsigned seed) {
       bytes[i + b] = static_cast<char>(value >> (8 * b));
   }
   return bytes;
+}
+
+// Not WriteFile: the benchmarks use this registry too, without gtest. A file that cannot be
+// written shows when the registry does not start; this says which one.
+void WriteOrSay(const std::string& path, const std::string& text) {
+  if (absl::Status written = WriteText(path, text); !written.ok()) {
+    std::cerr << "test registry: " << written << "\n";
+  }
 }
 
 TestRegistry::TestRegistry(std::string dir, TestRegistryOptions options)
@@ -53,14 +61,13 @@ TestRegistry::TestRegistry(std::string dir, TestRegistryOptions options)
                                  options_.username, "-password", options_.password},
         dir_ + "/token-server.log");
     int token_port = 0;
-    for (int i = 0; i < 200 && token_port == 0; ++i) {
-      const std::string log = testing::ReadWhole(dir_ + "/token-server.log");
-      if (log.starts_with("listening ")) {
-        token_port = std::stoi(log.substr(10));
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
+    WaitFor(
+        [&] {
+          const std::string log = testing::ReadWhole(dir_ + "/token-server.log");
+          if (log.starts_with("listening ")) token_port = std::stoi(log.substr(10));
+          return token_port != 0;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(50));
     config << "auth:\n  token:\n    realm: http://127.0.0.1:" << token_port
            << "/token\n    service: gpuop-test-registry\n    issuer: gpuop-test-issuer\n"
            << "    rootcertbundle: " << cert << "\n";
@@ -69,11 +76,11 @@ TestRegistry::TestRegistry(std::string dir, TestRegistryOptions options)
     char salt[CRYPT_GENSALT_OUTPUT_SIZE];
     crypt_gensalt_rn("$2b$", 5, nullptr, 0, salt, sizeof salt);
     struct crypt_data data {};
-    std::ofstream(htpasswd) << options_.username << ":"
-                            << crypt_r(options_.password.c_str(), salt, &data) << "\n";
+    const char* hash = crypt_r(options_.password.c_str(), salt, &data);
+    WriteOrSay(htpasswd, options_.username + ":" + (hash != nullptr ? hash : "") + "\n");
     config << "auth:\n  htpasswd:\n    realm: gpuop-test\n    path: " << htpasswd << "\n";
   }
-  std::ofstream(config_) << config.str();
+  WriteOrSay(config_, config.str());
 }
 
 TestRegistry::~TestRegistry() {
@@ -88,11 +95,10 @@ bool TestRegistry::Start(std::string* error) {
   process_ = std::make_unique<BackgroundProcess>(
       std::vector<std::string>{"/usr/bin/docker-registry", "serve", config_},
       dir_ + "/registry.log");
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < until) {
-    // Any HTTP answer on /v2/ (200, or 401 behind auth; TLS refuses a plain request with 400).
-    if (HttpGet(port_, "/v2/").starts_with("HTTP/1.")) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Any HTTP answer on /v2/ (200, or 401 behind auth; TLS refuses a plain request with 400).
+  if (WaitFor([&] { return HttpGet(port_, "/v2/").starts_with("HTTP/1."); },
+              std::chrono::seconds(10), std::chrono::milliseconds(50))) {
+    return true;
   }
   *error = testing::ReadWhole(dir_ + "/registry.log");
   return false;

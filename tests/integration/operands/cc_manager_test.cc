@@ -15,6 +15,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "api/labels.h"
 #include "host/gpu_cc_mode.h"
 #include "host/pci_device.h"
 #include "operands/cc_manager/cc_mode_switcher.h"
@@ -108,12 +109,12 @@ class CcManagerTest : public ::testing::Test {
     absl::StatusOr<json> node = client_->Get(kube::resources::kNodes, "", node_);
     return node.ok() && (*node)["metadata"]
                             .value("annotations", json::object())
-                            .contains(kPausedLabelsAnnotation);
+                            .contains(api::kPausedLabelsAnnotation);
   }
   void SetCcLabel(const std::string& value) {
     ASSERT_TRUE(client_
                     ->MergePatch(kube::resources::kNodes, "", node_,
-                                 {{"metadata", {{"labels", {{kCcModeLabel, value}}}}}})
+                                 {{"metadata", {{"labels", {{api::kCcModeLabel, value}}}}}})
                     .ok());
   }
   void AddOperandPod(const std::string& name, const std::string& app) {
@@ -176,9 +177,9 @@ TEST_F(CcManagerTest, LabelFlipsSwitchTheGpusPausingTheOperandsUntilTheirPodsAre
   Boot(WithTee(testing::HgxH100x8()));
   const std::string log = kernel_->Root() + "/cc-manager.log";
   std::unique_ptr<testing::BackgroundProcess> agent = StartAgent(log);
-  EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "off", 30));
-  EXPECT_EQ(Label(kCcReadyStateLabel), "false");
-  EXPECT_EQ(Label(kCcCapableLabel), "true");
+  EXPECT_TRUE(LabelBecomes(api::kCcModeStateLabel, "off", 30));
+  EXPECT_EQ(Label(api::kCcReadyStateLabel), "false");
+  EXPECT_EQ(Label(api::kCcCapableLabel), "true");
   // Written once the first apply has returned, a moment after its labels.
   EXPECT_TRUE(kube::WaitFor(
       [&] { return std::filesystem::exists(kernel_->Root() + "/ready/.cc-manager-ctr-ready"); },
@@ -204,9 +205,9 @@ TEST_F(CcManagerTest, LabelFlipsSwitchTheGpusPausingTheOperandsUntilTheirPodsAre
   EXPECT_EQ(GpuMode(testing::HgxGpuBdfs()[0]), "off") << "no reset while operand pods remain";
   DeletePod("vfio-manager-x");
   DeletePod("kata-dp-x");
-  EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "on", 60));
+  EXPECT_TRUE(LabelBecomes(api::kCcModeStateLabel, "on", 60));
   std::map<std::string, std::string> after = Labels();
-  EXPECT_EQ(after[kCcReadyStateLabel], "true");
+  EXPECT_EQ(after[api::kCcReadyStateLabel], "true");
   for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(after[key], value) << key;
   EXPECT_FALSE(HasPauseRecord());
   for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(GpuMode(bdf), "on") << bdf;
@@ -223,12 +224,12 @@ TEST_F(CcManagerTest, LabelFlipsSwitchTheGpusPausingTheOperandsUntilTheirPodsAre
   SetCcLabel("devtools");
   SetCcLabel("off");
   SetCcLabel("devtools");
-  EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "devtools", 60));
+  EXPECT_TRUE(LabelBecomes(api::kCcModeStateLabel, "devtools", 60));
   EXPECT_TRUE(kube::WaitFor([&] { return GpuMode(testing::HgxGpuBdfs()[7]) == "devtools"; },
                             std::chrono::seconds(10)));
-  EXPECT_EQ(Label(kCcReadyStateLabel), "");
+  EXPECT_EQ(Label(api::kCcReadyStateLabel), "");
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  EXPECT_EQ(Label(kCcModeStateLabel), "devtools") << gpuop::testing::ReadWhole(log_);
+  EXPECT_EQ(Label(api::kCcModeStateLabel), "devtools") << gpuop::testing::ReadWhole(log_);
   agent->Signal(SIGTERM);
   EXPECT_EQ(agent->Wait(), 0) << gpuop::testing::ReadWhole(log_);
 }
@@ -237,7 +238,7 @@ TEST_F(CcManagerTest, AnAgentKilledMidSwitchRestoresTheLabelsWhenItStartsAgain) 
   Boot(WithTee(testing::SingleH100Pcie()));
   const std::string log = kernel_->Root() + "/cc-manager.log";
   std::unique_ptr<testing::BackgroundProcess> agent = StartAgent(log);
-  EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "off", 30));
+  EXPECT_TRUE(LabelBecomes(api::kCcModeStateLabel, "off", 30));
   ASSERT_NO_FATAL_FAILURE(AddOperandPod("vfio-manager-y", "nvidia-vfio-manager"));
   SetCcLabel("on");
   EXPECT_TRUE(LabelBecomes("nvidia.com/gpu.deploy.vfio-manager", "paused-for-cc-mode-change", 30));
@@ -269,7 +270,7 @@ TEST_F(CcManagerTest, APauseRecordNamingOtherLabelsRestoresOnlyTheDeployLabels) 
               kube::resources::kNodes, "", node_,
               {{"metadata",
                 {{"labels", {{"nvidia.com/gpu.deploy.vfio-manager", "paused-for-cc-mode-change"}}},
-                 {"annotations", {{kPausedLabelsAnnotation, record.dump()}}}}}})
+                 {"annotations", {{api::kPausedLabelsAnnotation, record.dump()}}}}}})
           .ok());
   std::unique_ptr<testing::BackgroundProcess> agent =
       StartAgent(kernel_->Root() + "/cc-manager.log");
@@ -284,7 +285,7 @@ TEST_F(CcManagerTest, AnAgentKilledDuringAResetLeavesNoLabelPausedOnceItIsBack) 
   ::setenv("GPU_ADMIN_TOOLS_DOUBLE_RESET_MS", "3000", 1);  // Time to kill it mid-reset.
   const std::string log = kernel_->Root() + "/cc-manager.log";
   std::unique_ptr<testing::BackgroundProcess> agent = StartAgent(log);
-  EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "off", 30));
+  EXPECT_TRUE(LabelBecomes(api::kCcModeStateLabel, "off", 30));
   SetCcLabel("on");
   const std::string bar0 =
       kernel_->Root() + "/sys/bus/pci/devices/" + testing::kH100PcieBdf + "/resource0";
@@ -309,7 +310,7 @@ TEST_F(CcManagerTest, AnAgentKilledDuringAResetLeavesNoLabelPausedOnceItIsBack) 
   ::setenv("GPU_ADMIN_TOOLS_DOUBLE_RESET_MS", "200", 1);
   agent = StartAgent(log + ".2");
   EXPECT_TRUE(LabelBecomes("nvidia.com/gpu.deploy.vfio-manager", "true", 30));
-  EXPECT_TRUE(LabelBecomes(kCcModeStateLabel, "on", 30));
+  EXPECT_TRUE(LabelBecomes(api::kCcModeStateLabel, "on", 30));
   EXPECT_FALSE(HasPauseRecord());
   std::map<std::string, std::string> labels = Labels();
   for (const auto& [key, value] : kDeployLabels) EXPECT_EQ(labels[key], value) << key;
@@ -346,8 +347,8 @@ TEST_F(CcManagerTest, AnInvalidLabelFailsWithAnEventNamingTheValidModesAndTouche
   const ApplyResult result = agent.manager.Apply("enabled", agent.stop);
   EXPECT_EQ(result.state, "failed");
   EXPECT_FALSE(result.switched);
-  EXPECT_EQ(Label(kCcModeStateLabel), "failed");
-  EXPECT_EQ(Label(kCcReadyStateLabel), "");
+  EXPECT_EQ(Label(api::kCcModeStateLabel), "failed");
+  EXPECT_EQ(Label(api::kCcReadyStateLabel), "");
   const std::vector<json> events = Events("InvalidCcMode");
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["type"], "Warning");
@@ -361,8 +362,8 @@ TEST_F(CcManagerTest, AGpuWithoutCcAskedForOnFailsInsteadOfCrashLooping) {
   InProcess agent(*client_, node_, ns_, kernel_->Root());
   const ApplyResult result = agent.manager.Apply("on", agent.stop);
   EXPECT_EQ(result.state, "failed");
-  EXPECT_EQ(Label(kCcModeStateLabel), "failed");
-  EXPECT_EQ(Label(kCcCapableLabel), "false");
+  EXPECT_EQ(Label(api::kCcModeStateLabel), "failed");
+  EXPECT_EQ(Label(api::kCcCapableLabel), "false");
   const std::vector<json> events = Events("CcModeUnsupported");
   ASSERT_EQ(events.size(), 1u);
   EXPECT_THAT(events[0]["note"].get<std::string>(), HasSubstr(testing::kVgaGpuBdf));
@@ -378,8 +379,8 @@ TEST_F(CcManagerTest, AHostWithoutATeeKeepsTheGpusOffAndSaysWhy) {
   EXPECT_EQ(result.desired, "off");
   EXPECT_EQ(result.state, "off");
   EXPECT_FALSE(result.switched);
-  EXPECT_EQ(Label(kCcModeStateLabel), "off");
-  EXPECT_EQ(Label(kCcCapableLabel), "false");
+  EXPECT_EQ(Label(api::kCcModeStateLabel), "off");
+  EXPECT_EQ(Label(api::kCcCapableLabel), "false");
   ASSERT_EQ(Events("CcModeNeedsTee").size(), 1u);
   EXPECT_EQ(GpuMode(testing::HgxGpuBdfs()[0]), "off");
 }

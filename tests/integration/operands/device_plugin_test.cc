@@ -9,10 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +17,8 @@
 #include "common/subprocess.h"
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/http_get.h"
+#include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/fixtures/topologies.h"
 #include "tests/integration/background_process.h"
 #include "tests/integration/kube/informer_testing.h"
@@ -32,21 +31,10 @@ using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+// The shared poll with this file's patience: the plugin reacts within a second or two.
 bool WaitFor(const std::function<bool()>& condition,
              std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
+  return testing::WaitFor(condition, timeout);
 }
 
 // Two H100 SXM5 of the HGX board on vfio-pci, one per NUMA node: the seeds' two-GPU node.
@@ -67,21 +55,19 @@ testing::SimHost TwoH100sOnVfio() {
 class DevicePluginProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/device-plugin-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::ScratchDir("device-plugin");
     std::filesystem::create_directories(dir_ + "/device-plugins");
-    std::filesystem::create_directories(dir_ + "/validations");
-    std::ofstream(dir_ + "/validations/vfio-pci-ready").close();
+    testing::WriteFile(dir_ + "/validations/vfio-pci-ready", "");
   }
 
   void StartKubelet() {
     kubelet_ = std::make_unique<testing::BackgroundProcess>(
         std::vector<std::string>{KUBELET_HARNESS, "--dir", dir_ + "/device-plugins"},
         dir_ + "/kubelet.log");
-    ASSERT_TRUE(WaitFor([&] { return ReadFile(dir_ + "/kubelet.log").starts_with("listening "); }))
-        << ReadFile(dir_ + "/kubelet.log");
-    port_ = std::stoi(ReadFile(dir_ + "/kubelet.log").substr(10));
+    ASSERT_TRUE(WaitFor([&] {
+      return testing::ReadWhole(dir_ + "/kubelet.log").starts_with("listening ");
+    })) << testing::ReadWhole(dir_ + "/kubelet.log");
+    port_ = std::stoi(testing::ReadWhole(dir_ + "/kubelet.log").substr(10));
   }
 
   void StartPlugin(const std::string& host_root, std::vector<std::string> extra = {}) {
@@ -104,7 +90,7 @@ class DevicePluginProcessTest : public ::testing::Test {
     const json state = Get("/state");
     return state.is_object() && state.contains(resource) ? state[resource] : json::object();
   }
-  std::string Log() { return ReadFile(dir_ + "/plugin.log"); }
+  std::string Log() { return testing::ReadWhole(dir_ + "/plugin.log"); }
 
   std::string dir_;
   int port_ = 0;
@@ -199,8 +185,10 @@ TEST_F(DevicePluginProcessTest, WritesACdiSpecTheUpstreamLibrariesResolve) {
   const std::string spec_dir = kernel->Root() + "/var/run/cdi";
   const std::string spec = spec_dir + "/nvidia.com-pgpu.yaml";
   ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(spec); })) << Log();
-  std::cout << spec << ":\n" << ReadFile(spec);
-  EXPECT_THAT(Log(), HasSubstr("CDI spec written"));
+  std::cout << spec << ":\n" << testing::ReadWhole(spec);
+  // The line follows the write: the file can be there a moment before it is.
+  EXPECT_TRUE(WaitFor([&] { return Log().find("CDI spec written") != std::string::npos; }))
+      << Log();
 
   // The names kubelet got as device IDs are the names the CDI libraries resolve.
   ASSERT_TRUE(WaitFor([&] { return Plugin().value("devices", json::array()).size() == 2; }))
@@ -231,8 +219,9 @@ TEST_F(DevicePluginProcessTest, WritesACdiSpecTheUpstreamLibrariesResolve) {
                   ->WriteAttribute("/sys/bus/pci/drivers/vfio-pci/unbind", host.devices[1].address,
                                    std::chrono::seconds(5))
                   .ok());
-  EXPECT_TRUE(WaitFor([&] { return ReadFile(spec).find("minor: 7") == std::string::npos; }))
-      << ReadFile(spec);
+  EXPECT_TRUE(WaitFor([&] {
+    return testing::ReadWhole(spec).find("minor: 7") == std::string::npos;
+  })) << testing::ReadWhole(spec);
   const json after = CdiCheck(CDI_CHECK, spec_dir, {wanted[0]});
   EXPECT_EQ(after.value("exit_code", -1), 0) << after.dump(2);
   EXPECT_EQ(after["devices"], json(wanted)) << after.dump(2);
@@ -271,11 +260,11 @@ TEST_F(DevicePluginProcessTest, TheCdiSpecStaysOnRestartsAndGoesWithTheLabel) {
   // restarts inside a running Kata pod still resolves nvidia.com/pgpu=<group>.
   StartPlugin(kernel->Root(), api);
   ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(spec); })) << Log();
-  const std::string written = ReadFile(spec);
+  const std::string written = testing::ReadWhole(spec);
   plugin_->Signal(SIGTERM);
   EXPECT_EQ(plugin_->Wait(), 0) << Log();
   EXPECT_THAT(Log(), HasSubstr("still deployed on this node"));
-  EXPECT_EQ(ReadFile(spec), written);
+  EXPECT_EQ(testing::ReadWhole(spec), written);
 
   // Paused by the CC manager for a mode switch, which puts the label back afterwards: the same.
   // The next plugin takes the earlier run's spec over and serves as before.
@@ -287,7 +276,7 @@ TEST_F(DevicePluginProcessTest, TheCdiSpecStaysOnRestartsAndGoesWithTheLabel) {
   EXPECT_THAT(Log(), HasSubstr("CDI spec of an earlier run taken over"));
   plugin_->Signal(SIGTERM);
   EXPECT_EQ(plugin_->Wait(), 0) << Log();
-  EXPECT_EQ(ReadFile(spec), written);
+  EXPECT_EQ(testing::ReadWhole(spec), written);
 
   // Taken off the node (helm uninstall, a workload change: the label is gone before the pod
   // stops): the spec goes, also when this run had written nothing yet (still waiting for the
@@ -375,7 +364,7 @@ TEST_F(DevicePluginProcessTest, WaitsForAKubeletThatIsNotUpYetAndForTheValidator
   StartPlugin(kernel->Root());
   EXPECT_TRUE(WaitFor([&] { return Log().find("waiting for the validator") != std::string::npos; }))
       << Log();
-  std::ofstream(dir_ + "/validations/vfio-pci-ready").close();
+  testing::WriteFile(dir_ + "/validations/vfio-pci-ready", "");
   EXPECT_TRUE(WaitFor([&] {
     return Log().find("not registered with kubelet yet") != std::string::npos;
   })) << Log();
@@ -415,14 +404,15 @@ TEST_F(DevicePluginProcessTest, WithoutGpusNothingRegistersAndTheProcessStaysUp)
           cdi_dir, {.kind = "nvidia.com/pgpu",
                     .devices = {{.name = "38", .device_nodes = {{.path = "/dev/vfio/38"}}}}})
           .ok());
-  std::ofstream(cdi_dir + "/nvidia.com-gpu.yaml")
-      << "cdiVersion: \"0.5.0\"\nkind: nvidia.com/gpu\n";
+  testing::WriteFile(cdi_dir + "/nvidia.com-gpu.yaml",
+                     "cdiVersion: \"0.5.0\"\nkind: nvidia.com/gpu\n");
   StartKubelet();
   StartPlugin(kernel->Root());
   EXPECT_TRUE(WaitFor([&] { return !std::filesystem::exists(cdi_dir + "/nvidia.com-pgpu.yaml"); }))
       << Log();
   EXPECT_THAT(Log(), HasSubstr("CDI spec removed: no devices left"));
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Nothing registers: the whole 2 s pass, unless a registration ends them early.
+  EXPECT_FALSE(WaitFor([&] { return Get("/state") != json::object(); }, std::chrono::seconds(2)));
   EXPECT_EQ(Get("/state"), json::object());
   EXPECT_TRUE(std::filesystem::exists(cdi_dir + "/nvidia.com-gpu.yaml"));
   plugin_->Signal(SIGTERM);

@@ -9,15 +9,13 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 #include "absl/strings/escaping.h"
 
 #include "common/subprocess.h"
 #include "tests/fixtures/http_get.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/integration/background_process.h"
 #include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/oci/test_registry.h"
@@ -29,11 +27,6 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-void Write(const std::string& path, const std::string& bytes) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << bytes;
-}
 
 common::ProcessResult RunTool(const std::vector<std::string>& argv) {
   absl::StatusOr<common::ProcessResult> run =
@@ -49,18 +42,15 @@ constexpr char kKataConfig[] =
     "cold_plug_vfio = \"root-port\"\n";
 
 TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp) {
-  // Normal form: the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before using it.
-  const std::string dir = std::filesystem::path(::testing::TempDir() + "/kata-manager-process")
-                              .lexically_normal()
-                              .string();
-  std::filesystem::remove_all(dir);
+  // In normal form, as the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before use.
+  const std::string dir = testing::ScratchDir("kata-manager");
   const std::map<std::string, std::string> files = {
       {"vmlinux-nvidia-gpu.container", testing::RandomBytes(3 << 20, 7)},
       {"kata-containers-nvidia-gpu.img", testing::RandomBytes(2 << 20, 8)},
       {"configuration-nvidia-gpu-qemu.toml", kKataConfig}};
   std::vector<std::string> names;
   for (const auto& [name, bytes] : files) {
-    Write(dir + "/push/" + name, bytes);
+    testing::WriteFile(dir + "/push/" + name, bytes);
     names.push_back(name);
   }
   testing::TestRegistry registry(dir + "/registry", {.username = "kata", .password = "pw-123"});
@@ -111,12 +101,12 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
       yaml += "- name: kata-broken\n  artifacts:\n    url: " + registry.Host() +
               "/kata/missing:v9\n    pullSecret: " + secret + "\n";
     }
-    Write(dir + "/config/config.yaml", yaml);
+    testing::WriteFile(dir + "/config/config.yaml", yaml);
   };
   config(/*with_broken=*/true);
   const std::string main_config = dir + "/etc/containerd/config.toml";
   const std::string stock = RunTool({"containerd", "config", "default"}).out;
-  Write(main_config, stock);
+  testing::WriteFile(main_config, stock);
   const std::vector<std::string> argv = {GPUOP_BINARY,
                                          "kata-manager",
                                          "--config",
@@ -223,14 +213,13 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
     return at == std::string::npos ? 0 : std::atoi(metrics.c_str() + at + key.size());
   };
   const auto wait_for = [&](int want) {
-    for (int i = 0; i < 200 && passes() < want; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    testing::WaitFor([&] { return passes() >= want; }, std::chrono::seconds(10),
+                     std::chrono::milliseconds(50));
     return passes();
   };
   EXPECT_EQ(wait_for(1), 1) << testing::ReadWhole(dir + "/agent.log");
-  Write(dir + "/config/config.yaml",
-        testing::ReadWhole(dir + "/config/config.yaml") + "# edited\n");
+  testing::WriteFile(dir + "/config/config.yaml",
+                     testing::ReadWhole(dir + "/config/config.yaml") + "# edited\n");
   EXPECT_EQ(wait_for(2), 2) << testing::ReadWhole(dir + "/agent.log");
   const std::string scraped = testing::HttpGet(metrics_port, "/metrics");
   EXPECT_THAT(scraped, HasSubstr("gpuop_kata_manager_runtime_classes{state=\"installed\"} 1"));
@@ -251,15 +240,13 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
   std::vector<std::string> leaving = argv;
   leaving.insert(leaving.end(), {"--metrics-address", ""});
   testing::BackgroundProcess last(leaving, dir + "/agent-leaving.log");
-  for (int i = 0; i < 200; ++i) {
-    if (testing::ReadWhole(dir + "/agent-leaving.log").find("\"runtime_classes\"") !=
-            std::string::npos ||
-        testing::ReadWhole(dir + "/agent-leaving.log").find("runtime_classes=") !=
-            std::string::npos) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::WaitFor(
+      [&] {
+        const std::string log = testing::ReadWhole(dir + "/agent-leaving.log");
+        return log.find("\"runtime_classes\"") != std::string::npos ||
+               log.find("runtime_classes=") != std::string::npos;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50));
   last.Signal(SIGTERM);
   EXPECT_EQ(last.Wait(), 0) << testing::ReadWhole(dir + "/agent-leaving.log");
   EXPECT_THAT(testing::ReadWhole(dir + "/agent-leaving.log"),
@@ -278,21 +265,17 @@ TEST(KataManagerProcess, InstallsTheNodesRuntimeClassesRegistersThemAndCleansUp)
 }
 
 TEST(KataManagerProcess, AContainerdConfigThatDoesNotParseIsLeftAsItIsWithAWarningEvent) {
-  // Normal form: the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before using it.
-  const std::string dir =
-      std::filesystem::path(::testing::TempDir() + "/kata-manager-broken-containerd")
-          .lexically_normal()
-          .string();
-  std::filesystem::remove_all(dir);
+  // In normal form, as the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before use.
+  const std::string dir = testing::ScratchDir("kata-manager");
   auto client = kube::AdminClient();
   const std::string node = testing::UniqueName("kata-broken-ctd");
   ASSERT_TRUE(client
                   ->Create(kube::resources::kNodes, "",
                            {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", node}}}})
                   .ok());
-  Write(dir + "/config.yaml", "runtimeClasses: []\n");
+  testing::WriteFile(dir + "/config.yaml", "runtimeClasses: []\n");
   const std::string broken = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"\nimports = [\n";
-  Write(dir + "/config.toml", broken);
+  testing::WriteFile(dir + "/config.toml", broken);
   const common::ProcessResult run = RunTool(
       {GPUOP_BINARY, "kata-manager", "--once", "--config", dir + "/config.yaml", "--host-root", "/",
        "--node-name", node, "--kubeconfig", testing::AdminKubeconfig(), "--containerd-config",
@@ -315,14 +298,12 @@ TEST(KataManagerProcess, AContainerdConfigThatDoesNotParseIsLeftAsItIsWithAWarni
 }
 
 TEST(KataManagerProcess, AConfigThatDoesNotParseChangesNothingAndSaysWhere) {
-  // Normal form: the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before using it.
-  const std::string dir = std::filesystem::path(::testing::TempDir() + "/kata-manager-bad-config")
-                              .lexically_normal()
-                              .string();
-  std::filesystem::remove_all(dir);
-  Write(dir + "/config.yaml", "runtimeClasses:\n- name: Kata_Bad\n  artifacts: {url: x}\n");
+  // In normal form, as the agent normalizes artifactsDir ("/tmp//x" is "/tmp/x") before use.
+  const std::string dir = testing::ScratchDir("kata-manager");
+  testing::WriteFile(dir + "/config.yaml",
+                     "runtimeClasses:\n- name: Kata_Bad\n  artifacts: {url: x}\n");
   const std::string main_config = dir + "/config.toml";
-  Write(main_config, "version = 2\n");
+  testing::WriteFile(main_config, "version = 2\n");
   const common::ProcessResult run = RunTool(
       {GPUOP_BINARY, "kata-manager", "--once", "--config", dir + "/config.yaml", "--host-root", "/",
        "--containerd-config", main_config, "--containerd-drop-in", dir + "/drop-in.toml",

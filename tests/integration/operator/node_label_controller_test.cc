@@ -8,8 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
-#include <thread>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+#include "operator/operator_controllers.h"
 #include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/operator/operator_testing.h"
 
@@ -70,6 +73,20 @@ class NodeLabelControllerTest : public ::testing::Test {
     }
     return status.value("state", "") + ": " + message;
   }
+  // When the policy `name` was created, to the second (its creationTimestamp); the infinite
+  // future when that cannot be read.
+  absl::Time CreatedAt(const std::string& name) {
+    auto object = client_->Get(kClusterPolicies, "", name);
+    if (!object.ok()) return absl::InfiniteFuture();
+    absl::Time created;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full,
+                         (*object)["metadata"].value("creationTimestamp", std::string()), &created,
+                         &error)) {
+      return absl::InfiniteFuture();
+    }
+    return created;
+  }
   bool LabelsBecome(const std::string& node, const std::string& expected) {
     return WaitFor([&] { return GpuLabels(node) == expected; }, std::chrono::seconds(20));
   }
@@ -111,8 +128,12 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
       CreateNode("gpu-typo", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-pass"}});
 
   kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
-  NodeLabelController controller(*client_, recorder, log_, {.operator_namespace = "gpu-operator"});
-  ASSERT_TRUE(controller.Start(std::chrono::seconds(20)));
+  // The controller as the operator runs it: with the one ClusterPolicy cache it shares.
+  OperatorControllers controller_controllers(
+      *client_, recorder, log_,
+      {.labels = {.operator_namespace = "gpu-operator"}, .deploy_operands = false});
+  ASSERT_TRUE(controller_controllers.Start(std::chrono::seconds(20)));
+  NodeLabelController& controller = controller_controllers.Labels();
 
   EXPECT_TRUE(LabelsBecome(container, kContainerLabels)) << GpuLabels(container);
   EXPECT_TRUE(LabelsBecome(passthrough, kPassthroughLabels)) << GpuLabels(passthrough);
@@ -176,22 +197,27 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
   paused.replace(paused.find("vfio-manager=true"), 17, "vfio-manager=paused-for-cc-mode-change");
   EXPECT_TRUE(LabelsBecome(passthrough, paused)) << GpuLabels(passthrough);
   EXPECT_GE(controller.GpuNodesByWorkload()["vm-passthrough"], 3);
-  controller.Stop();
+  controller_controllers.Stop();
   const json status_before = client_->Get(kClusterPolicies, "", policy_).value_or(json())["status"];
 
   // A restarted operator finds every node right and writes nothing.
   auto nodes = client_->ListAll(kube::resources::kNodes, "");
   ASSERT_TRUE(nodes.ok());
-  NodeLabelController restarted(*client_, recorder, log_, {.operator_namespace = "gpu-operator"});
-  ASSERT_TRUE(restarted.Start(std::chrono::seconds(20)));
+  // The controller as the operator runs it: with the one ClusterPolicy cache it shares.
+  OperatorControllers restarted_controllers(
+      *client_, recorder, log_,
+      {.labels = {.operator_namespace = "gpu-operator"}, .deploy_operands = false});
+  ASSERT_TRUE(restarted_controllers.Start(std::chrono::seconds(20)));
+  NodeLabelController& restarted = restarted_controllers.Labels();
   EXPECT_TRUE(WaitFor([&] {
     return restarted.Stats().reconciles.load() >= static_cast<int64_t>(nodes->items.size());
   }));
   EXPECT_EQ(restarted.Stats().patches.load(), 0) << log_text_.str();
   // The status is written again only if it is not what the first controller left: the
   // control plane is shared with tests running beside this one, whose GPU nodes count too, and
-  // the first controller may have stopped with a write still pending.
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // Past the status write's delay.
+  // the first controller may have stopped with a write still pending. Past the status write's
+  // delay, then, unless a write comes first.
+  WaitFor([&] { return restarted.Stats().status_writes.load() > 0; }, std::chrono::seconds(2));
   const json status_after = client_->Get(kClusterPolicies, "", policy_).value_or(json())["status"];
   if (restarted.Stats().status_writes.load() > 0) {
     EXPECT_NE(status_after, status_before) << "a status write that changed nothing";
@@ -205,8 +231,10 @@ TEST_F(NodeLabelControllerTest, TurningSandboxWorkloadsOffMovesEveryGpuNodeToCon
   const std::string node = CreateNode(
       "gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
   kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
-  NodeLabelController controller(*client_, recorder, log_, {});
-  ASSERT_TRUE(controller.Start(std::chrono::seconds(20)));
+  // The controller as the operator runs it: with the one ClusterPolicy cache it shares.
+  OperatorControllers controller_controllers(*client_, recorder, log_,
+                                             {.labels = {}, .deploy_operands = false});
+  ASSERT_TRUE(controller_controllers.Start(std::chrono::seconds(20)));
   ASSERT_TRUE(LabelsBecome(node, kPassthroughLabels)) << GpuLabels(node);
 
   ASSERT_TRUE(client_
@@ -220,10 +248,15 @@ TEST_F(NodeLabelControllerTest, TurningSandboxWorkloadsOffMovesEveryGpuNodeToCon
 
 TEST_F(NodeLabelControllerTest, ASecondClusterPolicyIsIgnored) {
   kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
-  NodeLabelController controller(*client_, recorder, log_, {});
-  ASSERT_TRUE(controller.Start(std::chrono::seconds(20)));
-  // creationTimestamp has one-second resolution: make sure the second is younger.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // The controller as the operator runs it: with the one ClusterPolicy cache it shares.
+  OperatorControllers controller_controllers(*client_, recorder, log_,
+                                             {.labels = {}, .deploy_operands = false});
+  ASSERT_TRUE(controller_controllers.Start(std::chrono::seconds(20)));
+  // creationTimestamp has one-second resolution: the second is made in a later second than the
+  // first, so that it is the younger.
+  const absl::Time first_created = CreatedAt(policy_);
+  ASSERT_TRUE(WaitFor([&] { return absl::Now() >= first_created + absl::Seconds(1); }))
+      << "the first policy was created at " << first_created;
   const std::string second = gpuop::testing::UniqueName("second-policy");
   ASSERT_TRUE(
       client_->Create(kClusterPolicies, "", gpuop::testing::SeedClusterPolicy(second)).ok());

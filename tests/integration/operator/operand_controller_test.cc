@@ -397,7 +397,13 @@ TEST_F(OperandControllerTest, ARestartWithNothingChangedWritesNothing) {
   ASSERT_TRUE(WaitFor([&] { return operands.Facts().has_value(); }, kPatience));
   ASSERT_TRUE(
       WaitFor([&] { return controllers_->Labels().Stats().reconciles.load() > 1; }, kPatience));
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // Room for a write that should not come.
+  // Room for a write that should not come: the whole 2 s, unless one comes and ends them.
+  WaitFor(
+      [&] {
+        return operands.Stats().applies.load() > 0 || operands.Stats().deletes.load() > 0 ||
+               controllers_->Labels().Stats().patches.load() > 0;
+      },
+      std::chrono::seconds(2));
   EXPECT_EQ(operands.Stats().applies.load(), 0) << log_text_.str();
   EXPECT_EQ(operands.Stats().deletes.load(), 0);
   EXPECT_EQ(controllers_->Labels().Stats().patches.load(), 0);

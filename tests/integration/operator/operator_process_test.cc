@@ -5,13 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <fstream>
-#include <sstream>
 
 #include "absl/cleanup/cleanup.h"
 
 #include "operator/active_policy.h"
 #include "tests/fixtures/http_get.h"
+#include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/integration/background_process.h"
 #include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/operator/operator_testing.h"
@@ -22,13 +22,6 @@ namespace {
 using kube::json;
 using kube::WaitFor;
 using ::testing::HasSubstr;
-
-std::string ReadLog(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 // The seeds' policy with sandbox workloads in kata mode and vm-passthrough by default.
 bool CreateVmPassthroughPolicy(kube::RestClient& client, const std::string& name) {
@@ -52,7 +45,7 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
   ASSERT_TRUE(client->Create(kube::resources::kNodes, "", object).ok());
 
   const std::string lease = gpuop::testing::UniqueName("gpuop-operator");
-  const std::string log_path = ::testing::TempDir() + "/" + lease + ".log";
+  const std::string log_path = gpuop::testing::ScratchDir("operator-process") + "/operator.log";
   const int metrics_port = gpuop::testing::FreeLoopbackPort();
   gpuop::testing::BackgroundProcess operator_process(
       {GPUOP_BINARY, "operator", "--kubeconfig", gpuop::testing::AdminKubeconfig(), "--namespace",
@@ -67,7 +60,7 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
     return (*got)["metadata"]["labels"].value(key, "");
   };
   EXPECT_TRUE(WaitFor([&] { return label("nvidia.com/gpu.deploy.vfio-manager") == "true"; }))
-      << ReadLog(log_path);
+      << gpuop::testing::ReadWhole(log_path);
   EXPECT_EQ(label("nvidia.com/gpu.deploy.kata-sandbox-device-plugin"), "true");
   EXPECT_EQ(label("nvidia.com/gpu.deploy.driver"), "");
   auto held = client->Get(kube::resources::kLeases, "default", lease);
@@ -100,7 +93,7 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
 
   const auto signalled = std::chrono::steady_clock::now();
   operator_process.Signal(SIGTERM);
-  EXPECT_EQ(operator_process.Wait(), 0) << ReadLog(log_path);
+  EXPECT_EQ(operator_process.Wait(), 0) << gpuop::testing::ReadWhole(log_path);
   EXPECT_LT(std::chrono::steady_clock::now() - signalled, std::chrono::seconds(5));
   auto released = client->Get(kube::resources::kLeases, "default", lease);
   ASSERT_TRUE(released.ok()) << released.status();
@@ -137,6 +130,7 @@ TEST(OperatorProcess, AStandbyTakesOverWhenTheLeaderIsKilledAndCatchesUp) {
     auto lease = client->Get(kube::resources::kLeases, "default", run);
     return lease.ok() ? (*lease)["spec"].value("holderIdentity", "") : std::string();
   };
+  const std::string logs = gpuop::testing::ScratchDir("operator-process");
   const auto candidate = [&](const std::string& identity) {
     return std::make_unique<gpuop::testing::BackgroundProcess>(
         std::vector<std::string>{GPUOP_BINARY, "operator", "--kubeconfig",
@@ -144,7 +138,7 @@ TEST(OperatorProcess, AStandbyTakesOverWhenTheLeaderIsKilledAndCatchesUp) {
                                  "--lease-name", run, "--lease-duration", "4", "--identity",
                                  identity, "--metrics-address", "", "--operand-image", "gpuop:test",
                                  "--log-format", "text"},
-        ::testing::TempDir() + "/" + run + "-" + identity + ".log");
+        logs + "/" + identity + ".log");
   };
 
   auto leader = candidate("operator-a");

@@ -8,30 +8,20 @@
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
-#include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/files.h"
 #include "tests/fixtures/http_get.h"
+#include "tests/fixtures/test_files.h"
+#include "tests/fixtures/wait_for.h"
 #include "tests/integration/background_process.h"
 
 namespace gpuop::op {
 namespace {
 
+using gpuop::testing::WaitFor;
 using ::testing::HasSubstr;
-
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 class OperatorUnreachable : public ::testing::Test {
  protected:
@@ -39,16 +29,18 @@ class OperatorUnreachable : public ::testing::Test {
     const int port = gpuop::testing::FreeLoopbackPort();  // Nothing listens there.
     ASSERT_GT(port, 0);
     server_ = "http://127.0.0.1:" + std::to_string(port);
-    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    kubeconfig_ = ::testing::TempDir() + "/" + name + ".kubeconfig";
-    log_path_ = ::testing::TempDir() + "/" + name + ".log";
-    std::ofstream(kubeconfig_) << "apiVersion: v1\nkind: Config\n"
-                                  "clusters:\n- name: gone\n  cluster:\n    server: "
-                               << server_
-                               << "\n"
+    // Emptied first: an earlier run's log (the other build's, say) must not answer for this one.
+    const std::string dir = gpuop::testing::ScratchDir("operator-unreachable");
+    kubeconfig_ = dir + "/kubeconfig";
+    log_path_ = dir + "/operator.log";
+    gpuop::testing::WriteFile(kubeconfig_,
+                              "apiVersion: v1\nkind: Config\n"
+                              "clusters:\n- name: gone\n  cluster:\n    server: " +
+                                  server_ +
+                                  "\n"
                                   "users:\n- name: u\n  user:\n    token: t\n"
                                   "contexts:\n- name: gone\n  context: {cluster: gone, user: u}\n"
-                                  "current-context: gone\n";
+                                  "current-context: gone\n");
   }
 
   std::unique_ptr<gpuop::testing::BackgroundProcess> StartOperator(

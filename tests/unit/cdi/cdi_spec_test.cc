@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "cdi/spec_dir.h"
+#include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
 
 namespace gpuop::cdi {
 namespace {
@@ -98,22 +98,14 @@ TEST(CdiSpec, RefusesWhatTheUpstreamLibraryRefusesAndNamesTheField) {
   }
 }
 
-std::string Contents(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 TEST(CdiSpecDir, WritesOnlyWhenTheSpecChangesAndNeverAnInvalidOne) {
-  const std::string dir = ::testing::TempDir() + "/cdi-spec-dir/var/run/cdi";
-  std::filesystem::remove_all(::testing::TempDir() + "/cdi-spec-dir");
+  const std::string dir = testing::ScratchDir("cdi") + "/var/run/cdi";
   const std::string path = dir + "/nvidia.com-pgpu.yaml";
 
   absl::StatusOr<bool> first = WriteSpecIfChanged(dir, TwoGroups());
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(*first);
-  EXPECT_EQ(Contents(path), RenderSpec(TwoGroups()));
+  EXPECT_EQ(testing::ReadWhole(path), RenderSpec(TwoGroups()));
   const auto written_at = std::filesystem::last_write_time(path);
 
   absl::StatusOr<bool> again = WriteSpecIfChanged(dir, TwoGroups());
@@ -127,12 +119,12 @@ TEST(CdiSpecDir, WritesOnlyWhenTheSpecChangesAndNeverAnInvalidOne) {
   EXPECT_FALSE(refused.ok());
   EXPECT_THAT(std::string(refused.status().message()),
               HasSubstr("CDI spec for nvidia.com/pgpu not written"));
-  EXPECT_EQ(Contents(path), RenderSpec(TwoGroups()));
+  EXPECT_EQ(testing::ReadWhole(path), RenderSpec(TwoGroups()));
 
   Spec one = TwoGroups();
   one.devices.pop_back();
   ASSERT_TRUE(WriteSpecIfChanged(dir, one).ok());
-  EXPECT_EQ(Contents(path), RenderSpec(one));
+  EXPECT_EQ(testing::ReadWhole(path), RenderSpec(one));
   // Nothing but the spec is left in the directory: no temp files.
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
 
@@ -142,8 +134,7 @@ TEST(CdiSpecDir, WritesOnlyWhenTheSpecChangesAndNeverAnInvalidOne) {
 }
 
 TEST(CdiSpecDir, ListsTheKindsOfTheSpecsGpuopWroteAndNoOthers) {
-  const std::string root = ::testing::TempDir() + "/cdi-spec-kinds";
-  std::filesystem::remove_all(root);
+  const std::string root = testing::ScratchDir("cdi");
   EXPECT_THAT(*KindsWrittenIn(root + "/var/run/cdi"), ::testing::IsEmpty());  // Not there yet.
 
   const std::string dir = root + "/var/run/cdi";
@@ -152,10 +143,10 @@ TEST(CdiSpecDir, ListsTheKindsOfTheSpecsGpuopWroteAndNoOthers) {
   other.kind = "nvidia.com/GH100_H100_SXM5_80GB";
   ASSERT_TRUE(WriteSpecIfChanged(dir, other).ok());
   // The container toolkit's spec, without our header; one of ours renamed by hand; not a spec.
-  std::ofstream(dir + "/nvidia.com-gpu.yaml")
-      << "cdiVersion: \"0.5.0\"\nkind: \"nvidia.com/gpu\"\n";
+  testing::WriteFile(dir + "/nvidia.com-gpu.yaml",
+                     "cdiVersion: \"0.5.0\"\nkind: \"nvidia.com/gpu\"\n");
   std::filesystem::copy_file(dir + "/nvidia.com-pgpu.yaml", dir + "/backup.yaml");
-  std::ofstream(dir + "/nvidia.com-pgpu.yaml.tmp") << RenderSpec(TwoGroups());
+  testing::WriteFile(dir + "/nvidia.com-pgpu.yaml.tmp", RenderSpec(TwoGroups()));
 
   absl::StatusOr<std::vector<std::string>> kinds = KindsWrittenIn(dir);
   ASSERT_TRUE(kinds.ok()) << kinds.status();

@@ -4,9 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <thread>
+
+#include "absl/synchronization/notification.h"
 
 namespace gpuop::cli {
 namespace {
@@ -14,21 +15,15 @@ namespace {
 TEST(StopOnSignals, ASigtermStopsEvenWhenAThreadStartedFirst) {
   // A thread that exists before StopOnSignals, as civetweb's did in the CC manager: with a
   // blocked-mask design it took the signal and, in a container's PID 1, dropped it.
-  std::atomic<bool> done{false};
-  std::thread earlier([&] {
-    while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  });
+  absl::Notification done;
+  std::thread earlier([&] { done.WaitForNotification(); });
   common::StopSignal stop;
   {
     StopOnSignals signals(stop);
     ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (!stop.Stopped() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    EXPECT_TRUE(stop.Stopped());
+    EXPECT_TRUE(stop.SleepFor(std::chrono::seconds(5)));  // Until it stops, for up to 5 s.
   }
-  done = true;
+  done.Notify();
   earlier.join();
   // What was there before (here the default) is back once it is gone.
   struct sigaction current {};
@@ -43,14 +38,10 @@ TEST(StopOnSignals, ALaterInstanceHearsItsOwnSignalOnly) {
   }
   common::StopSignal second;
   StopOnSignals signals(second);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_FALSE(second.Stopped());  // Nothing left over from the first.
+  // Nothing left over from the first: no stop in 300 ms (one would end the wait at once).
+  EXPECT_FALSE(second.SleepFor(std::chrono::milliseconds(300)));
   ASSERT_EQ(::kill(::getpid(), SIGINT), 0);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!second.Stopped() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(second.Stopped());
+  EXPECT_TRUE(second.SleepFor(std::chrono::seconds(5)));
 }
 
 }  // namespace

@@ -3,27 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
 
 namespace gpuop::common {
 namespace {
 
-std::string Slurp(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 class AtomicFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gpuop-atomic-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = testing::ScratchDir("atomic-file"); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path dir_;
 };
@@ -32,7 +21,7 @@ TEST_F(AtomicFileTest, ReplacesTheContentsAndLeavesNoTempFileBehind) {
   const auto path = dir_ / "workload-type";
   ASSERT_TRUE(WriteFileAtomically(path.string(), "container\n").ok());
   ASSERT_TRUE(WriteFileAtomically(path.string(), "vm-passthrough\n", 0600).ok());
-  EXPECT_EQ(Slurp(path), "vm-passthrough\n");
+  EXPECT_EQ(testing::ReadWhole(path), "vm-passthrough\n");
   EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   int entries = 0;
@@ -51,16 +40,16 @@ TEST_F(AtomicFileTest, AFolderThatDoesNotExistIsAnErrorAndWritesNothing) {
 TEST_F(AtomicFileTest, TheCreatingFoldersVariantMakesTheFoldersAndWritesTheFile) {
   const std::filesystem::path target = dir_ / "a" / "b" / "file";
   ASSERT_TRUE(WriteFileAtomicallyCreatingFolders(target.string(), "contents", 0600).ok());
-  EXPECT_EQ(Slurp(target), "contents");
+  EXPECT_EQ(testing::ReadWhole(target), "contents");
   EXPECT_EQ(std::filesystem::status(target).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   // A folder that cannot be made (a file is in its way) is an error, and nothing is written.
-  std::ofstream(dir_ / "blocker") << "x";
+  testing::WriteFile(dir_ / "blocker", "x");
   const absl::Status blocked =
       WriteFileAtomicallyCreatingFolders((dir_ / "blocker" / "file").string(), "y");
   EXPECT_FALSE(blocked.ok());
   EXPECT_NE(std::string(blocked.message()).find("create the folder"), std::string::npos) << blocked;
-  EXPECT_EQ(Slurp(dir_ / "blocker"), "x");
+  EXPECT_EQ(testing::ReadWhole(dir_ / "blocker"), "x");
 }
 
 }  // namespace

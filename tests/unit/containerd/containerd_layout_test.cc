@@ -9,10 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "common/files.h"
 #include "containerd/handler_installer.h"
+#include "tests/fixtures/test_files.h"
 
 namespace gpuop::containerd {
 namespace {
@@ -25,15 +25,10 @@ constexpr char kK3sDir[] = "/var/lib/rancher/k3s/agent/etc/containerd";
 
 class ContainerdLayoutTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = ::testing::TempDir() + "/layout-" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = testing::ScratchDir("layout"); }
+  // Paths are the host's, under the test's folder as its root.
   void Write(const std::string& host_path, const std::string& text) {
-    std::filesystem::create_directories(std::filesystem::path(dir_ + host_path).parent_path());
-    std::ofstream(dir_ + host_path) << text;
+    testing::WriteFile(dir_ + host_path, text);
   }
   std::string Read(const std::string& host_path) {
     absl::StatusOr<std::string> text = common::ReadFile(dir_ + host_path);

@@ -12,6 +12,7 @@
 
 #include "containerd/handler_installer.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
 
 namespace gpuop::containerd {
 namespace {
@@ -30,9 +31,7 @@ root = "/var/lib/containerd"
 class SymlinkedConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ::testing::TempDir() + "/links-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(root_);
+    root_ = testing::ScratchDir("links");
     fs::create_directories(root_ + "/etc/containerd");
     absl::StatusOr<ContainerdVersion> version = ParseContainerdRelease("1.7.27");
     ASSERT_TRUE(version.ok());

@@ -19,6 +19,7 @@
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/sim_bar0.h"
 #include "tests/fixtures/topologies.h"
+#include "tests/fixtures/wait_for.h"
 
 namespace gpuop::host {
 namespace {
@@ -69,7 +70,7 @@ TEST(ReadGpuCcState, ReadsEachModeOfAHopperGpu) {
     absl::StatusOr<GpuCcState> state =
         ReadGpuCcState(node.root, node.Device(testing::kH100PcieBdf), kBoot);
     ASSERT_TRUE(state.ok()) << state.status();
-    EXPECT_EQ(CcModeName(state->cc), mode);
+    EXPECT_EQ(CcModeWord(state->cc), mode);
     EXPECT_FALSE(state->ppcie);
   }
 }
@@ -80,11 +81,11 @@ TEST(ReadGpuCcState, ReadsTheInvalidDevtoolsOnlyStateAndPpcie) {
   absl::StatusOr<GpuCcState> ppcie = ReadGpuCcState(node.root, node.Device(bdf), kBoot);
   ASSERT_TRUE(ppcie.ok()) << ppcie.status();
   EXPECT_TRUE(ppcie->ppcie);
-  EXPECT_EQ(ppcie->cc, CcMode::kOff);
+  EXPECT_EQ(ppcie->cc, api::CcMode::kOff);
   ASSERT_TRUE(testing::WriteBar0Register(node.Bar0(bdf), node.Tools(bdf).mode, 0x2).ok());
   absl::StatusOr<GpuCcState> invalid = ReadGpuCcState(node.root, node.Device(bdf), kBoot);
   ASSERT_TRUE(invalid.ok()) << invalid.status();
-  EXPECT_EQ(CcModeName(invalid->cc), "invalid-devtools-only-fix-by-setting-cc-mode");
+  EXPECT_EQ(CcModeWord(invalid->cc), "invalid-devtools-only-fix-by-setting-cc-mode");
 }
 
 TEST(ReadGpuCcState, ABlackwellGpuKeepsItsModeAt0x590) {
@@ -93,11 +94,11 @@ TEST(ReadGpuCcState, ABlackwellGpuKeepsItsModeAt0x590) {
   ASSERT_EQ(node.Tools(bdf).mode, 0x590u);
   absl::StatusOr<GpuCcState> state = ReadGpuCcState(node.root, node.Device(bdf), kBoot);
   ASSERT_TRUE(state.ok()) << state.status();
-  EXPECT_EQ(state->cc, CcMode::kOn);
+  EXPECT_EQ(state->cc, api::CcMode::kOn);
   // Hopper's register means nothing on Blackwell: only 0x590 counts.
   ASSERT_TRUE(testing::WriteBar0Register(node.Bar0(bdf), 0x1182cc, 0x0).ok());
   ASSERT_TRUE(testing::WriteBar0Register(node.Bar0(bdf), node.Tools(bdf).mode, 0x3).ok());
-  EXPECT_EQ(ReadGpuCcState(node.root, node.Device(bdf), kBoot)->cc, CcMode::kDevtools);
+  EXPECT_EQ(ReadGpuCcState(node.root, node.Device(bdf), kBoot)->cc, api::CcMode::kDevtools);
 }
 
 // gpu-admin-tools waits for a gb20x's boot at 0xad00bc (gb202's register map, which it uses
@@ -114,7 +115,7 @@ TEST(ReadGpuCcState, AGb20xGpuSaysBootIsCompleteAt0xad00bc) {
     ASSERT_EQ(testing::ReadBar0Register(node.Bar0(bdf), 0x200bc).value_or(1), 0u);
     absl::StatusOr<GpuCcState> state = ReadGpuCcState(node.root, node.Device(bdf), kBoot);
     ASSERT_TRUE(state.ok()) << state.status();
-    EXPECT_EQ(CcModeName(state->cc), mode);
+    EXPECT_EQ(CcModeWord(state->cc), mode);
     EXPECT_FALSE(state->ppcie);
   }
 
@@ -147,9 +148,9 @@ TEST(ReadGpuCcState, EveryChipFamilyIsReadAtTheToolsRegisters) {
     EXPECT_EQ(ours->cc_mode.value_or(0), tools.mode) << ours->family << " / " << tools.chip;
     absl::StatusOr<GpuCcState> state = ReadGpuCcState(node.root, device, kBoot);
     ASSERT_TRUE(state.ok()) << state.status();
-    EXPECT_EQ(state->cc, CcMode::kDevtools);
+    EXPECT_EQ(state->cc, api::CcMode::kDevtools);
     ASSERT_TRUE(testing::WriteBar0Register(node.Bar0(bdf), tools.mode, 0x1).ok());
-    EXPECT_EQ(ReadGpuCcState(node.root, device, kBoot)->cc, CcMode::kOn);
+    EXPECT_EQ(ReadGpuCcState(node.root, device, kBoot)->cc, api::CcMode::kOn);
     ASSERT_TRUE(testing::WriteBar0Register(node.Bar0(bdf), tools.boot_complete, 0).ok());
     EXPECT_EQ(ReadGpuCcState(node.root, device, std::chrono::milliseconds(30)).status().code(),
               absl::StatusCode::kDeadlineExceeded);
@@ -214,7 +215,7 @@ TEST(ReadGpuCcState, WaitsForBootCompleteAndSaysWhenItNeverComes) {
       ReadGpuCcState(node.root, node.Device(bdf), std::chrono::seconds(5));
   reset.join();
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(after->cc, CcMode::kOn);
+  EXPECT_EQ(after->cc, api::CcMode::kOn);
 }
 
 // A gb20x coming back from a reset (its boot-complete at 0xad00bc down): the read waits for
@@ -230,16 +231,15 @@ TEST(ReadGpuCcState, AResetOfAGb20xGpuIsWaitedForAtItsOwnRegister) {
         testing::SimulateReset(node.Bar0(bdf), node.Tools(bdf).mode, std::chrono::milliseconds(300))
             .ok());
   });
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (testing::ReadBar0Register(node.Bar0(bdf), 0xad00bc).value_or(0) != 0 &&
-         std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  // Until the reset has begun (boot-complete down), so that the read below meets it.
+  testing::WaitFor(
+      [&] { return testing::ReadBar0Register(node.Bar0(bdf), 0xad00bc).value_or(0) == 0; },
+      std::chrono::seconds(5), std::chrono::milliseconds(1));
   absl::StatusOr<GpuCcState> after =
       ReadGpuCcState(node.root, node.Device(bdf), std::chrono::seconds(5));
   reset.join();
   ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(after->cc, CcMode::kOn) << "read before the reset had finished";
+  EXPECT_EQ(after->cc, api::CcMode::kOn) << "read before the reset had finished";
 }
 
 TEST(ReadGpuCcState, AllOnesIsAnErrorAndAGpuWithoutCcIsRefused) {
@@ -263,13 +263,13 @@ TEST(ReadGpuCcState, ASysfsResetAppliesAStagedMode) {
   ASSERT_TRUE(testing::WriteBar0Register(node.Bar0(bdf), testing::kSimStagedModeRegister,
                                          testing::kSimStagedValid | 0x1)
                   .ok());
-  EXPECT_EQ(ReadGpuCcState(node.root, node.Device(bdf), kBoot)->cc, CcMode::kOff)
+  EXPECT_EQ(ReadGpuCcState(node.root, node.Device(bdf), kBoot)->cc, api::CcMode::kOff)
       << "staged, not active before the reset";
   ASSERT_TRUE(
       node.kernel
           ->WriteAttribute("/sys/bus/pci/devices/" + bdf + "/reset", "1", std::chrono::seconds(1))
           .ok());
-  EXPECT_EQ(ReadGpuCcState(node.root, node.Device(bdf), kBoot)->cc, CcMode::kOn);
+  EXPECT_EQ(ReadGpuCcState(node.root, node.Device(bdf), kBoot)->cc, api::CcMode::kOn);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/test_files.h"
 
 namespace gpuop::host {
 namespace {
@@ -18,12 +19,7 @@ using ::testing::HasSubstr;
 
 class HostRootResolveTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = ::testing::TempDir() + "/host-root-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
+  void SetUp() override { root_ = testing::ScratchDir("host-root"); }
   void Link(const std::string& host_path, const std::string& target) {
     fs::create_directories(fs::path(root_ + host_path).parent_path());
     fs::create_symlink(target, root_ + host_path);

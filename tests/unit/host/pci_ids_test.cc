@@ -92,7 +92,8 @@ struct NameCase {
 
 TEST(ResourceNameFor, FormatsAsTheSandboxDevicePluginDoes) {
   // Expected values worked out by hand from the plugin's steps (upper case; '/' and '.' to
-  // '_'; whitespace runs to '_'; drop the rest), as reference/operands.md gives them.
+  // '_'; whitespace runs to '_'; drop the rest), as NVIDIA sandbox-device-plugin's
+  // formatDeviceName (pkg/device_plugin/device_plugin.go) takes them.
   for (const NameCase& c : {
            NameCase{"GA102GL [A10]", "GA102GL_A10"},
            NameCase{"GH100 [H100 SXM5 80GB]", "GH100_H100_SXM5_80GB"},

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <thread>
 
@@ -20,26 +19,18 @@
 
 #include "common/files.h"
 #include "common/logger.h"
+#include "tests/fixtures/test_files.h"
+#include "tests/fixtures/wait_for.h"
 #include "tests/unit/kube/scripted_http_server.h"
 
 namespace gpuop::kube {
 namespace {
 
+using gpuop::testing::WaitFor;
 using ::testing::HasSubstr;
 
 constexpr char kCampaignFailed[] = "leader election: cannot read or take the lease";
 constexpr char kLeasePath[] = "/apis/coordination.k8s.io/v1/namespaces/ops/leases/gpuop";
-
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition,
-             std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 int CountLines(const std::string& text, absl::string_view containing) {
   int count = 0;
@@ -53,8 +44,7 @@ int CountLines(const std::string& text, absl::string_view containing) {
 class Campaign {
  public:
   explicit Campaign(const std::string& server)
-      : log_path_(::testing::TempDir() + "/leader_election_" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log"),
+      : log_path_(gpuop::testing::ScratchDir("leader-election") + "/campaign.log"),
         file_(log_path_, std::ios::trunc),
         log_(file_, common::LogFormat::kText) {
     auto client = RestClient::Create({.server = server});
@@ -108,7 +98,8 @@ TEST(LeaderElector, AnUnreachableServerIsLoggedAtOnceWithItsUrlAndAStopEndsTheCa
   }
   Campaign campaign(url);
 
-  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(campaign.Log(), kCampaignFailed); }))
+  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(campaign.Log(), kCampaignFailed); },
+                      std::chrono::seconds(5)))
       << campaign.Log();
   const std::string log = campaign.Log();
   EXPECT_THAT(log, HasSubstr("server=" + url));
@@ -131,7 +122,8 @@ TEST(LeaderElector, RepeatedFailuresAreLoggedOnceUntilTheIntervalEnds) {
     }
     return reads;
   };
-  ASSERT_TRUE(WaitFor([&] { return lease_reads() >= 5; })) << campaign.Log();
+  ASSERT_TRUE(WaitFor([&] { return lease_reads() >= 5; }, std::chrono::seconds(5)))
+      << campaign.Log();
   const std::string log = campaign.Log();
   EXPECT_EQ(CountLines(log, kCampaignFailed), 1) << log;
   EXPECT_THAT(log, HasSubstr("script exhausted"));  // The server's answer, as the reason.

@@ -12,11 +12,11 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 
 #include "common/clock.h"
 #include "kube/api_error.h"
 #include "kube/rest_client.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/unit/kube/scripted_http_server.h"
 
 namespace gpuop::kube {
@@ -123,11 +123,9 @@ TEST(RestClientTimeout, AServerThatNeverAnswersEndsTheCallAtItsTimeout) {
 
 class TokenFile {
  public:
-  TokenFile()
-      : path_(std::filesystem::temp_directory_path() /
-              ("gpuop-token-" + std::to_string(getpid()))) {}
+  TokenFile() : path_(testing::ScratchDir("token") + "/token") {}
   ~TokenFile() { std::filesystem::remove(path_); }
-  void Write(const std::string& token) const { std::ofstream(path_) << token << "\n"; }
+  void Write(const std::string& token) const { testing::WriteFile(path_, token + "\n"); }
   void Remove() const { std::filesystem::remove(path_); }
   std::string Path() const { return path_.string(); }
 
@@ -171,6 +169,38 @@ TEST(RestClientToken, AMissingTokenFileAtTheStartIsUnauthenticatedAndSendsNothin
   EXPECT_TRUE(absl::IsUnauthenticated(node.status())) << node.status();
   EXPECT_THAT(std::string(node.status().message()), ::testing::HasSubstr(token.Path()));
   EXPECT_TRUE(server.Requests().empty());
+}
+
+}  // namespace
+}  // namespace gpuop::kube
+
+namespace gpuop::kube {
+namespace {
+
+// Text bound for the API server can hold a host's or a remote party's bytes (a file quoted in an
+// Event note): invalid UTF-8 goes as U+FFFD rather than ending the agent with an exception.
+TEST(RestClientText, InvalidUtf8InAnObjectIsSentNotThrown) {
+  ScriptedHttpServer server;
+  server.Script({{.status = 201, .body = kNode}});
+  common::FakeClock clock;
+  const json node = {{"kind", "Node"},
+                     {"metadata", {{"name", "n1"}, {"labels", {{"x", std::string("a\xff\xfe")}}}}}};
+  auto created = ClientFor(server, clock)->Create(resources::kNodes, "", node);
+  EXPECT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(server.Requests().size(), 1u);
+}
+
+TEST(RestClientText, AnErrorPageThatIsNotAStatusIsQuotedAsPrintableText) {
+  ScriptedHttpServer server;
+  server.Script({{.status = 502, .body = std::string("<html>\x01\x1b[31m\xff proxy</html>")}});
+  common::FakeClock clock;
+  auto node = ClientFor(server, clock)->Get(resources::kNodes, "", "n1");
+  ASSERT_FALSE(node.ok());
+  const std::string message(node.status().message());
+  EXPECT_NE(message.find("proxy"), std::string::npos) << message;
+  for (const char c : message) {
+    EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "byte " << static_cast<int>(c) << " in " << message;
+  }
 }
 
 }  // namespace

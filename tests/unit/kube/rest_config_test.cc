@@ -4,9 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/escaping.h"
+
+#include "tests/fixtures/test_files.h"
 
 namespace gpuop::kube {
 namespace {
@@ -58,10 +59,9 @@ TEST(ParseKubeconfig, ExplicitContextWinsAndInsecureOnlyWhenTheFileSaysSo) {
 }
 
 TEST(ParseKubeconfig, ReadsCertificateFilesRelativeToTheKubeconfig) {
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "kc-files";
-  std::filesystem::create_directories(dir / "pki");
-  std::ofstream(dir / "pki/client.crt") << "CERT FROM FILE";
-  std::ofstream(dir / "pki/client.key") << "KEY FROM FILE";
+  const std::filesystem::path dir = testing::ScratchDir("kubeconfig");
+  testing::WriteFile(dir / "pki/client.crt", "CERT FROM FILE");
+  testing::WriteFile(dir / "pki/client.key", "KEY FROM FILE");
   auto config =
       ParseKubeconfig(Kubeconfig("    client-certificate: pki/client.crt\n    client-key: " +
                                  (dir / "pki/client.key").string() + "\n    tokenFile: token\n"),
@@ -157,15 +157,12 @@ INSTANTIATE_TEST_SUITE_P(
 
 class KubeconfigFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = testing::ScratchDir("kubeconfig"); }
+  // Writes the file `name` in the test's folder; returns its path.
   std::string Write(const std::string& name, const std::string& text) {
-    std::ofstream((dir_ / name).string()) << text;
-    return (dir_ / name).string();
+    const std::string path = (dir_ / name).string();
+    testing::WriteFile(path, text);
+    return path;
   }
   std::filesystem::path dir_;
 };

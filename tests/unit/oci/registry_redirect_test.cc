@@ -11,6 +11,8 @@
 #include "oci/registry_client.h"
 #include "oci/sha256.h"
 #include "tests/fixtures/node_files.h"
+#include "tests/fixtures/status_matchers.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/unit/kube/scripted_http_server.h"
 
 namespace gpuop::oci {
@@ -75,8 +77,8 @@ class RegistryRepliesTest : public ::testing::Test {
 };
 
 TEST_F(RegistryRepliesTest, ARedirectToAFileIsNotFollowedAndNothingOfItIsQuoted) {
-  const std::string secret_file = ::testing::TempDir() + "/registry-redirect-secret";
-  ASSERT_TRUE(testing::WriteText(secret_file, kSecret).ok());
+  const std::string secret_file = testing::ScratchDir("registry-redirect") + "/secret";
+  ASSERT_THAT(testing::WriteText(secret_file, kSecret), testing::IsOk());
   registry_.Script({{.status = 302, .headers = {{"Location", "file://" + secret_file}}}});
   RegistryClient client = Client();
   const absl::Status status = client.GetManifest("kata/artifacts", "v1").status();
@@ -95,7 +97,7 @@ TEST_F(RegistryRepliesTest, ARedirectToAnotherInternalServiceIsNotFollowed) {
   EXPECT_TRUE(internal.Requests().empty()) << "the internal service was asked";
 
   registry_.Script({{.status = 307, .headers = {{"Location", internal.Url() + "/admin"}}}});
-  const std::string blob_path = ::testing::TempDir() + "/registry-redirect-blob";
+  const std::string blob_path = testing::ScratchDir("registry-redirect") + "/blob";
   const Descriptor blob{.digest = Sha256Digest("x"), .size = 1};
   const absl::Status download = client.DownloadBlob("kata/artifacts", blob, blob_path);
   EXPECT_TRUE(absl::IsPermissionDenied(download)) << download;
@@ -144,7 +146,7 @@ TEST_F(RegistryRepliesTest, RedirectsWithinTheRegistryAreFollowedAndCounted) {
   hops.push_back({.status = 200, .body = bytes});
   registry_.Script(hops);
   RegistryClient client = Client();
-  const std::string path = ::testing::TempDir() + "/registry-redirect-followed";
+  const std::string path = testing::ScratchDir("registry-redirect") + "/followed";
   ASSERT_TRUE(client.DownloadBlob("kata/artifacts", blob, path).ok());
   EXPECT_EQ(testing::ReadWhole(path), bytes);
 

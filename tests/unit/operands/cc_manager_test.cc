@@ -16,6 +16,9 @@
 #include <fstream>
 #include <thread>
 
+#include "api/cc_mode.h"
+#include "api/labels.h"
+#include "api/paused_operands.h"
 #include "host/pci_device.h"
 #include "operands/cc_manager/cc_mode_switcher.h"
 #include "operands/cc_manager/operand_pause.h"
@@ -30,21 +33,22 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-TEST(PausedValue, FollowsNvidiasMappingAndUndoesIt) {
-  EXPECT_EQ(PausedValue("true"), "paused-for-cc-mode-change");
-  EXPECT_EQ(PausedValue("false"), "false");
-  EXPECT_EQ(PausedValue(""), "");
-  EXPECT_EQ(PausedValue("paused-for-cc-mode-change"), "paused-for-cc-mode-change");
-  EXPECT_EQ(PausedValue("custom"), "custom_paused-for-cc-mode-change");
-  EXPECT_EQ(PausedValue("custom_paused-for-cc-mode-change"), "custom_paused-for-cc-mode-change");
+TEST(PausedValueOf, FollowsNvidiasMappingAndUndoesIt) {
+  EXPECT_EQ(api::PausedValueOf("true"), "paused-for-cc-mode-change");
+  EXPECT_EQ(api::PausedValueOf("false"), "false");
+  EXPECT_EQ(api::PausedValueOf(""), "");
+  EXPECT_EQ(api::PausedValueOf("paused-for-cc-mode-change"), "paused-for-cc-mode-change");
+  EXPECT_EQ(api::PausedValueOf("custom"), "custom_paused-for-cc-mode-change");
+  EXPECT_EQ(api::PausedValueOf("custom_paused-for-cc-mode-change"),
+            "custom_paused-for-cc-mode-change");
   for (const std::string value : {"true", "false", "", "custom"}) {
-    EXPECT_EQ(UnpausedValue(PausedValue(value)), value) << value;
+    EXPECT_EQ(api::UnpausedValue(api::PausedValueOf(value)), value) << value;
   }
 }
 
 TEST(PausedOperands, IncludeTheKataDevicePluginNvidiaForgets) {
   std::vector<std::string> labels;
-  for (const PausedOperand& operand : PausedOperands()) labels.push_back(operand.label);
+  for (const api::PausedOperand& operand : api::PausedOperands()) labels.push_back(operand.label);
   EXPECT_THAT(labels, ::testing::Contains("nvidia.com/gpu.deploy.kata-sandbox-device-plugin"));
   EXPECT_THAT(labels, ::testing::Contains("nvidia.com/gpu.deploy.vfio-manager"));
   EXPECT_EQ(labels.size(), 6u);
@@ -58,9 +62,9 @@ TEST(ReadyStateFor, PairsEachModeStateWithNvidiasReadiness) {
   EXPECT_EQ(ReadyStateFor("failed"), "");
 }
 
-TEST(ParseTargetMode, NamesTheValidModesWhenRefusing) {
-  EXPECT_EQ(*ParseTargetMode("ppcie"), TargetMode::kPpcie);
-  absl::StatusOr<TargetMode> bad = ParseTargetMode("enabled");
+TEST(ParseCcMode, NamesTheValidModesWhenRefusing) {
+  EXPECT_EQ(*api::ParseCcMode("ppcie"), api::CcMode::kPpcie);
+  absl::StatusOr<api::CcMode> bad = api::ParseCcMode("enabled");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("on, off, devtools, ppcie"));
 }
@@ -107,22 +111,22 @@ class SwitchModeTest : public ::testing::Test {
 
 TEST_F(SwitchModeTest, EightGpusSwitchTogetherAndTheSwitchesAreLeftAlone) {
   Boot(testing::HgxH100x8());
-  const SwitchReport report = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  const SwitchReport report = SwitchMode(root_, Devices(), api::CcMode::kOn, tools_);
   EXPECT_TRUE(report.Ok()) << report.FirstError();
   EXPECT_TRUE(report.Switched());
   for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(Mode(bdf), "on") << bdf;
   for (const std::string& bdf : testing::HgxNvswitchBdfs()) EXPECT_EQ(Mode(bdf), "off") << bdf;
 
-  const SwitchReport again = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  const SwitchReport again = SwitchMode(root_, Devices(), api::CcMode::kOn, tools_);
   EXPECT_TRUE(again.Ok());
   EXPECT_FALSE(again.Switched()) << "GPUs already on are not reset";
 }
 
 TEST_F(SwitchModeTest, PpcieTakesEveryGpuAndSwitchAndCcOffComesFirst) {
   Boot(testing::HgxH100x8());
-  ASSERT_TRUE(SwitchMode(root_, Devices(), TargetMode::kDevtools, tools_).Ok());
+  ASSERT_TRUE(SwitchMode(root_, Devices(), api::CcMode::kDevtools, tools_).Ok());
   std::filesystem::remove(steps_file_);
-  const SwitchReport ppcie = SwitchMode(root_, Devices(), TargetMode::kPpcie, tools_);
+  const SwitchReport ppcie = SwitchMode(root_, Devices(), api::CcMode::kPpcie, tools_);
   EXPECT_TRUE(ppcie.Ok()) << ppcie.FirstError();
   // Every GPU's CC went off before any device's PPCIe came on.
   int64_t last_cc_off = 0, first_ppcie_on = INT64_MAX;
@@ -143,7 +147,7 @@ TEST_F(SwitchModeTest, PpcieTakesEveryGpuAndSwitchAndCcOffComesFirst) {
   for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(Mode(bdf), "ppcie") << bdf;
   for (const std::string& bdf : testing::HgxNvswitchBdfs()) EXPECT_EQ(Mode(bdf), "ppcie") << bdf;
   // And back: PPCIe goes off everywhere, switches included, before CC comes on.
-  const SwitchReport on = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  const SwitchReport on = SwitchMode(root_, Devices(), api::CcMode::kOn, tools_);
   EXPECT_TRUE(on.Ok()) << on.FirstError();
   for (const std::string& bdf : testing::HgxGpuBdfs()) EXPECT_EQ(Mode(bdf), "on") << bdf;
   for (const std::string& bdf : testing::HgxNvswitchBdfs()) EXPECT_EQ(Mode(bdf), "off") << bdf;
@@ -151,11 +155,11 @@ TEST_F(SwitchModeTest, PpcieTakesEveryGpuAndSwitchAndCcOffComesFirst) {
 
 TEST_F(SwitchModeTest, WhenClearingTheOtherModeFailsNothingIsSwitchedOn) {
   Boot(testing::HgxH100x8());
-  ASSERT_TRUE(SwitchMode(root_, Devices(), TargetMode::kPpcie, tools_).Ok());
+  ASSERT_TRUE(SwitchMode(root_, Devices(), api::CcMode::kPpcie, tools_).Ok());
   const std::string stuck = testing::HgxNvswitchBdfs()[1];
   ::setenv("GPU_ADMIN_TOOLS_DOUBLE_FAIL", ("fsp-timeout:" + stuck).c_str(), 1);
   std::filesystem::remove(steps_file_);
-  const SwitchReport on = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  const SwitchReport on = SwitchMode(root_, Devices(), api::CcMode::kOn, tools_);
   EXPECT_FALSE(on.Ok());
   EXPECT_THAT(on.FirstError(), HasSubstr(stuck));
   for (const Step& step : Steps()) {
@@ -171,7 +175,7 @@ TEST_F(SwitchModeTest, AnFspTimeoutAndAMismatchAfterResetFailThatGpuOnly) {
   const std::vector<std::string> gpus = testing::HgxGpuBdfs();
   ::setenv("GPU_ADMIN_TOOLS_DOUBLE_FAIL",
            ("fsp-timeout:" + gpus[2] + ",mismatch:" + gpus[5]).c_str(), 1);
-  const SwitchReport report = SwitchMode(root_, Devices(), TargetMode::kOn, tools_);
+  const SwitchReport report = SwitchMode(root_, Devices(), api::CcMode::kOn, tools_);
   EXPECT_FALSE(report.Ok());
   std::map<std::string, std::string> errors;
   for (const DeviceSwitch& device : report.devices) {
@@ -193,7 +197,7 @@ TEST_F(SwitchModeTest, AToolThatLiesIsCaughtByOurOwnRead) {
                   "'x INFO GPU was reset to apply the new CC mode.'",
                   "liar"},
       .boot_timeout = std::chrono::seconds(1)};
-  const SwitchReport report = SwitchMode(root_, Devices(), TargetMode::kOn, liar);
+  const SwitchReport report = SwitchMode(root_, Devices(), api::CcMode::kOn, liar);
   EXPECT_FALSE(report.Ok());
   EXPECT_THAT(report.FirstError(), HasSubstr("reported success but the device reads off, not on"));
 }
@@ -203,8 +207,8 @@ TEST(UnsupportedFor, NamesAGpuWithoutCcUnlessTheModeIsOff) {
       testing::BootOrThrow(testing::GpuWithAudioCompanion());
   const std::vector<host::PciDevice> devices =
       host::ScanPciDevices(host::HostRoot(kernel->Root())).devices;
-  EXPECT_THAT(UnsupportedFor(devices, TargetMode::kOff), IsEmpty());
-  const std::vector<std::string> on = UnsupportedFor(devices, TargetMode::kOn);
+  EXPECT_THAT(UnsupportedFor(devices, api::CcMode::kOff), IsEmpty());
+  const std::vector<std::string> on = UnsupportedFor(devices, api::CcMode::kOn);
   ASSERT_EQ(on.size(), 1u);
   EXPECT_THAT(on[0], HasSubstr(testing::kVgaGpuBdf));
   EXPECT_THAT(on[0], HasSubstr("not a Hopper or Blackwell GPU"));

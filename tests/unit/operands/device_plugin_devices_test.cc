@@ -13,6 +13,7 @@
 #include "operands/device_plugin/cdi_specs.h"
 #include "operands/device_plugin/passthrough_devices.h"
 #include "tests/fixtures/boot_for_test.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/fixtures/topologies.h"
 
 namespace gpuop::operands {
@@ -160,8 +161,7 @@ TEST(CdiSpecsFor, WithIommufdEachDeviceIsItsVfioCharacterDeviceWithoutDevIommu) 
 
 TEST(CdiSpecsFor, ARealCharacterDeviceIsWrittenFullySpecified) {
   // A root whose group node leads to /dev/null: what matters is that it is a character device.
-  const std::string root = ::testing::TempDir() + "/cdi-char-device";
-  std::filesystem::remove_all(root);
+  const std::string root = testing::ScratchDir("cdi-char-device");
   std::filesystem::create_directories(root + "/dev/vfio");
   std::filesystem::create_symlink("/dev/null", root + "/dev/vfio/38");
   const PassthroughDevice gpu{

@@ -33,7 +33,7 @@ TEST(ParseKataManagerConfig, ReadsTheOperatorsJsonAndNvidiasYaml) {
       "runtimeClasses:\n- name: kata-qemu-nvidia-gpu\n  artifacts:\n"
       "    url: registry.example/kata:v1\n");
   ASSERT_TRUE(yaml_form.ok()) << yaml_form.status();
-  EXPECT_EQ(yaml_form->artifacts_dir, kDefaultArtifactsDir);
+  EXPECT_EQ(yaml_form->artifacts_dir, api::kDefaultKataArtifactsDir);
   EXPECT_TRUE(yaml_form->runtime_classes[0].node_selector.empty());
   EXPECT_TRUE(ParseKataManagerConfig("")->runtime_classes.empty());
 }

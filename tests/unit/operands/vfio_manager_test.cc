@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "common/files.h"
@@ -17,6 +16,7 @@
 #include "operands/vfio_manager/vfio_manager_metrics.h"
 #include "prometheus/text_serializer.h"
 #include "tests/fixtures/boot_for_test.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/fixtures/topologies.h"
 
 namespace gpuop::operands {
@@ -100,8 +100,7 @@ TEST(VfioManagerRestart, ADeviceSomeoneRemovedFromVfioMeanwhileIsNotTouchedAtExi
 
 TEST(VfioManagerRestart, AMalformedStateFileIsLoggedAndReplaced) {
   Node node(testing::SingleH100Pcie());
-  std::filesystem::create_directories(std::filesystem::path(node.state_file).parent_path());
-  std::ofstream(node.state_file) << "{\"devices\": [{\"address\": \"../../../../etc\"";
+  testing::WriteFile(node.state_file, "{\"devices\": [{\"address\": \"../../../../etc\"");
 
   std::unique_ptr<VfioManager> agent = node.StartAgent();
   EXPECT_THAT(node.log_text.str(), HasSubstr("ignoring the state file"));
@@ -113,7 +112,7 @@ TEST(VfioManagerRestart, AMalformedStateFileIsLoggedAndReplaced) {
 }
 
 TEST(PreviousDrivers, RejectsEntriesThatAreNotPciAddressesOrDrivers) {
-  const std::string path = ::testing::TempDir() + "/previous-drivers.json";
+  const std::string path = testing::ScratchDir("previous-drivers") + "/previous-drivers.json";
   const char* bad_files[] = {
       "[]",
       "{\"devices\": 3}",
@@ -121,10 +120,17 @@ TEST(PreviousDrivers, RejectsEntriesThatAreNotPciAddressesOrDrivers) {
       "\"driver\": \"vfio-pci\"}]}",
       "{\"devices\": [{\"address\": \"0000:65:00.0\", \"previousDriver\": 1, "
       "\"driver\": \"vfio-pci\"}]}",
+      // A driver name becomes /sys/bus/pci/drivers/<name>/bind: one path component only.
+      "{\"devices\": [{\"address\": \"0000:65:00.0\", \"previousDriver\": "
+      "\"../../../../tmp/x\", \"driver\": \"vfio-pci\"}]}",
+      "{\"devices\": [{\"address\": \"0000:65:00.0\", \"previousDriver\": \"nvidia\", "
+      "\"driver\": \"..\"}]}",
+      "{\"devices\": [{\"address\": \"0000:65:00.0\", \"previousDriver\": \"nvidia\", "
+      "\"driver\": \"\"}]}",
       "not json",
   };
   for (const char* text : bad_files) {
-    std::ofstream(path) << text;
+    testing::WriteFile(path, text);
     auto loaded = LoadPreviousDrivers(path);
     EXPECT_TRUE(absl::IsInvalidArgument(loaded.status())) << text;
     EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(path)) << text;

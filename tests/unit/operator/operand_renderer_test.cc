@@ -121,13 +121,14 @@ TEST(RenderOperands, KataModeDeploysTheSandboxStatesAndEveryObjectIsMarked) {
       if (resource->namespaced) {
         EXPECT_EQ(metadata["namespace"], "gpu-operator");
       }
-      EXPECT_EQ(metadata["labels"][kManagedByLabel], "gpuop");
-      EXPECT_EQ(metadata["labels"][kStateLabel], name);
+      EXPECT_EQ(metadata["labels"][api::kManagedByLabel], "gpuop");
+      EXPECT_EQ(metadata["labels"][api::kOperandStateLabel], name);
       ASSERT_EQ(metadata["ownerReferences"].size(), 1u);
       EXPECT_EQ(metadata["ownerReferences"][0]["uid"], "0b7c-uid");
       EXPECT_EQ(metadata["ownerReferences"][0]["kind"], "ClusterPolicy");
       EXPECT_EQ(metadata["ownerReferences"][0]["controller"], true);
-      EXPECT_EQ(metadata["annotations"][kAppliedHashAnnotation].get<std::string>().size(), 16u);
+      EXPECT_EQ(metadata["annotations"][api::kAppliedHashAnnotation].get<std::string>().size(),
+                16u);
     }
   }
   EXPECT_GT(objects, 20);
@@ -395,7 +396,7 @@ TEST(RenderOperands, TheHashMovesWithWhatChangedOnly) {
   const auto after = Render(changed);
   const auto hash = [](const std::map<std::string, RenderedState>& states, const char* kind,
                        const char* name) {
-    return (*Find(states, kind, name))["metadata"]["annotations"][kAppliedHashAnnotation];
+    return (*Find(states, kind, name))["metadata"]["annotations"][api::kAppliedHashAnnotation];
   };
   EXPECT_EQ(hash(before, "DaemonSet", "nvidia-vfio-manager"),
             hash(again, "DaemonSet", "nvidia-vfio-manager"));

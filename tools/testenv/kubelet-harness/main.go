@@ -156,8 +156,9 @@ func (k *kubelet) serve() error {
 	return nil
 }
 
-// restart is what a kubelet restart looks like to a plugin (reference §1.4): the registration
-// server goes away, every socket file in the directory is deleted, a new kubelet.sock appears.
+// restart is what a kubelet restart looks like to a plugin (kubelet's device manager,
+// pkg/kubelet/cm/devicemanager, CleanupPluginDirectory at start): the registration server goes
+// away, every socket file in the directory is deleted, a new kubelet.sock appears.
 func (k *kubelet) restart() error {
 	k.server.Stop()
 	k.mu.Lock()

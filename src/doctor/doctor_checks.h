@@ -3,16 +3,18 @@
 // The preflight of a sandbox GPU node, each line a check the seed docs make people do by hand
 // (`ls /sys/kernel/iommu_groups`, `lspci -nnk -d 10de:`, BIOS virtualization, intel_iommu=on,
 // nouveau blacklisted, vfio modules, TEE, CC-capable GPUs, Kata artifacts, containerd
-// handlers), read from a host root and judged with a hint to fix what fails.
+// handlers), read from a host root and judged with a hint to fix what fails. `gpuop doctor`
+// (cli/doctor_command.cc) prints them as a table or JSON.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 
 #include "host/host_root.h"
 
-namespace gpuop::cli {
+namespace gpuop::doctor {
 
 struct DoctorCheck {
   enum class Verdict { kOk, kWarn, kFail, kInfo, kSkip };
@@ -41,4 +43,4 @@ absl::Status ValidateHostRoot(const std::string& path);
 // would only report absences.
 DoctorReport RunDoctorChecks(const host::HostRoot& root);
 
-}  // namespace gpuop::cli
+}  // namespace gpuop::doctor

@@ -1,19 +1,19 @@
-#include "cli/doctor_checks.h"
+#include "doctor/doctor_checks.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "cli/dispatcher.h"
 #include "cli/subcommands.h"
 #include "tests/fixtures/boot_for_test.h"
+#include "tests/fixtures/test_files.h"
 #include "tests/fixtures/topologies.h"
 
-namespace gpuop::cli {
+namespace gpuop::doctor {
 namespace {
 
 using ::testing::HasSubstr;
@@ -43,14 +43,6 @@ const DoctorCheck& Named(const std::map<std::string, DoctorCheck>& checks,
   return it->second;
 }
 
-// A fresh, empty directory under the test's temp dir.
-std::string EmptyDir(const std::string& name) {
-  const std::string path = ::testing::TempDir() + "/doctor_" + name;
-  std::filesystem::remove_all(path);
-  std::filesystem::create_directories(path);
-  return path;
-}
-
 struct DoctorRun {
   int exit = -1;
   std::string out;
@@ -61,7 +53,7 @@ DoctorRun RunDoctor(const std::vector<std::string>& args) {
   std::ostringstream out;
   std::ostringstream err;
   DoctorRun run;
-  run.exit = DoctorSubcommand().run(args, out, err);
+  run.exit = cli::DoctorSubcommand().run(args, out, err);
   run.out = out.str();
   run.err = err.str();
   return run;
@@ -97,7 +89,7 @@ TEST(DoctorChecks, ANodeWithoutGpusSkipsTheGpuChecksInsteadOfFailing) {
 }
 
 TEST(DoctorChecks, ARootWithoutSysBusPciIsNotReadyAndSaysWhatIsMissing) {
-  const std::string root = EmptyDir("no_sysfs");
+  const std::string root = testing::ScratchDir("doctor");
   const DoctorReport report = RunDoctorChecks(host::HostRoot(root));
   EXPECT_TRUE(report.Failed());
   ASSERT_EQ(report.checks.size(), 1u);  // Nothing else can be judged from there.
@@ -116,7 +108,7 @@ TEST(DoctorChecks, ARootWithoutSysBusPciIsNotReadyAndSaysWhatIsMissing) {
 }
 
 TEST(DoctorChecks, AHostRootThatDoesNotExistIsRefusedNamingIt) {
-  const std::string missing = EmptyDir("parent") + "/nonexistent";
+  const std::string missing = testing::ScratchDir("doctor") + "/nonexistent";
   const absl::Status status = ValidateHostRoot(missing);
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("\"" + missing + "\""));
@@ -124,7 +116,7 @@ TEST(DoctorChecks, AHostRootThatDoesNotExistIsRefusedNamingIt) {
 
   // Before, the command judged the missing tree and called the host ready.
   const DoctorRun run = RunDoctor({"--host-root", missing});
-  EXPECT_EQ(run.exit, kExitUsage);
+  EXPECT_EQ(run.exit, cli::kExitUsage);
   EXPECT_THAT(run.err, HasSubstr("doctor: host root \"" + missing + "\""));
   EXPECT_THAT(run.err, HasSubstr("usage: gpuop doctor"));
   EXPECT_EQ(run.out, "");
@@ -132,20 +124,20 @@ TEST(DoctorChecks, AHostRootThatDoesNotExistIsRefusedNamingIt) {
 }
 
 TEST(DoctorChecks, AHostRootThatIsAFileIsRefusedNamingIt) {
-  const std::string file = EmptyDir("file_root") + "/not-a-dir";
-  std::ofstream(file) << "x";
+  const std::string file = testing::ScratchDir("doctor") + "/not-a-dir";
+  testing::WriteFile(file, "x");
   const absl::Status status = ValidateHostRoot(file);
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("\"" + file +
                                           "\" (--host-root or $HOST_ROOT) is not a "
                                           "directory"));
-  EXPECT_EQ(RunDoctor({"--host-root", file}).exit, kExitUsage);
+  EXPECT_EQ(RunDoctor({"--host-root", file}).exit, cli::kExitUsage);
 }
 
 TEST(DoctorChecks, AnExistingDirectoryIsAUsableHostRoot) {
-  EXPECT_TRUE(ValidateHostRoot(EmptyDir("usable")).ok());
+  EXPECT_TRUE(ValidateHostRoot(testing::ScratchDir("doctor")).ok());
   EXPECT_TRUE(ValidateHostRoot("/").ok());
 }
 
 }  // namespace
-}  // namespace gpuop::cli
+}  // namespace gpuop::doctor
