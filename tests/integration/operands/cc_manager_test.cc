@@ -201,8 +201,10 @@ TEST_F(CcManagerTest, LabelFlipsSwitchTheGpusPausingTheOperandsUntilTheirPodsAre
   EXPECT_FALSE(during.contains("nvidia.com/gpu.deploy.vgpu-device-manager"))
       << "an absent label stays absent";
   EXPECT_TRUE(HasPauseRecord());
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_EQ(GpuMode(testing::HgxGpuBdfs()[0]), "off") << "no reset while operand pods remain";
+  // No reset while operand pods remain: half a second, unless the GPU leaves off before.
+  EXPECT_FALSE(kube::WaitFor([&] { return GpuMode(testing::HgxGpuBdfs()[0]) != "off"; },
+                             std::chrono::milliseconds(500)))
+      << "a reset while operand pods remain";
   DeletePod("vfio-manager-x");
   DeletePod("kata-dp-x");
   EXPECT_TRUE(LabelBecomes(api::kCcModeStateLabel, "on", 60));
@@ -228,8 +230,10 @@ TEST_F(CcManagerTest, LabelFlipsSwitchTheGpusPausingTheOperandsUntilTheirPodsAre
   EXPECT_TRUE(kube::WaitFor([&] { return GpuMode(testing::HgxGpuBdfs()[7]) == "devtools"; },
                             std::chrono::seconds(10)));
   EXPECT_EQ(Label(api::kCcReadyStateLabel), "");
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  EXPECT_EQ(Label(api::kCcModeStateLabel), "devtools") << gpuop::testing::ReadWhole(log_);
+  // It stays there: a second, unless the state moves before.
+  EXPECT_FALSE(kube::WaitFor([&] { return Label(api::kCcModeStateLabel) != "devtools"; },
+                             std::chrono::seconds(1)))
+      << gpuop::testing::ReadWhole(log_);
   agent->Signal(SIGTERM);
   EXPECT_EQ(agent->Wait(), 0) << gpuop::testing::ReadWhole(log_);
 }

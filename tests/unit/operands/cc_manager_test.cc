@@ -26,6 +26,7 @@
 #include "operands/validator/ready_files.h"
 #include "tests/fixtures/boot_for_test.h"
 #include "tests/fixtures/topologies.h"
+#include "tests/fixtures/wait_for.h"
 
 namespace gpuop::operands {
 namespace {
@@ -276,8 +277,9 @@ TEST(HoldThenRemove, TakesTheProofsBackOnlyOnceStopped) {
   std::thread holder([&] {
     left = HoldThenRemove({dir + "/vfio-pci-ready", dir + "/workload-type", dir + "/absent"}, stop);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_TRUE(std::filesystem::exists(dir + "/vfio-pci-ready"));
+  // Held while not stopped: a fifth of a second, unless the file goes before.
+  EXPECT_FALSE(testing::WaitFor([&] { return !std::filesystem::exists(dir + "/vfio-pci-ready"); },
+                                std::chrono::milliseconds(200)));
   stop.Stop();
   holder.join();
   EXPECT_TRUE(left.empty());
