@@ -67,9 +67,9 @@ std::string RegistryErrorCode(std::string_view body) {
   if (parsed.is_object() && parsed.contains("errors") && parsed["errors"].is_array() &&
       !parsed["errors"].empty() && parsed["errors"][0].is_object()) {
     const nlohmann::json& first = parsed["errors"][0];
-    const std::string code = first.contains("code") && first["code"].is_string()
-                                 ? first["code"].get<std::string>()
-                                 : std::string();
+    std::string code = first.contains("code") && first["code"].is_string()
+                           ? first["code"].get<std::string>()
+                           : std::string();
     const bool plain =
         !code.empty() && code.size() <= 40 && std::all_of(code.begin(), code.end(), [](char c) {
           return absl::ascii_isupper(static_cast<unsigned char>(c)) || c == '_';
