@@ -115,7 +115,10 @@ absl::StatusOr<std::string> NextHop(std::string_view current_view, std::string_v
     next = location;
   }
   UrlParts to;
-  if (!ParseUrl(next, to)) {
+  const bool parsed = ParseUrl(next, to);
+  // The scheme in lower case ("HTTPS://" is https): what is checked is what is followed.
+  if (parsed) next = absl::StrCat(to.scheme, next.substr(next.find("://")));
+  if (!parsed) {
     return absl::PermissionDeniedError(
         "the registry redirected to a location that is not an absolute http(s) URL or path; "
         "not followed");

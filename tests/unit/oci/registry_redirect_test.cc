@@ -31,6 +31,9 @@ TEST(NextHop, StaysOnTheRegistrysSchemeAndHostsForManifestsAndTokens) {
   EXPECT_EQ(*NextHop(from, "/v2/r/manifests/sha256:1", scope, RedirectOf::kManifest),
             "https://registry.example:5000/v2/r/manifests/sha256:1");
   EXPECT_TRUE(NextHop(from, "https://AUTH.example:443/x", scope, RedirectOf::kToken).ok());
+  // The scheme is followed as it was checked, in lower case (the fuzzer's finding).
+  EXPECT_EQ(*NextHop(from, "HttPS://registry.example:5000/y", scope, RedirectOf::kManifest),
+            "https://registry.example:5000/y");
   for (const char* refused :
        {"file:///etc/shadow", "http://registry.example:5000/x", "ftp://registry.example/x",
         "gopher://registry.example/x", "https://elsewhere.example/x", "//elsewhere.example/x",
