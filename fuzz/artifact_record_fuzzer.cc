@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/files.h"
 #include "operands/kata_manager/artifact_record.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -16,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!record.has_value()) return 0;
   if (record->config_path.empty() || record->config_path.front() != '/') __builtin_trap();
   for (const gpuop::operands::ArtifactRecord::File& file : record->files) {
-    if (!gpuop::operands::IsPlainFileName(file.name) || file.size < 0 || file.installed_size < 0) {
+    if (!gpuop::common::IsPlainFileName(file.name) || file.size < 0 || file.installed_size < 0) {
       __builtin_trap();
     }
   }

@@ -27,4 +27,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   }
 }
 
+bool IsPlainFileName(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
+}
+
 }  // namespace gpuop::common

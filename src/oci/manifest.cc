@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 
+#include "common/files.h"
 #include "common/printable.h"
 #include "oci/reference.h"
 
@@ -112,8 +113,7 @@ absl::StatusOr<std::string> TitleOf(const Descriptor& layer) {
   const auto title = layer.annotations.find(kTitleAnnotation);
   if (title == layer.annotations.end()) return std::string();
   const std::string& name = title->second;
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-      name.find('\0') != std::string::npos) {
+  if (!common::IsPlainFileName(name)) {
     return absl::InvalidArgumentError(absl::StrCat("layer ", layer.digest, " is titled \"",
                                                    Printable(name, 80),
                                                    "\", which is not a plain file name"));

@@ -9,11 +9,6 @@ namespace gpuop::operands {
 
 using nlohmann::json;
 
-bool IsPlainFileName(std::string_view name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
-         name.find('\0') == std::string_view::npos;
-}
-
 std::optional<ArtifactRecord> ParseArtifactRecord(std::string_view text) {
   const json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
   const auto string_at = [](const json& object, const char* key) -> std::optional<std::string> {
@@ -41,7 +36,7 @@ std::optional<ArtifactRecord> ParseArtifactRecord(std::string_view text) {
   for (const json& entry : document["files"]) {
     const std::optional<std::string> name = string_at(entry, "name");
     const std::optional<std::string> file_digest = string_at(entry, "digest");
-    if (!name || !IsPlainFileName(*name) || !file_digest) return std::nullopt;
+    if (!name || !common::IsPlainFileName(*name) || !file_digest) return std::nullopt;
     const std::optional<int64_t> size = size_at(entry, "size");
     if (!size) return std::nullopt;
     const std::optional<int64_t> installed_size =

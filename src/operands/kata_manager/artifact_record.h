@@ -39,7 +39,4 @@ struct ArtifactRecord {
 std::optional<ArtifactRecord> ParseArtifactRecord(std::string_view text);
 std::optional<ArtifactRecord> ReadArtifactRecord(const std::string& dir);
 
-// A file name that stays inside its folder: not empty, ".", "..", and without '/' or NUL.
-bool IsPlainFileName(std::string_view name);
-
 }  // namespace gpuop::operands
