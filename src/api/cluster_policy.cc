@@ -306,6 +306,8 @@ absl::StatusOr<ClusterPolicy> ParseClusterPolicy(const json& object) {
     if (root.front() != '/') host_paths.Fail("rootFS", "is not an absolute path");
     policy.host_root_fs = root;
   }
+  Fields psa(spec.Object("psa"), "spec.psa", error);
+  policy.psa_enabled = psa.Bool("enabled").value_or(false);
   Fields operator_section(spec.Object("operator"), "spec.operator", error);
   if (std::string runtime_class = operator_section.String("runtimeClass"); !runtime_class.empty()) {
     // The name and handler of the container path's RuntimeClass.

@@ -106,6 +106,9 @@ struct ClusterPolicy {
   // spec.hostPaths.rootFS: where the node's root file system is, as the kubelet sees it. The
   // agents' host mounts (/, /sys, /dev) and the device plugin's host device paths sit under it.
   std::string host_root_fs = "/";
+  // spec.psa.enabled: label the operator's namespace with Pod Security Admission's privileged
+  // level (enforce, audit, warn), as NVIDIA's operator does; false leaves the labels alone.
+  bool psa_enabled = false;
 
   const OperandSpec* Operand(std::string_view spec_key) const;
   // The section's `enabled`, nil counting as `default_enabled`.

@@ -8,6 +8,7 @@
 #include "kube/api_error.h"
 #include "kube/json_fields.h"
 #include "operator/embedded_manifests.h"
+#include "operator/namespace_security.h"
 #include "operator/operand_objects.h"
 
 namespace gpuop::op {
@@ -239,6 +240,7 @@ absl::Status OperandController::ApplyPass(bool force) {
     // status says why the policy cannot be used.
     applied_generation_ = -1;
     applied_policy_uid_.clear();
+    namespace_error_.clear();
     PublishFacts(OperandFacts{});
     return absl::OkStatus();
   }
@@ -295,6 +297,16 @@ absl::Status OperandController::ApplyPass(bool force) {
     applied_states_.insert(state.name);
   }
   if (absl::Status pruned = Prune(wanted); !pruned.ok() && api_error.ok()) api_error = pruned;
+  // After the operands, so that a namespace the operator may not label holds none of them back.
+  absl::StatusOr<bool> labelled =
+      EnsurePodSecurityLabels(client_, options_.render.operator_namespace, policy->psa_enabled);
+  namespace_error_ = labelled.ok() ? "" : std::string(labelled.status().message());
+  if (!labelled.ok() && api_error.ok()) api_error = labelled.status();
+  if (labelled.ok() && *labelled) {
+    log_.Info(
+        "labelled the operator's namespace for Pod Security Admission (spec.psa.enabled)",
+        {{"namespace", options_.render.operator_namespace}, {"level", kPodSecurityPrivileged}});
+  }
 
   for (const auto& [state, error] : state_errors_) {
     log_.Warn("operand state not applied", {{"state", state}, {"error", error}});
@@ -313,6 +325,7 @@ bool OperandController::ReadinessPass() {
   std::vector<std::string> errors;
   for (const auto& [state, error] : state_errors_)
     errors.push_back(absl::StrCat(state, ": ", error));
+  if (!namespace_error_.empty()) errors.push_back(namespace_error_);
   facts.error = absl::StrJoin(errors, "; ");
 
   bool mismatch = false;

@@ -7,7 +7,9 @@
 //   we applied earlier that are no longer wanted (a disabled operand, a removed runtime class).
 //   Runs on policy changes, when an owned DaemonSet went missing or was changed by someone
 //   else, and every resync period (then applying everything, which heals edits to our objects;
-//   the API does not write an object that an apply leaves as it was).
+//   the API does not write an object that an apply leaves as it was). Each pass also gives the
+//   operator's namespace the Pod Security labels spec.psa.enabled asks for
+//   (namespace_security.h).
 // - readiness: from the DaemonSet cache only, no API calls; on DaemonSet status changes.
 // A restart with nothing to change makes no writes: hashes are read back from the objects.
 //
@@ -115,6 +117,8 @@ class OperandController {
   std::map<std::string, std::pair<std::string, std::string>> wanted_daemonsets_;
   std::map<std::string, std::string> state_errors_;  // state -> error of the last apply pass
   std::set<std::string> applied_states_;
+  // Why the last apply pass could not label the namespace (spec.psa.enabled); empty when it did.
+  std::string namespace_error_;
 
   mutable absl::Mutex mu_;
   std::optional<OperandFacts> facts_ ABSL_GUARDED_BY(mu_);

@@ -61,6 +61,59 @@ expect_eq "$(node_label nvidia.com/cc.capable)" false "nvidia.com/cc.capable"
 show kubectl label node "$E2E_NODE" nvidia.com/cc.mode-
 show kubectl patch clusterpolicy/cluster-policy --type=merge -p '{"spec": {"ccManager": {"defaultMode": "on"}}}'
 
+# The node agents are confined (templates/agent-admission-policy.yaml, docs/security.md): the
+# CC manager's own token, bound to its running pod, may write its keys on its own Node only.
+# Another Node (an object without a kubelet) shows it cannot reach elsewhere.
+cc_pod=$(kubectl get pods -n "$E2E_NAMESPACE" -l app=nvidia-cc-manager -o jsonpath='{.items[0].metadata.name}')
+[[ -n "$cc_pod" ]] || e2e_fail "no CC manager pod to take a token from"
+token=$(kubectl create token -n "$E2E_NAMESPACE" nvidia-cc-manager --bound-object-kind Pod \
+  --bound-object-name "$cc_pod")
+agent_config="$E2E_STATE/cc-manager-token.kubeconfig"
+cat >"$agent_config" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: $(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+    certificate-authority-data: $(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+users:
+- {name: cc-manager, user: {token: $token}}
+contexts:
+- {name: e2e, context: {cluster: e2e, user: cc-manager}}
+current-context: e2e
+EOF
+as_cc_manager() { "$E2E_STATE/bin/kubectl" --kubeconfig "$agent_config" "$@"; }
+kubectl create -f - >/dev/null <<EOF
+{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpuop-e2e-elsewhere"}}
+EOF
+refused() {  # what the API server answered a request that must be refused
+  local answer
+  if answer=$(show as_cc_manager "$@" 2>&1); then e2e_fail "not refused: $*"; fi
+  printf '%s\n' "$answer" >&2
+  printf '%s' "$answer"
+}
+# Its own key on its own Node goes through (changed, then set back).
+ready_before=$(node_label nvidia.com/cc.ready.state)
+show as_cc_manager label node "$E2E_NODE" nvidia.com/cc.ready.state=e2e-probe --overwrite >&2
+expect_eq "$(node_label nvidia.com/cc.ready.state)" e2e-probe "the CC manager's own label"
+if [[ -n "$ready_before" ]]; then
+  show as_cc_manager label node "$E2E_NODE" "nvidia.com/cc.ready.state=$ready_before" --overwrite >&2
+else
+  show as_cc_manager label node "$E2E_NODE" nvidia.com/cc.ready.state- >&2
+fi
+expect_contains "$(refused label node gpuop-e2e-elsewhere nvidia.com/cc.mode.state=on --overwrite)" \
+  "may change only the Node its pod runs on ($E2E_NODE), not gpuop-e2e-elsewhere" "another Node"
+expect_contains "$(refused label node "$E2E_NODE" nvidia.com/cc.mode=off --overwrite)" \
+  "may not change the label(s) nvidia.com/cc.mode" "the admin's CC mode label"
+expect_contains "$(refused label node "$E2E_NODE" nvidia.com/gpu.workload.config=container --overwrite)" \
+  "may not change the label(s) nvidia.com/gpu.workload.config" "the workload label"
+expect_contains "$(refused taint node "$E2E_NODE" gpuop.io/e2e=x:NoSchedule)" \
+  "may not change a Node's spec" "a taint"
+kubectl delete node gpuop-e2e-elsewhere >/dev/null
+rm -f "$agent_config"
+e2e_log "ok: the CC manager's token changes its own keys on its own Node and nothing else"
+
 # helm test: gpuop status from inside the cluster.
 # (The test pod runs `gpuop status --wait`, which exits 0 only once the policy is ready.)
 report=$(show helm test gpuop -n "$E2E_NAMESPACE")

@@ -419,5 +419,39 @@ TEST_F(OperandControllerTest, ARestartWithNothingChangedWritesNothing) {
   EXPECT_EQ(PolicyState().substr(0, 16), "ready/Reconciled");
 }
 
+TEST_F(OperandControllerTest, PsaEnabledLabelsTheOperatorsNamespacePrivilegedAndOffLeavesIt) {
+  // An admin's own level, which psa.enabled=false (the seed's) must leave as it is.
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(
+              kube::resources::kNamespaces, "", ns_,
+              {{"metadata", {{"labels", {{"pod-security.kubernetes.io/enforce", "baseline"}}}}}})
+          .ok());
+  const auto labels = [&] {
+    auto object = client_->Get(kube::resources::kNamespaces, "", ns_);
+    return object.ok() ? (*object)["metadata"].value("labels", json::object()) : json::object();
+  };
+  StartControllers();
+  ASSERT_TRUE(WaitFor([&] { return controllers_->Operands()->Facts().has_value(); }, kPatience));
+  EXPECT_EQ(labels().value("pod-security.kubernetes.io/enforce", ""), "baseline");
+  EXPECT_FALSE(labels().contains("pod-security.kubernetes.io/audit"));
+
+  ASSERT_TRUE(
+      client_->MergePatch(kClusterPolicies, "", policy_, {{"spec", {{"psa", {{"enabled", true}}}}}})
+          .ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const json now = labels();
+        return now.value("pod-security.kubernetes.io/enforce", "") == "privileged" &&
+               now.value("pod-security.kubernetes.io/audit", "") == "privileged" &&
+               now.value("pod-security.kubernetes.io/warn", "") == "privileged";
+      },
+      kPatience))
+      << labels().dump() << "\n"
+      << log_text_.str();
+  // A merge patch of those three only: the API's own label stays.
+  EXPECT_EQ(labels().value("kubernetes.io/metadata.name", ""), ns_);
+}
+
 }  // namespace
 }  // namespace gpuop::op

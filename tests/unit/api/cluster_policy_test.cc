@@ -269,5 +269,40 @@ TEST(ParseClusterPolicy, PpcieIsAcceptedAsADefaultMode) {
   EXPECT_EQ(policy->cc_default_mode, "ppcie");
 }
 
+TEST(ParseClusterPolicy, ReadsPsaEnabledAsNvidiasChartSetsIt) {
+  json object = SeedPolicy();
+  auto policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_FALSE(policy->psa_enabled);  // Absent: NVIDIA's default.
+  object["spec"]["psa"] = {{"enabled", true}};
+  policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_TRUE(policy->psa_enabled);
+  object["spec"]["psa"]["enabled"] = false;
+  policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_FALSE(policy->psa_enabled);
+  object["spec"]["psa"] = json::object();
+  policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_FALSE(policy->psa_enabled);
+}
+
+TEST(ParseClusterPolicy, APsaEnabledThatIsNotABoolIsRefusedNamingTheField) {
+  for (const json& bad : {json("true"), json(1), json::array({true})}) {
+    json object = SeedPolicy();
+    object["spec"]["psa"] = {{"enabled", bad}};
+    auto policy = ParseClusterPolicy(object);
+    ASSERT_FALSE(policy.ok()) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(policy.status()));
+    EXPECT_THAT(std::string(policy.status().message()),
+                HasSubstr("spec.psa.enabled: is not true or false"));
+  }
+  json object = SeedPolicy();
+  object["spec"]["psa"] = "enabled";
+  EXPECT_THAT(std::string(ParseClusterPolicy(object).status().message()),
+              HasSubstr("spec.psa: is not an object"));
+}
+
 }  // namespace
 }  // namespace gpuop::api

@@ -8,50 +8,26 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "api/cluster_policy.h"
-#include "kube/manifest.h"
-#include "operator/embedded_manifests.h"
+#include "kube/resource.h"
 #include "operator/operand_objects.h"
 #include "operator/operand_renderer.h"
-#include "operator/operand_states.h"
+#include "tests/unit/operator/chart_rbac.h"
 
 namespace gpuop::op {
 namespace {
 
 using nlohmann::json;
 
-constexpr char kNamespace[] = "gpu-operator";
+using chart::kNamespace;
 constexpr char kRbacGroup[] = "rbac.authorization.k8s.io";
 
-// The chart's RBAC template as Helm renders it for a release in kNamespace. The rules use no
-// value but the namespace; every other line with a template action (labels, the ServiceAccount's
-// optional pull secrets) is dropped. A rule a condition guarded would be kept, so what is checked
-// here is at least what Helm renders.
-std::vector<json> ChartRbac() {
-  const std::string path =
-      std::string(GPUOP_SOURCE_DIR) + "/deployments/helm/gpuop/templates/operator-rbac.yaml";
-  std::ifstream file(path);
-  EXPECT_TRUE(file.good()) << path;
-  const std::string release_namespace = "{{ .Release.Namespace }}";
-  std::string text;
-  for (std::string line; std::getline(file, line);) {
-    for (size_t at = line.find(release_namespace); at != std::string::npos;
-         at = line.find(release_namespace)) {
-      line.replace(at, release_namespace.size(), kNamespace);
-    }
-    if (line.find("{{") != std::string::npos) continue;
-    text += line + "\n";
-  }
-  absl::StatusOr<std::vector<json>> objects = kube::ParseManifests(text);
-  EXPECT_TRUE(objects.ok()) << objects.status();
-  return objects.ok() ? *objects : std::vector<json>{};
-}
+// The chart's RBAC template as Helm renders it for a release in kNamespace (chart_rbac.h).
+std::vector<json> ChartRbac() { return chart::TemplateObjects("operator-rbac.yaml"); }
 
 struct Rule {
   std::set<std::string> groups;
@@ -141,41 +117,7 @@ Operator ChartOperator() {
   return rights;
 }
 
-// Every object the operator renders, over two policies that between them turn every state on
-// (kata and kubevirt mode exclude each other's device plugin).
-std::vector<json> RenderedObjects() {
-  std::vector<json> objects;
-  std::set<std::string> enabled;
-  for (const char* mode : {"kata", "kubevirt"}) {
-    json object = json::parse(R"({
-      "metadata": {"name": "cluster-policy", "uid": "uid"},
-      "spec": {
-        "sandboxWorkloads": {"enabled": true},
-        "validator": {"enabled": true}, "vfioManager": {"enabled": true},
-        "ccManager": {"enabled": true}, "kataSandboxDevicePlugin": {"enabled": true},
-        "sandboxDevicePlugin": {"enabled": true, "repository": "nvcr.io/nvidia",
-                                "image": "kubevirt-gpu-device-plugin", "version": "v1.6.0"},
-        "kataManager": {"enabled": true, "config": {"runtimeClasses": [
-          {"name": "kata-qemu-nvidia-gpu",
-           "artifacts": {"url": "registry.local/kata:1", "pullSecret": "registry-cred"}}]}},
-        "nfd": {"nodefeaturerules": true}}})");
-    object["spec"]["sandboxWorkloads"]["mode"] = mode;
-    absl::StatusOr<api::ClusterPolicy> policy = api::ParseClusterPolicy(object);
-    EXPECT_TRUE(policy.ok()) << policy.status();
-    if (!policy.ok()) continue;
-    const RenderContext context{.operator_namespace = kNamespace,
-                                .gpuop_image = "registry.local/gpuop:test"};
-    for (RenderedState& state : RenderOperands(*policy, context, EmbeddedManifests())) {
-      EXPECT_TRUE(state.error.ok()) << state.name << ": " << state.error;
-      if (state.enabled) enabled.insert(state.name);
-      for (json& rendered : state.objects) objects.push_back(std::move(rendered));
-    }
-  }
-  for (const OperandState& state : OperandStates()) {
-    EXPECT_TRUE(enabled.contains(std::string(state.name))) << state.name << " never rendered";
-  }
-  return objects;
-}
+std::vector<json> RenderedObjects() { return chart::RenderedOperandObjects(); }
 
 std::set<std::string> NamesOfKind(const std::vector<json>& objects, const std::string& kind) {
   std::set<std::string> names;
@@ -280,6 +222,29 @@ TEST(OperatorRbac, ClusterRolesAndBindingsAreReadAndChangedOnlyByTheNamesTheOper
       SCOPED_TRACE(std::string(verb) + " " + plural);
       EXPECT_EQ(rights.NamesAllowed(false, kRbacGroup, plural, verb), rendered);
       EXPECT_FALSE(rights.Allows(false, kRbacGroup, plural, verb, "cluster-admin"));
+    }
+  }
+}
+
+TEST(OperatorRbac, TheOperatorReadsAndLabelsItsOwnNamespaceOnly) {
+  // spec.psa.enabled (namespace_security.h): a get, then a merge patch, of the namespace the
+  // release is in. Namespaces are cluster-scoped, so the rule is in the ClusterRole and must
+  // name that one namespace.
+  const Operator rights = ChartOperator();
+  for (const char* verb : {"get", "patch"}) {
+    SCOPED_TRACE(verb);
+    EXPECT_EQ(rights.NamesAllowed(false, "", "namespaces", verb),
+              std::set<std::string>{kNamespace});
+    EXPECT_FALSE(rights.Allows(false, "", "namespaces", verb, "kube-system"));
+  }
+  for (const char* verb : {"list", "watch", "create", "update", "delete", "deletecollection"}) {
+    EXPECT_TRUE(rights.NamesAllowed(false, "", "namespaces", verb).empty()) << verb;
+  }
+  // Nor anything below a namespace that the name would also cover (status, finalize).
+  for (const char* subresource : {"namespaces/status", "namespaces/finalize"}) {
+    for (const char* verb : {"get", "patch", "update"}) {
+      EXPECT_TRUE(rights.NamesAllowed(false, "", subresource, verb).empty())
+          << verb << " " << subresource;
     }
   }
 }
