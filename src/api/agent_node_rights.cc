@@ -42,8 +42,13 @@ constexpr std::string_view kTemplateHeader =
 const std::vector<AgentNodeRights>& AgentNodeRightsTable() {
   static const auto* const table = new std::vector<AgentNodeRights>{
       CcManagerRights(),
+      // NVIDIA's container-path operands that read Nodes and write none.
+      {"nvidia-container-toolkit", {}, {}},
+      {"nvidia-device-plugin", {}, {}},
+      {"nvidia-gpu-feature-discovery", {}, {}},
       {"nvidia-kata-manager", {}, {kKataArtifactsAnnotation}},
       {"nvidia-kata-sandbox-device-plugin", {}, {}},
+      {"nvidia-operator-validator", {}, {}},
       {"nvidia-sandbox-device-plugin", {}, {}},
       {"nvidia-sandbox-validator", {}, {}},
       {"nvidia-vfio-manager", {}, {}},

@@ -24,6 +24,12 @@ struct AgentNodeRights {
 // Every node agent's ServiceAccount, sorted by name, including those that write nothing.
 const std::vector<AgentNodeRights>& AgentNodeRightsTable();
 
+// The one node agent the policy does not match: NVIDIA's driver manager (state-driver's
+// ServiceAccount) cordons and uncordons its node (spec.unschedulable) around a driver change,
+// which the policy's rule "spec stays as it is" would refuse. It keeps the rights NVIDIA's
+// operator gives it (docs/security.md).
+inline constexpr char kUnconfinedNodeAgent[] = "nvidia-driver";
+
 // The Helm named template "gpuop.agentNodeRights": a CEL map from each agent's user name
 // ("system:serviceaccount:<release namespace>:<account>") to {'labels': [...], 'annotations':
 // [...]}, on one line. The whole file's text, header comment included.

@@ -2,12 +2,14 @@
 
 #include <limits>
 #include <set>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 #include "api/cc_mode.h"
 #include "api/host_folders.h"
@@ -111,6 +113,58 @@ class Fields {
   absl::Status& error_;
 };
 
+// `key` as NVIDIA's EnvVar list: [{name, value}], each entry with a string name. Left as it was
+// when absent.
+void ReadEnv(Fields& fields, const char* key, json& env) {
+  const json* value = fields.Find(key);
+  if (value == nullptr) return;
+  if (!value->is_array()) return fields.Fail(key, "is not a list of {name, value}");
+  for (const json& variable : *value) {
+    if (!variable.is_object() || !variable.contains("name") || !variable["name"].is_string()) {
+      return fields.Fail(key, "has an entry without a name");
+    }
+  }
+  env = *value;
+}
+
+// The name of a ConfigMap or Secret in the operator's namespace, which the driver's pod mounts or
+// the device plugin reads: a DNS subdomain, as the API server requires of an object's name.
+std::string ReadObjectName(Fields& fields, const char* key, const char* kind) {
+  std::string name = fields.String(key);
+  if (!name.empty() && !IsDnsSubdomain(name)) {
+    fields.Fail(key, absl::StrCat(Shown(name), " is not a ", kind,
+                                  " name (lower-case letters, digits, '-' and '.')"));
+  }
+  return name;
+}
+
+// A key of a ConfigMap, as the API server checks one (IsConfigMapKey): 1 to 253 letters, digits,
+// '-', '_' and '.', and neither "." nor ".." nor starting with "..". The device plugin's
+// config-manager reads the file of that name from the mounted ConfigMap.
+bool IsConfigMapKey(std::string_view key) {
+  if (key.empty() || key.size() > 253 || key == "." || key.substr(0, 2) == "..") {
+    return false;
+  }
+  for (char c : key) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+// A folder on the node that the operands mount as a hostPath volume: absolute and without "..",
+// which the API server refuses in a hostPath. Returned with repeated and trailing '/' taken out
+// (so "/run/nvidia/driver/" is the default), or `fallback` when absent or refused.
+std::string ReadHostFolder(Fields& fields, const char* key, std::string fallback) {
+  const std::string dir = fields.String(key);
+  if (dir.empty()) return fallback;
+  if (dir.front() != '/') return fields.Fail(key, "is not an absolute path"), fallback;
+  for (absl::string_view part : absl::StrSplit(dir, '/')) {
+    if (part == "..") return fields.Fail(key, "holds \"..\""), fallback;
+  }
+  return NormalizeHostFolder(dir);
+}
+
 OperandSpec ReadOperand(const json& section, const std::string& path, absl::Status& error) {
   Fields fields(section, path, error);
   OperandSpec spec;
@@ -121,24 +175,84 @@ OperandSpec ReadOperand(const json& section, const std::string& path, absl::Stat
   spec.image_pull_policy = fields.String("imagePullPolicy");
   spec.image_pull_secrets = fields.Strings("imagePullSecrets");
   spec.args = fields.Strings("args");
-  if (const json* env = fields.Find("env")) {
-    if (!env->is_array()) {
-      fields.Fail("env", "is not a list of {name, value}");
-    } else {
-      for (const json& variable : *env) {
-        if (!variable.is_object() || !variable.contains("name") || !variable["name"].is_string()) {
-          fields.Fail("env", "has an entry without a name");
-          break;
-        }
-      }
-      spec.env = *env;
-    }
-  }
+  ReadEnv(fields, "env", spec.env);
   if (const json* resources = fields.Find("resources")) {
     if (!resources->is_object()) fields.Fail("resources", "is not an object");
     spec.resources = *resources;
   }
   return spec;
+}
+
+// spec.driver's fields beyond the common ones (those are read by ReadOperand).
+void ReadDriver(const json& section, const std::string& path, DriverSpec& driver,
+                absl::Status& error) {
+  Fields fields(section, path, error);
+  driver.use_precompiled = fields.Bool("usePrecompiled").value_or(false);
+  if (std::string type = fields.Enum("kernelModuleType", {"auto", "open", "proprietary"});
+      !type.empty()) {
+    driver.kernel_module_type = type;
+  }
+  Fields rdma(fields.Object("rdma"), fields.Path("rdma"), error);
+  driver.rdma_enabled = rdma.Bool("enabled").value_or(false);
+  driver.rdma_use_host_mofed = rdma.Bool("useHostMofed").value_or(false);
+  driver.manager = ReadOperand(fields.Object("manager"), fields.Path("manager"), error);
+  Fields repo(fields.Object("repoConfig"), fields.Path("repoConfig"), error);
+  driver.repo_config_map = ReadObjectName(repo, "configMapName", "ConfigMap");
+  Fields cert(fields.Object("certConfig"), fields.Path("certConfig"), error);
+  driver.cert_config_name = ReadObjectName(cert, "name", "ConfigMap");
+  Fields licensing(fields.Object("licensingConfig"), fields.Path("licensingConfig"), error);
+  driver.licensing_config_map = ReadObjectName(licensing, "configMapName", "ConfigMap");
+  driver.licensing_secret = ReadObjectName(licensing, "secretName", "Secret");
+  // NVIDIA's DriverSpec reads a nil nlsEnabled as true.
+  driver.licensing_nls_enabled = licensing.Bool("nlsEnabled").value_or(true);
+  Fields modules(fields.Object("kernelModuleConfig"), fields.Path("kernelModuleConfig"), error);
+  driver.kernel_module_config_name = ReadObjectName(modules, "name", "ConfigMap");
+}
+
+// The container path's settings outside spec.driver: the validator steps' env, the toolkit's
+// and device plugin's folders and config, CDI, the driver's install folder and the MIG strategy.
+void ReadContainerPath(Fields& spec, ClusterPolicy& policy, absl::Status& error) {
+  ReadDriver(spec.Object("driver"), spec.Path("driver"), policy.driver, error);
+
+  Fields validator(spec.Object("validator"), spec.Path("validator"), error);
+  for (auto [step, env] : {std::pair{"driver", &policy.validator_steps.driver},
+                           std::pair{"toolkit", &policy.validator_steps.toolkit},
+                           std::pair{"cuda", &policy.validator_steps.cuda},
+                           std::pair{"plugin", &policy.validator_steps.plugin}}) {
+    Fields section(validator.Object(step), validator.Path(step), error);
+    ReadEnv(section, "env", *env);
+  }
+
+  Fields toolkit(spec.Object("toolkit"), spec.Path("toolkit"), error);
+  policy.toolkit_install_dir =
+      ReadHostFolder(toolkit, "installDir", std::move(policy.toolkit_install_dir));
+
+  Fields device_plugin(spec.Object("devicePlugin"), spec.Path("devicePlugin"), error);
+  Fields config(device_plugin.Object("config"), device_plugin.Path("config"), error);
+  policy.device_plugin_config_name = ReadObjectName(config, "name", "ConfigMap");
+  policy.device_plugin_config_default = config.String("default");
+  if (const std::string& key = policy.device_plugin_config_default;
+      !key.empty() && !IsConfigMapKey(key)) {
+    config.Fail("default", absl::StrCat(Shown(key),
+                                        " is not a ConfigMap key (letters, digits, '-', '_' and "
+                                        "'.', not starting with \"..\")"));
+  }
+  Fields mps(device_plugin.Object("mps"), device_plugin.Path("mps"), error);
+  policy.device_plugin_mps_root =
+      ReadHostFolder(mps, "root", std::move(policy.device_plugin_mps_root));
+
+  // cdi.default is deprecated and ignored by NVIDIA's operator, and so here.
+  Fields cdi(spec.Object("cdi"), spec.Path("cdi"), error);
+  policy.cdi_enabled = cdi.Bool("enabled").value_or(true);
+
+  Fields host_paths(spec.Object("hostPaths"), spec.Path("hostPaths"), error);
+  policy.driver_install_dir =
+      ReadHostFolder(host_paths, "driverInstallDir", std::move(policy.driver_install_dir));
+
+  // NVIDIA's CRD has no default for mig.strategy (its chart writes `single`): absent, the device
+  // plugin and GFD get no MIG_STRATEGY and keep their own default.
+  Fields mig(spec.Object("mig"), spec.Path("mig"), error);
+  policy.mig_strategy = mig.Enum("strategy", {"none", "single", "mixed"});
 }
 
 void ReadKataConfig(const json& config, const std::string& path, ClusterPolicy& policy,
@@ -308,6 +422,7 @@ absl::StatusOr<ClusterPolicy> ParseClusterPolicy(const json& object) {
   }
   Fields psa(spec.Object("psa"), "spec.psa", error);
   policy.psa_enabled = psa.Bool("enabled").value_or(false);
+  ReadContainerPath(spec, policy, error);
   Fields operator_section(spec.Object("operator"), "spec.operator", error);
   if (std::string runtime_class = operator_section.String("runtimeClass"); !runtime_class.empty()) {
     // The name and handler of the container path's RuntimeClass.

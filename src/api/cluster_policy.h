@@ -86,6 +86,37 @@ struct DaemonSetsSpec {
   nlohmann::json max_unavailable;  // rollingUpdate.maxUnavailable: null, a number or "N%".
 };
 
+// spec.driver's fields beyond the common ones (NVIDIA's DriverSpec).
+struct DriverSpec {
+  bool use_precompiled = false;
+  std::string kernel_module_type = "auto";  // auto, open or proprietary.
+  bool rdma_enabled = false;
+  bool rdma_use_host_mofed = false;
+  // spec.driver.manager: the k8s-driver-manager init container's image and env. Its image
+  // fields empty mean NVIDIA's chart default (kDefaultDriverManagerImage).
+  OperandSpec manager;
+  std::string repo_config_map;            // repoConfig.configMapName
+  std::string cert_config_name;           // certConfig.name
+  std::string licensing_config_map;       // licensingConfig.configMapName
+  std::string licensing_secret;           // licensingConfig.secretName
+  bool licensing_nls_enabled = true;      // licensingConfig.nlsEnabled
+  std::string kernel_module_config_name;  // kernelModuleConfig.name
+};
+
+// NVIDIA's chart's k8s-driver-manager, used when spec.driver.manager names no image.
+inline constexpr char kDefaultDriverManagerImage[] =
+    "nvcr.io/nvidia/cloud-native/k8s-driver-manager:v0.12.0";
+
+// spec.validator.{driver,toolkit,cuda,plugin}.env: each a list of {name, value}, added to the
+// validator's init container of that step (and to the driver-validation init containers of the
+// toolkit's DaemonSet for `driver`).
+struct ValidatorStepsEnv {
+  nlohmann::json driver = nlohmann::json::array();
+  nlohmann::json toolkit = nlohmann::json::array();
+  nlohmann::json cuda = nlohmann::json::array();
+  nlohmann::json plugin = nlohmann::json::array();
+};
+
 struct ClusterPolicy {
   std::string name;
   std::string uid;
@@ -109,6 +140,20 @@ struct ClusterPolicy {
   // spec.psa.enabled: label the operator's namespace with Pod Security Admission's privileged
   // level (enforce, audit, warn), as NVIDIA's operator does; false leaves the labels alone.
   bool psa_enabled = false;
+
+  // The container path (NVIDIA's container-path operands).
+  DriverSpec driver;
+  ValidatorStepsEnv validator_steps;
+  std::string toolkit_install_dir = "/usr/local/nvidia";   // spec.toolkit.installDir
+  std::string device_plugin_config_name;                   // spec.devicePlugin.config.name
+  std::string device_plugin_config_default;                // spec.devicePlugin.config.default
+  std::string device_plugin_mps_root = "/run/nvidia/mps";  // spec.devicePlugin.mps.root
+  bool cdi_enabled = true;                                 // spec.cdi.enabled (nil: true)
+  // spec.hostPaths.driverInstallDir: where the driver container publishes its root.
+  std::string driver_install_dir = "/run/nvidia/driver";
+  // spec.mig.strategy: none, single or mixed; "" when the policy leaves it out (NVIDIA's CRD has
+  // no default; their chart and ours write single).
+  std::string mig_strategy;
 
   const OperandSpec* Operand(std::string_view spec_key) const;
   // The section's `enabled`, nil counting as `default_enabled`.

@@ -39,6 +39,9 @@ inline constexpr char kNfdLabelPrefix[] = "feature.node.kubernetes.io/";
 inline constexpr char kMigCapableLabel[] = "nvidia.com/mig.capable";
 inline constexpr char kGpuProductLabel[] = "nvidia.com/gpu.product";
 inline constexpr char kVgpuHostDriverVersionLabel[] = "nvidia.com/vgpu.host-driver-version";
+// The admin's choice of device plugin config for a node: a key of spec.devicePlugin.config.name's
+// ConfigMap, which the config-manager containers of the device plugin and GFD follow.
+inline constexpr char kDevicePluginConfigLabel[] = "nvidia.com/device-plugin.config";
 
 // Confidential computing, NVIDIA's labels. The admin's: the mode asked for, a CcMode's name
 // (api/cc_mode.h). The CC manager's, written in one patch: the mode applied (a CcMode's name,

@@ -12,6 +12,25 @@ inline constexpr char kWorkloadTypeFile[] = "workload-type";
 // Empty; present when every NVIDIA GPU of the node is on a vfio driver.
 inline constexpr char kVfioPciReadyFile[] = "vfio-pci-ready";
 
+// The container path's chain (NVIDIA GPU Operator v26.7, cmd/nvidia-validator/main.go), in the
+// order the validator writes them. The driver container writes .driver-ctr-ready (YAML lines
+// `GDRCOPY_ENABLED: <bool>`, `GDS_ENABLED: <bool>`, `GPU_DIRECT_RDMA_ENABLED: <bool>`) once its
+// driver works; the validator's driver step then writes driver-ready, an env file of the driver's
+// roots that the toolkit, the device plugin and the MIG manager source, and one file per extra
+// module the driver container was asked for. The others are empty.
+inline constexpr char kDriverCtrReadyFile[] = ".driver-ctr-ready";
+inline constexpr char kDriverReadyFile[] = "driver-ready";
+inline constexpr char kNvidiaFsReadyFile[] = "nvidia-fs-ready";
+inline constexpr char kGdrcopyReadyFile[] = "gdrcopy-ready";
+inline constexpr char kNvidiaPeermemReadyFile[] = "nvidia-peermem-ready";
+inline constexpr char kToolkitReadyFile[] = "toolkit-ready";
+inline constexpr char kCudaReadyFile[] = "cuda-ready";
+inline constexpr char kPluginReadyFile[] = "plugin-ready";
+
+// Where the driver container publishes its root on the host (NVIDIA's hostPaths.driverInstallDir
+// default), and where the validator mounts it by default.
+inline constexpr char kDefaultDriverInstallDir[] = "/run/nvidia/driver";
+
 // Ours, on the host's tmpfs /run (the vfio-manager DaemonSet mounts /run/gpuop): the drivers the
 // VFIO manager took devices from, so that --unbind-on-exit survives an agent restart.
 inline constexpr char kVfioManagerStateFile[] = "/run/gpuop/vfio-manager/previous-drivers.json";

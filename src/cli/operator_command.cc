@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
+#include "api/container_images.h"
 #include "api/event_reporters.h"
 #include "cli/agent_main.h"
 #include "cli/subcommands.h"
@@ -61,12 +62,20 @@ void DeclareFlags(AgentMain& main, OperatorFlags& flags) {
 }
 
 op::OperatorOptions ControllerOptions(const OperatorFlags& flags) {
-  return {.labels = {.operator_namespace = flags.ns},
-          .operands = {.render = {.operator_namespace = flags.ns,
-                                  .gpuop_image = flags.operand_image,
-                                  .gpuop_image_pull_policy =
-                                      op::PullPolicy(flags.operand_pull_policy)}},
-          .deploy_operands = flags.deploy_operands};
+  op::OperatorOptions options{.labels = {.operator_namespace = flags.ns},
+                              .operands = {.render = {.operator_namespace = flags.ns,
+                                                      .gpuop_image = flags.operand_image,
+                                                      .gpuop_image_pull_policy = op::PullPolicy(
+                                                          flags.operand_pull_policy)}},
+                              .deploy_operands = flags.deploy_operands};
+  // $DRIVER_IMAGE and the like, as NVIDIA's operator reads them: the image of a container-path
+  // operand whose ClusterPolicy section names none.
+  for (const api::FallbackImage& fallback : api::kFallbackImages) {
+    const std::string image = EnvOr(std::string(fallback.env).c_str(), "");
+    if (!image.empty())
+      options.operands.render.fallback_images[std::string(fallback.spec_key)] = image;
+  }
+  return options;
 }
 
 int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 
@@ -30,20 +31,62 @@ absl::StatusOr<Pipe> MakePipe() {
   return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-// Child side of fork(): wire up the pipes and exec. Only async-signal-safe calls from here on:
-// no allocation. A parent with other threads (the CC manager runs one tool per GPU at once) may
-// fork while one of them holds the allocator's lock, and a child that allocated would wait for
-// it forever (seen under ASan: a switch of twelve devices hung). `args` is built before fork.
-[[noreturn]] void ExecChild(char* const* args, Pipe& in, Pipe& out, Pipe& err, Pipe& exec_error) {
+// What a child that could not exec writes to the close-on-exec pipe: which step failed and its
+// errno. The parent sees these bytes instead of EOF.
+struct ChildFailure {
+  enum Step : int { kExec, kChroot };
+  int step = kExec;
+  int error = 0;
+};
+
+// What the child runs, built before fork() so that the child need not allocate.
+struct ChildExec {
+  char* const* args;
+  char* const* envp;     // nullptr: this process's environment.
+  const char* root_dir;  // nullptr: no chroot.
+};
+
+[[noreturn]] void ReportChildFailure(Pipe& exec_error, ChildFailure::Step step) {
+  const ChildFailure failure{step, errno};
+  [[maybe_unused]] ssize_t n = ::write(exec_error.write.Get(), &failure, sizeof(failure));
+  ::_exit(127);
+}
+
+// Child side of fork(): wire up the pipes, chroot, and exec. Only async-signal-safe calls from
+// here on: no allocation. A parent with other threads (the CC manager runs one tool per GPU at
+// once) may fork while one of them holds the allocator's lock, and a child that allocated would
+// wait for it forever (seen under ASan: a switch of twelve devices hung).
+[[noreturn]] void ExecChild(const ChildExec& exec, Pipe& in, Pipe& out, Pipe& err,
+                            Pipe& exec_error) {
   ::dup2(in.read.Get(), STDIN_FILENO);
   ::dup2(out.write.Get(), STDOUT_FILENO);
   ::dup2(err.write.Get(), STDERR_FILENO);
-  ::execvp(args[0], args);
-  // exec failed: report errno through the close-on-exec pipe, which the parent sees as data
-  // instead of EOF.
-  int error = errno;
-  [[maybe_unused]] ssize_t n = ::write(exec_error.write.Get(), &error, sizeof(error));
-  ::_exit(127);
+  // Without the chdir the child's working folder would stay outside its new root.
+  if (exec.root_dir != nullptr && (::chroot(exec.root_dir) != 0 || ::chdir("/") != 0)) {
+    ReportChildFailure(exec_error, ChildFailure::kChroot);
+  }
+  if (exec.envp != nullptr) {
+    ::execvpe(exec.args[0], exec.args, exec.envp);
+  } else {
+    ::execvp(exec.args[0], exec.args);
+  }
+  ReportChildFailure(exec_error, ChildFailure::kExec);
+}
+
+// This process's environment with `overrides` ("NAME=value") set over it.
+std::vector<std::string> EnvironmentWith(const std::vector<std::string>& overrides) {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view current(*entry);
+    const std::string_view name = current.substr(0, current.find('='));
+    bool overridden = false;
+    for (const std::string& override : overrides) {
+      overridden = overridden || std::string_view(override).substr(0, override.find('=')) == name;
+    }
+    if (!overridden) env.emplace_back(current);
+  }
+  env.insert(env.end(), overrides.begin(), overrides.end());
+  return env;
 }
 
 // A child that exits without reading all its stdin makes write() raise SIGPIPE, which would
@@ -86,22 +129,35 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  const std::vector<std::string> env =
+      options.env.empty() ? std::vector<std::string>() : EnvironmentWith(options.env);
+  std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
+  for (const std::string& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  const ChildExec exec{.args = args.data(),
+                       .envp = options.env.empty() ? nullptr : envp.data(),
+                       .root_dir = options.root_dir.empty() ? nullptr : options.root_dir.c_str()};
   const pid_t pid = ::fork();
   if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
-  if (pid == 0) ExecChild(args.data(), *in, *out, *err, *exec_error);
+  if (pid == 0) ExecChild(exec, *in, *out, *err, *exec_error);
 
   in->read.Reset();
   out->write.Reset();
   err->write.Reset();
   exec_error->write.Reset();
 
-  int exec_errno = 0;
-  if (::read(exec_error->read.Get(), &exec_errno, sizeof(exec_errno)) == sizeof(exec_errno)) {
+  ChildFailure failure;
+  if (::read(exec_error->read.Get(), &failure, sizeof(failure)) == sizeof(failure)) {
     ::waitpid(pid, nullptr, 0);
+    if (failure.step == ChildFailure::kChroot) {
+      return absl::ErrnoToStatus(failure.error,
+                                 absl::StrCat("chroot to ", options.root_dir, " to run ", argv[0]));
+    }
     // ENOENT, EACCES, ENOEXEC...: all mean "this program cannot be run", which callers treat
     // alike.
     return absl::NotFoundError(
-        absl::ErrnoToStatus(exec_errno, absl::StrCat("cannot run ", argv[0])).message());
+        absl::ErrnoToStatus(failure.error, absl::StrCat("cannot run ", argv[0])).message());
   }
 
   // stdin is written non-blocking inside the poll loop, so a child that writes a lot before it

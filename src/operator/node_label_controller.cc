@@ -38,7 +38,14 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
         NodeView view;
         kube::JsonElement labels;
         if (kube::ElementAt(object, {"metadata", "labels"}, labels)) {
-          view.labels = RoutingLabels(kube::LabelSet::PairsOf(labels));
+          const auto pairs = kube::LabelSet::PairsOf(labels);
+          view.labels = RoutingLabels(pairs);
+          std::string_view os_id, os_version;
+          for (const auto& [key, value] : pairs) {
+            if (key == kNfdOsIdLabel) os_id = value;
+            if (key == kNfdOsVersionLabel) os_version = value;
+          }
+          view.os_tag = OsTagOf(os_id, os_version);
         }
         view.uid = std::string(kube::StringAt(object, {"metadata", "uid"}));
         return view;
@@ -132,6 +139,16 @@ std::map<std::string, int> NodeLabelController::GpuNodesByWorkload() const {
   return counts;
 }
 
+ContainerNodeFacts NodeLabelController::ContainerFacts() const {
+  absl::MutexLock lock(&mu_);
+  return ContainerFactsLocked();
+}
+
+ContainerNodeFacts NodeLabelController::ContainerFactsLocked() const {
+  return {.driver_os_tag = os_tag_of_gpu_node_.empty() ? "" : os_tag_of_gpu_node_.begin()->second,
+          .container_gpu_nodes = container_gpu_nodes_};
+}
+
 absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   // Counted as looked at on the way out, once this node's entries in the status maps are
   // current: marked on the way in, the last node's status pass could run on another worker
@@ -144,9 +161,22 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   };
   const std::optional<NodeView> node = nodes_->Get(node_name);
   if (!node) {
-    absl::MutexLock lock(&mu_);
-    if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) > 0) {
-      queue_.AddAfter(kStatusKey, kStatusDelay);
+    bool facts_changed = false;
+    {
+      absl::MutexLock lock(&mu_);
+      const ContainerNodeFacts before = ContainerFactsLocked();
+      const auto workload = workload_of_node_.find(node_name);
+      if (workload != workload_of_node_.end() && workload->second == api::kWorkloadContainer) {
+        --container_gpu_nodes_;
+      }
+      os_tag_of_gpu_node_.erase(node_name);
+      if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) > 0) {
+        queue_.AddAfter(kStatusKey, kStatusDelay);
+      }
+      facts_changed = before != ContainerFactsLocked();
+    }
+    if (facts_changed && options_.on_container_facts_changed) {
+      options_.on_container_facts_changed();
     }
     return absl::OkStatus();
   }
@@ -157,19 +187,29 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
 
   const NodeRoute route = RouteNode(node->labels, RoutingPolicyOf(*policy));
   bool newly_invalid = false;
+  bool facts_changed = false;
   {
     absl::MutexLock lock(&mu_);
+    const ContainerNodeFacts facts_before = ContainerFactsLocked();
     // This node's entries before, to tell the status writer only of real news.
     const auto entry = [&](const std::map<std::string, std::string>& map) {
       const auto it = map.find(node_name);
       return it == map.end() ? std::optional<std::string>() : it->second;
     };
     const auto before = std::make_pair(entry(invalid_nodes_), entry(workload_of_node_));
+    if (before.second == api::kWorkloadContainer) --container_gpu_nodes_;
     if (route.workload && route.has_gpu) {
       workload_of_node_[node_name] = std::string(api::WorkloadName(*route.workload));
+      if (*route.workload == api::Workload::kContainer) ++container_gpu_nodes_;
     } else {
       workload_of_node_.erase(node_name);
     }
+    if (route.has_gpu && !node->os_tag.empty()) {
+      os_tag_of_gpu_node_[node_name] = node->os_tag;
+    } else {
+      os_tag_of_gpu_node_.erase(node_name);
+    }
+    facts_changed = facts_before != ContainerFactsLocked();
     if (route.workload || !route.has_gpu || route.operands_disabled) {
       invalid_nodes_.erase(node_name);
     } else {
@@ -183,6 +223,9 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
     if (before != std::make_pair(entry(invalid_nodes_), entry(workload_of_node_))) {
       queue_.AddAfter(kStatusKey, kStatusDelay);
     }
+  }
+  if (facts_changed && options_.on_container_facts_changed) {
+    options_.on_container_facts_changed();
   }
   if (newly_invalid) {
     const std::string note = absl::StrCat(

@@ -34,6 +34,7 @@
 #include "kube/rest_client.h"
 #include "kube/workqueue.h"
 #include "operator/active_policy.h"
+#include "operator/container_node_facts.h"
 #include "operator/node_routing.h"
 #include "operator/policy_status.h"
 
@@ -51,6 +52,8 @@ struct NodeLabelControllerOptions {
   // waits for it (a status written without it would only be written again). Unset: no
   // operands are deployed (tests of labelling alone).
   std::function<std::optional<OperandFacts>()> operand_facts;
+  // Called (from a worker, no lock held) when ContainerFacts() changed.
+  std::function<void()> on_container_facts_changed;
 };
 
 // Counters for metrics and tests.
@@ -90,13 +93,17 @@ class NodeLabelController {
   std::map<std::string, std::string> InvalidNodes() const;
   // Nodes with a GPU by workload name ("vm-passthrough"), for metrics and status.
   std::map<std::string, int> GpuNodesByWorkload() const;
+  // The GPU nodes' facts the container path renders from.
+  ContainerNodeFacts ContainerFacts() const;
   const NodeLabelStats& Stats() const { return stats_; }
 
  private:
   struct NodeView {
     kube::LabelSet labels;
     std::string uid;
+    std::string os_tag;  // From NFD's os_release labels; "" without them.
   };
+  ContainerNodeFacts ContainerFactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueAllNodes();
   void RunWorker();
   void RunResync();
@@ -119,6 +126,10 @@ class NodeLabelController {
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> invalid_nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> workload_of_node_ ABSL_GUARDED_BY(mu_);
+  // GPU nodes with an OS tag (the first by name names the driver image's), and how many GPU
+  // nodes are routed to the container workload: kept as nodes change, never recounted.
+  std::map<std::string, std::string> os_tag_of_gpu_node_ ABSL_GUARDED_BY(mu_);
+  int container_gpu_nodes_ ABSL_GUARDED_BY(mu_) = 0;
   // Nodes not yet reconciled since Start. Status waits for them: written from a half-known
   // fleet it would be wrong, and a restart would write it only to write it back.
   std::set<std::string> not_yet_reconciled_ ABSL_GUARDED_BY(mu_);

@@ -244,13 +244,19 @@ absl::Status OperandController::ApplyPass(bool force) {
     PublishFacts(OperandFacts{});
     return absl::OkStatus();
   }
+  RenderContext context = options_.render;
+  const ContainerNodeFacts node_facts =
+      options_.node_facts ? options_.node_facts() : ContainerNodeFacts{};
+  context.driver_os_tag = node_facts.driver_os_tag;
+  context.container_gpu_nodes = node_facts.container_gpu_nodes;
   if (!force && first_pass_done_ && !apply_due_ && policy->uid == applied_policy_uid_ &&
-      policy->generation == applied_generation_) {
+      policy->generation == applied_generation_ && node_facts == applied_node_facts_) {
     ReadinessPass();  // A status or metadata update of the policy: nothing to render.
     return absl::OkStatus();
   }
   ++stats_.apply_passes;
-  std::vector<RenderedState> states = RenderOperands(*policy, options_.render, EmbeddedManifests());
+  applied_node_facts_ = node_facts;
+  std::vector<RenderedState> states = RenderOperands(*policy, context, EmbeddedManifests());
 
   state_errors_.clear();
   wanted_daemonsets_.clear();

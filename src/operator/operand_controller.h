@@ -37,6 +37,7 @@
 #include "kube/rest_client.h"
 #include "kube/workqueue.h"
 #include "operator/active_policy.h"
+#include "operator/container_node_facts.h"
 #include "operator/daemonset_readiness.h"
 #include "operator/operand_renderer.h"
 #include "operator/policy_status.h"
@@ -48,6 +49,9 @@ struct OperandControllerOptions {
   std::chrono::milliseconds resync_period = std::chrono::minutes(10);
   // Called (from the worker) when Facts() changed.
   std::function<void()> on_facts_changed;
+  // The GPU nodes' facts the container path renders from (the driver image's OS tag); unset:
+  // none known. Read at each apply pass; call OnPolicyChanged when they change.
+  std::function<ContainerNodeFacts()> node_facts;
 };
 
 struct OperandStats {
@@ -113,6 +117,7 @@ class OperandController {
   bool apply_due_ = false;  // An owned DaemonSet is missing or not ours: apply even if unchanged.
   int64_t applied_generation_ = -1;
   std::string applied_policy_uid_;
+  ContainerNodeFacts applied_node_facts_;
   // DaemonSet name -> (state, hash) of the last apply pass, for readiness.
   std::map<std::string, std::pair<std::string, std::string>> wanted_daemonsets_;
   std::map<std::string, std::string> state_errors_;  // state -> error of the last apply pass

@@ -10,8 +10,11 @@
 #include "absl/strings/str_join.h"
 
 #include "api/cc_mode.h"
+#include "api/container_images.h"
 #include "api/labels.h"
 #include "kube/manifest.h"
+#include "operator/container_node_facts.h"
+#include "operator/container_operands.h"
 #include "operator/operand_states.h"
 
 namespace gpuop::op {
@@ -21,6 +24,18 @@ using nlohmann::json;
 using Variables = std::map<std::string, std::string>;
 
 constexpr char kRuntimeClassVariable[] = "${RUNTIME_CLASS}";
+// A manifest file whose name has this is applied only with spec.cdi.enabled (the CDI
+// RuntimeClasses of the pre-requisites).
+constexpr char kCdiOnlyFileMark[] = "_cdi";
+constexpr char kDriverState[] = "state-driver";
+
+bool IsContainerState(std::string_view state) {
+  return state == kDriverState || state == "state-container-toolkit" ||
+         state == "state-operator-validation" || state == "state-device-plugin" ||
+         state == "gpu-feature-discovery";
+}
+
+bool IsDigest(std::string_view image) { return image.find("sha256:") != std::string_view::npos; }
 constexpr api::CcMode kDefaultCcMode = api::CcMode::kOff;  // No GPU reset unless asked for.
 
 uint64_t Fnv1a64(std::string_view bytes) {
@@ -237,6 +252,7 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
       {"ROOT_FS", policy.host_root_fs},
   };
   const api::OperandSpec* spec = state.spec_key.empty() ? nullptr : policy.Operand(state.spec_key);
+  bool skip_daemonsets = false;
   switch (state.image) {
     case ImageSource::kNone:
       break;
@@ -247,16 +263,49 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
                                            : context.gpuop_image_pull_policy;
       break;
     case ImageSource::kPolicy: {
-      absl::StatusOr<std::string> image = OperandImage(spec, state.spec_key);
-      if (!image.ok()) return image.status();
-      variables["IMAGE"] = *image;
-      variables["IMAGE_PULL_POLICY"] = PullPolicy(spec->image_pull_policy);
+      if (state.name == kDriverState && policy.driver.use_precompiled) {
+        return absl::UnimplementedError(
+            "spec.driver.usePrecompiled: gpuop does not deploy precompiled driver images yet; "
+            "set it false (the driver container then builds its modules on the node)");
+      }
+      absl::StatusOr<std::string> image =
+          IsContainerState(state.name) ? ContainerOperandImage(policy, state.spec_key, context)
+                                       : OperandImage(spec, state.spec_key);
+      if (!image.ok()) {
+        // A driver tag needs the GPU nodes' OS; with no container node nothing would run it.
+        if (state.name == kDriverState && context.container_gpu_nodes == 0) {
+          skip_daemonsets = true;
+          variables["IMAGE"] = "";
+        } else {
+          return image.status();
+        }
+      } else {
+        variables["IMAGE"] = *image;
+      }
+      variables["IMAGE_PULL_POLICY"] = PullPolicy(spec != nullptr ? spec->image_pull_policy : "");
       break;
     }
+  }
+  if (IsContainerState(state.name)) {
+    const api::OperandSpec* validator = policy.Operand("validator");
+    variables["VALIDATOR_IMAGE_PULL_POLICY"] =
+        validator != nullptr && !validator->image_pull_policy.empty()
+            ? PullPolicy(validator->image_pull_policy)
+            : context.gpuop_image_pull_policy;
+    const api::OperandSpec& manager = policy.driver.manager;
+    if (manager.repository.empty() && manager.image.empty() && manager.version.empty()) {
+      variables["DRIVER_MANAGER_IMAGE"] = api::kDefaultDriverManagerImage;
+    } else {
+      absl::StatusOr<std::string> image = OperandImage(&manager, "driver.manager");
+      if (!image.ok()) return image.status();
+      variables["DRIVER_MANAGER_IMAGE"] = *image;
+    }
+    variables["DRIVER_MANAGER_IMAGE_PULL_POLICY"] = PullPolicy(manager.image_pull_policy);
   }
 
   for (const ManifestFile& file : files) {
     if (file.state != state.name) continue;
+    if (!policy.cdi_enabled && file.name.find(kCdiOnlyFileMark) != std::string_view::npos) continue;
     // A manifest that names ${RUNTIME_CLASS} is one object per kata runtime class.
     std::vector<const api::KataRuntimeClass*> instances = {nullptr};
     if (file.text.find(kRuntimeClassVariable) != std::string_view::npos) {
@@ -284,7 +333,17 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
                                                   std::string(file.name), ": ", filled.message()));
         }
         const std::string kind = object.value("kind", "");
-        if (kind == "DaemonSet") TransformDaemonSet(object, state, policy);
+        if (kind == "DaemonSet" && skip_daemonsets) continue;
+        if (kind == "DaemonSet") {
+          TransformDaemonSet(object, state, policy);
+          if (IsContainerState(state.name)) {
+            if (absl::Status transformed =
+                    TransformContainerDaemonSet(object, state.name, policy, context);
+                !transformed.ok()) {
+              return transformed;
+            }
+          }
+        }
         if (kind == "Role" && state.name == "state-kata-manager") {
           LimitKataManagerSecrets(object, policy);
         }
@@ -302,6 +361,38 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ContainerOperandImage(const api::ClusterPolicy& policy,
+                                                  std::string_view spec_key,
+                                                  const RenderContext& context) {
+  const api::OperandSpec* spec = policy.Operand(spec_key);
+  std::string image;
+  if (spec != nullptr &&
+      !(spec->repository.empty() && spec->image.empty() && spec->version.empty())) {
+    absl::StatusOr<std::string> named = OperandImage(spec, spec_key);
+    if (!named.ok()) return named.status();
+    image = *std::move(named);
+  } else if (const auto it = context.fallback_images.find(std::string(spec_key));
+             it != context.fallback_images.end() && !it->second.empty()) {
+    image = it->second;
+  } else {
+    for (const api::FallbackImage& fallback : api::kFallbackImages) {
+      if (fallback.spec_key == spec_key) image = std::string(fallback.image);
+    }
+    if (image.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec.", std::string(spec_key), ": no image; set repository, image and version"));
+    }
+  }
+  if (spec_key != "driver" || IsDigest(image)) return image;
+  if (context.driver_os_tag.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spec.driver: the driver image's tag ends in the GPU nodes' OS (", image,
+        "-<os><version>), and no GPU node has Node Feature Discovery's labels ", kNfdOsIdLabel,
+        " and ", kNfdOsVersionLabel, "; deploy NFD, or set driver.version to a digest"));
+  }
+  return absl::StrCat(image, "-", context.driver_os_tag);
+}
 
 absl::StatusOr<std::string> OperandImage(const api::OperandSpec* spec, std::string_view spec_key) {
   const std::string path = absl::StrCat("spec.", std::string(spec_key));

@@ -10,6 +10,7 @@
 //
 //   std::vector<RenderedState> states = RenderOperands(policy, context, EmbeddedManifests());
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,18 @@ struct RenderContext {
   std::string operator_namespace;
   std::string gpuop_image;  // For the operands gpuop runs itself ("repo/gpuop:1.2.3").
   std::string gpuop_image_pull_policy = "IfNotPresent";
+  // Facts of the GPU nodes the container path renders from (NVIDIA's operator reads them from
+  // the Nodes each pass): the OS tag of the first nvidia.com/gpu.present=true node ("ubuntu24.04",
+  // "rhel9"; "" when no GPU node has NFD's os_release labels), which the driver image's tag ends
+  // in, and the container runtime the toolkit configures ("containerd", "crio", "docker").
+  std::string driver_os_tag;
+  std::string container_runtime = "containerd";
+  // GPU nodes routed to the container workload. Without any, a driver image whose tag needs an
+  // OS tag nobody has is not an error: its DaemonSet would select no node (it is left out).
+  int container_gpu_nodes = 0;
+  // spec key ("driver") -> the image used when the policy's section names none (the operator's
+  // $DRIVER_IMAGE etc., defaulting to api::kFallbackImages). Empty: the table's defaults.
+  std::map<std::string, std::string> fallback_images;
 };
 
 struct RenderedState {
@@ -39,6 +52,14 @@ struct RenderedState {
 std::vector<RenderedState> RenderOperands(const api::ClusterPolicy& policy,
                                           const RenderContext& context,
                                           const std::vector<ManifestFile>& files);
+
+// The image the container path's section `spec_key` runs: the section's own when it names one
+// (OperandImage), else the context's fallback, else api::kFallbackImages'. The driver's gets the
+// OS tag appended (NVIDIA's tag scheme) unless it is a digest; without an OS tag that is an
+// error naming the labels wanted.
+absl::StatusOr<std::string> ContainerOperandImage(const api::ClusterPolicy& policy,
+                                                  std::string_view spec_key,
+                                                  const RenderContext& context);
 
 // The image a section names (NVIDIA's imagePath()): repository/image:version,
 // repository/image@sha256:..., or image alone when repository and version are both empty.

@@ -17,6 +17,19 @@ const std::vector<OperandState>& OperandStates() {
   // Sections whose `enabled` is unset count as off, as in NVIDIA's operator (nil = false).
   static const std::vector<OperandState> states = {
       {"pre-requisites", "", ImageSource::kNone, [](const api::ClusterPolicy&) { return true; }},
+      // The container path. NVIDIA's nil defaults: driver, toolkit, device plugin and GFD on;
+      // the validator always. Each DaemonSet selects on its deploy label, which only container
+      // nodes get, so a fleet without them runs none of these pods.
+      {"state-driver", "driver", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("driver", true); }},
+      {"state-container-toolkit", "toolkit", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("toolkit", true); }},
+      {"state-operator-validation", "validator", ImageSource::kGpuop,
+       [](const api::ClusterPolicy&) { return true; }},
+      {"state-device-plugin", "devicePlugin", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("devicePlugin", true); }},
+      {"gpu-feature-discovery", "gfd", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("gfd", true); }},
       {"state-sandbox-validation", "validator", ImageSource::kGpuop, Sandbox},
       {"state-vfio-manager", "vfioManager", ImageSource::kGpuop,
        [](const api::ClusterPolicy& p) { return Sandbox(p) && p.OperandEnabled("vfioManager"); }},

@@ -41,6 +41,11 @@ OperatorControllers::OperatorControllers(kube::RestClient& client, kube::EventRe
         kube::resources::kDaemonSets.Path(options.operands.render.operator_namespace));
     options.labels.operand_facts = [this] { return operands_->Facts(); };
     options.operands.on_facts_changed = [this] { labels_->RefreshStatus(); };
+    // The driver image's tag follows the GPU nodes' OS: a new OS tag is a new render.
+    options.operands.node_facts = [this] { return labels_->ContainerFacts(); };
+    options.labels.on_container_facts_changed = [this] {
+      if (operands_) operands_->OnPolicyChanged();
+    };
     operands_ =
         std::make_unique<OperandController>(client, log, *policies_, std::move(options.operands));
   }

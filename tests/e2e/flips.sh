@@ -18,12 +18,37 @@ expect_eq "$(node_label nvidia.com/gpu.deploy.device-plugin)" true "container de
 e2e_log "ok: vfio-pci-ready is gone"
 e2e_wait 60 "pgpu to leave allocatable" '[[ "$(allocatable nvidia.com/pgpu)" == 0 ]]'
 e2e_log "ok: nvidia.com/pgpu is 0 on a container node"
-wait_policy_ready 60
+# The container path is deployed for the node now, and the ClusterPolicy says what keeps it from
+# rolling out instead of `ready`. First: the driver image's tag ends in the node's OS, which only
+# NFD's os_release labels give, and this node has none.
+e2e_wait 60 "the ClusterPolicy to say the driver's image tag has no OS" \
+  '[[ "$(policy_state)" == notReady && "$(policy_reason)" == *system-os_release.ID* ]]'
+e2e_log "ok: $(policy_reason)"
+show kubectl label node "$E2E_NODE" feature.node.kubernetes.io/system-os_release.ID=debian \
+  feature.node.kubernetes.io/system-os_release.VERSION_ID=12
+e2e_wait 60 "the driver DaemonSet with its image tagged for the node's OS" \
+  '[[ "$(kubectl get ds -n "$E2E_NAMESPACE" nvidia-driver-daemonset \
+        -o jsonpath="{.spec.template.spec.containers[0].image}" 2>/dev/null)" == \
+      nvcr.io/nvidia/driver:595.91.07-debian12 ]]'
+e2e_log "ok: driver image nvcr.io/nvidia/driver:595.91.07-debian12"
+for ds in nvidia-container-toolkit-daemonset nvidia-operator-validator \
+  nvidia-device-plugin-daemonset gpu-feature-discovery; do
+  kubectl get ds -n "$E2E_NAMESPACE" "$ds" >/dev/null || e2e_fail "no DaemonSet $ds"
+done
+e2e_log "ok: the toolkit, validator, device plugin and GFD DaemonSets are there"
+# Nothing of NVIDIA's runs here (no GPU, no driver, no registry): the policy says which.
+e2e_wait 60 "the ClusterPolicy to name the operands that cannot roll out" \
+  '[[ "$(policy_state)" == notReady && "$(policy_reason)" == OperandNotReady:*nvidia-driver-daemonset* ]]'
+e2e_log "ok: $(policy_reason)"
 
 show kubectl label node "$E2E_NODE" nvidia.com/gpu.workload.config=vm-passthrough --overwrite
 e2e_wait 120 "the sandbox agents to come back" '[[ "$(ready_daemonsets)" == "$kSandboxAgents" ]]'
 e2e_wait 60 "pgpu back in allocatable" '[[ "$(allocatable nvidia.com/pgpu)" == 2 ]]'
 e2e_log "ok: agents and nvidia.com/pgpu=2 are back"
+# No container node left: the container DaemonSets select no node, and that is ready.
+wait_policy_ready 90
+show kubectl label node "$E2E_NODE" feature.node.kubernetes.io/system-os_release.ID- \
+  feature.node.kubernetes.io/system-os_release.VERSION_ID-
 
 show kubectl label node "$E2E_NODE" nvidia.com/gpu.deploy.operands=false
 e2e_wait 90 "every agent to leave" '[[ -z "$(ready_daemonsets)" ]]'

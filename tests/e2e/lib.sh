@@ -64,6 +64,11 @@ e2e_install() {
 }
 
 policy_state() { kubectl get clusterpolicy cluster-policy -o jsonpath='{.status.state}' 2>/dev/null; }
+# "reason: message" of the ClusterPolicy's Ready condition.
+policy_reason() {
+  kubectl get clusterpolicy cluster-policy -o json |
+    jq -r '.status.conditions[]? | select(.type == "Ready") | "\(.reason): \(.message)"'
+}
 node_label() {
   kubectl get node "$E2E_NODE" -o json | jq -r --arg k "$1" '.metadata.labels[$k] // ""'
 }

@@ -26,6 +26,13 @@ constexpr auto kPatience = std::chrono::seconds(20);
 const char* const kSandboxDaemonSets[] = {"nvidia-sandbox-validator", "nvidia-vfio-manager",
                                           "nvidia-kata-sandbox-device-plugin-daemonset",
                                           "nvidia-kata-manager", "nvidia-cc-manager"};
+// The container path's, on by NVIDIA's nil defaults. The driver's is rendered only once some
+// container node's OS names its image tag.
+const char* const kContainerDaemonSets[] = {
+    "nvidia-container-toolkit-daemonset", "nvidia-operator-validator",
+    "nvidia-device-plugin-daemonset", "gpu-feature-discovery"};
+constexpr char kNfdOsId[] = "feature.node.kubernetes.io/system-os_release.ID";
+constexpr char kNfdOsVersion[] = "feature.node.kubernetes.io/system-os_release.VERSION_ID";
 
 class OperandControllerTest : public ::testing::Test {
  protected:
@@ -124,7 +131,7 @@ class OperandControllerTest : public ::testing::Test {
   // What the DaemonSet controller writes once every pod runs the current spec.
   void MarkRolledOut(const std::string& name, int pods) {
     auto ds = Get(kube::resources::kDaemonSets, name);
-    ASSERT_TRUE(ds.ok()) << name << ": " << ds.status();
+    ASSERT_TRUE(ds.ok()) << name << ": " << ds.status() << "\npolicy: " << PolicyState();
     const json status = {{"observedGeneration", (*ds)["metadata"]["generation"]},
                          {"desiredNumberScheduled", pods},
                          {"currentNumberScheduled", pods},
@@ -225,6 +232,9 @@ TEST_F(OperandControllerTest, StatusFollowsTheRolloutOfEveryDaemonSet) {
   EXPECT_THAT(PolicyState(), HasSubstr("nvidia-vfio-manager: generation 1 not yet seen"));
 
   for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 1);
+  // No container node: the DaemonSet controller schedules their DaemonSets nowhere.
+  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-operator-validator: generation 1 not yet seen"));
+  for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 0);
   EXPECT_TRUE(PolicyStateStartsWith("ready/Reconciled")) << PolicyState();
 
   // The seed's `kubectl patch clusterpolicies.nvidia.com/cluster-policy --type=merge -p
@@ -386,6 +396,7 @@ TEST_F(OperandControllerTest, ARestartWithNothingChangedWritesNothing) {
   StartControllers();
   ASSERT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
   for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 1);
+  for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 0);
   ASSERT_TRUE(PolicyStateStartsWith("ready/Reconciled")) << PolicyState();
   EXPECT_GT(controllers_->Operands()->Stats().applies.load(), 20);
   controllers_->Stop();
@@ -451,6 +462,54 @@ TEST_F(OperandControllerTest, PsaEnabledLabelsTheOperatorsNamespacePrivilegedAnd
       << log_text_.str();
   // A merge patch of those three only: the API's own label stays.
   EXPECT_EQ(labels().value("kubernetes.io/metadata.name", ""), ns_);
+}
+
+// The container path on a container node: NVIDIA's operands, the driver's image tagged for the
+// node's OS as NFD labels it, and a policy that is ready only once they have rolled out there.
+// Without the OS labels the driver's image cannot be named, and the status says which labels.
+TEST_F(OperandControllerTest, AContainerNodeGetsTheContainerPathAndItsDriverTaggedForItsOs) {
+  const std::string node_name = gpuop::testing::UniqueName("gpu-ctr");
+  json node = kube::LabelledNode(node_name, kRun);
+  node["metadata"]["labels"].update({{kNfdGpu, "true"},
+                                     {"nvidia.com/gpu.workload.config", "container"},
+                                     {kNfdOsId, "ubuntu"},
+                                     {kNfdOsVersion, "24.04"}});
+  ASSERT_TRUE(client_->Create(kube::resources::kNodes, "", node).ok());
+  StartControllers();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const json container = MainContainer("nvidia-driver-daemonset");
+        return container.is_object() &&
+               container.value("image", "") == "nvcr.io/nvidia/driver:595.91.07-ubuntu24.04";
+      },
+      kPatience))
+      << PolicyState();
+  auto driver = Get(kube::resources::kDaemonSets, "nvidia-driver-daemonset");
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  EXPECT_EQ((*driver)["spec"]["updateStrategy"]["type"], "OnDelete");
+  EXPECT_EQ((*driver)["spec"]["template"]["spec"]["nodeSelector"]["nvidia.com/gpu.deploy.driver"],
+            "true");
+  EXPECT_TRUE(Exists(kube::resources::kRuntimeClasses, "nvidia"));
+  EXPECT_TRUE(Exists(kube::resources::kRuntimeClasses, "nvidia-cdi"));
+
+  // Not ready while the container node's operands have not rolled out there.
+  ASSERT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
+  for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 0);
+  for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 1);
+  EXPECT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-driver-daemonset"));
+  MarkRolledOut("nvidia-driver-daemonset", 1);
+  EXPECT_TRUE(PolicyStateStartsWith("ready/Reconciled")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("1 container"));
+
+  // The node loses NFD's OS labels: the driver's tag has nothing to end in.
+  ASSERT_TRUE(client_
+                  ->MergePatch(
+                      kube::resources::kNodes, "", node_name,
+                      {{"metadata", {{"labels", {{kNfdOsId, nullptr}, {kNfdOsVersion, nullptr}}}}}})
+                  .ok());
+  EXPECT_TRUE(PolicyStateStartsWith("notReady/ReconcileFailed")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr(kNfdOsId));
 }
 
 }  // namespace

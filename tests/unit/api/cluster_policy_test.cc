@@ -96,6 +96,133 @@ TEST(ParseClusterPolicy, AnEmptySpecMeansNvidiasDefaults) {
   EXPECT_EQ(policy->host_root_fs, "/");
 }
 
+// The container path's nil defaults, as NVIDIA's operator reads an object that leaves them out.
+TEST(ParseClusterPolicy, AnEmptySpecGivesTheContainerPathNvidiasNilDefaults) {
+  auto policy = ParseClusterPolicy(json::parse(R"({"metadata": {"name": "p"}, "spec": {}})"));
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_FALSE(policy->driver.use_precompiled);
+  EXPECT_EQ(policy->driver.kernel_module_type, "auto");
+  EXPECT_FALSE(policy->driver.rdma_enabled);
+  EXPECT_FALSE(policy->driver.rdma_use_host_mofed);
+  EXPECT_TRUE(policy->driver.manager.image.empty());  // kDefaultDriverManagerImage applies.
+  EXPECT_EQ(policy->driver.manager.env, json::array());
+  EXPECT_EQ(policy->driver.repo_config_map, "");
+  EXPECT_EQ(policy->driver.cert_config_name, "");
+  EXPECT_EQ(policy->driver.licensing_config_map, "");
+  EXPECT_EQ(policy->driver.licensing_secret, "");
+  EXPECT_TRUE(policy->driver.licensing_nls_enabled);
+  EXPECT_EQ(policy->driver.kernel_module_config_name, "");
+  for (const json* env : {&policy->validator_steps.driver, &policy->validator_steps.toolkit,
+                          &policy->validator_steps.cuda, &policy->validator_steps.plugin}) {
+    EXPECT_EQ(*env, json::array());
+  }
+  EXPECT_EQ(policy->toolkit_install_dir, "/usr/local/nvidia");
+  EXPECT_EQ(policy->device_plugin_config_name, "");
+  EXPECT_EQ(policy->device_plugin_config_default, "");
+  EXPECT_EQ(policy->device_plugin_mps_root, "/run/nvidia/mps");
+  EXPECT_TRUE(policy->cdi_enabled);
+  EXPECT_EQ(policy->driver_install_dir, "/run/nvidia/driver");
+  // NVIDIA's CRD has no default strategy (its chart writes single): none is passed on.
+  EXPECT_EQ(policy->mig_strategy, "");
+  EXPECT_TRUE(policy->OperandEnabled("driver", true));
+  EXPECT_TRUE(policy->OperandEnabled("toolkit", true));
+  EXPECT_TRUE(policy->OperandEnabled("devicePlugin", true));
+  EXPECT_TRUE(policy->OperandEnabled("gfd", true));
+}
+
+// The container-path sections as NVIDIA's chart renders them with every setting changed.
+TEST(ParseClusterPolicy, ReadsTheContainerPathFields) {
+  json object = SeedPolicy();
+  json& spec = object["spec"];
+  spec["driver"] = json::parse(R"({
+    "enabled": false, "repository": "registry.local/nvidia", "image": "driver",
+    "version": "595.91.07", "usePrecompiled": true, "kernelModuleType": "open",
+    "rdma": {"enabled": true, "useHostMofed": true},
+    "manager": {"repository": "registry.local/cloud-native", "image": "k8s-driver-manager",
+                "version": "v0.12.0", "imagePullPolicy": "Always",
+                "env": [{"name": "ENABLE_AUTO_DRAIN", "value": "true"}]},
+    "repoConfig": {"configMapName": "repo-config"}, "certConfig": {"name": "certs"},
+    "licensingConfig": {"configMapName": "licensing", "secretName": "licensing-token",
+                        "nlsEnabled": false},
+    "kernelModuleConfig": {"name": "kernel-module-params"},
+    "upgradePolicy": {"autoUpgrade": true}})");
+  spec["validator"] = json::parse(R"({
+    "driver": {"env": [{"name": "DISABLE_DEV_CHAR_SYMLINK_CREATION", "value": "true"}]},
+    "toolkit": {"env": [{"name": "A", "value": "1"}]},
+    "cuda": {"env": [{"name": "B", "value": "2"}]},
+    "plugin": {"env": [{"name": "WITH_WORKLOAD", "value": "false"}]}})");
+  spec["toolkit"] = {{"enabled", true}, {"installDir", "/opt/nvidia//"}};
+  spec["devicePlugin"] = json::parse(R"({"enabled": true,
+    "config": {"name": "time-slicing", "default": "tesla-t4_2.x"},
+    "mps": {"root": "/var/run/nvidia/mps"}})");
+  spec["cdi"] = {{"enabled", false}, {"default", true}};
+  spec["hostPaths"] = {{"rootFS", "/"}, {"driverInstallDir", "/opt/nvidia/driver/"}};
+  spec["mig"] = {{"strategy", "mixed"}};
+  auto policy = ParseClusterPolicy(object);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+
+  EXPECT_FALSE(policy->OperandEnabled("driver", true));
+  EXPECT_EQ(policy->Operand("driver")->repository, "registry.local/nvidia");
+  EXPECT_TRUE(policy->driver.use_precompiled);
+  EXPECT_EQ(policy->driver.kernel_module_type, "open");
+  EXPECT_TRUE(policy->driver.rdma_enabled);
+  EXPECT_TRUE(policy->driver.rdma_use_host_mofed);
+  EXPECT_EQ(policy->driver.manager.repository, "registry.local/cloud-native");
+  EXPECT_EQ(policy->driver.manager.image, "k8s-driver-manager");
+  EXPECT_EQ(policy->driver.manager.version, "v0.12.0");
+  EXPECT_EQ(policy->driver.manager.image_pull_policy, "Always");
+  EXPECT_EQ(policy->driver.manager.env[0]["name"], "ENABLE_AUTO_DRAIN");
+  EXPECT_EQ(policy->driver.repo_config_map, "repo-config");
+  EXPECT_EQ(policy->driver.cert_config_name, "certs");
+  EXPECT_EQ(policy->driver.licensing_config_map, "licensing");
+  EXPECT_EQ(policy->driver.licensing_secret, "licensing-token");
+  EXPECT_FALSE(policy->driver.licensing_nls_enabled);
+  EXPECT_EQ(policy->driver.kernel_module_config_name, "kernel-module-params");
+  EXPECT_EQ(policy->validator_steps.driver[0]["name"], "DISABLE_DEV_CHAR_SYMLINK_CREATION");
+  EXPECT_EQ(policy->validator_steps.toolkit[0]["value"], "1");
+  EXPECT_EQ(policy->validator_steps.cuda[0]["value"], "2");
+  EXPECT_EQ(policy->validator_steps.plugin[0]["name"], "WITH_WORKLOAD");
+  EXPECT_EQ(policy->toolkit_install_dir, "/opt/nvidia");  // Repeated and trailing '/' dropped.
+  EXPECT_EQ(policy->device_plugin_config_name, "time-slicing");
+  EXPECT_EQ(policy->device_plugin_config_default, "tesla-t4_2.x");
+  EXPECT_EQ(policy->device_plugin_mps_root, "/var/run/nvidia/mps");
+  EXPECT_FALSE(policy->cdi_enabled);
+  EXPECT_EQ(policy->driver_install_dir, "/opt/nvidia/driver");
+  EXPECT_EQ(policy->mig_strategy, "mixed");
+}
+
+TEST(ParseClusterPolicy, ReadsEachMigStrategyAndKernelModuleType) {
+  for (const char* strategy : {"none", "single", "mixed"}) {
+    json object = SeedPolicy();
+    object["spec"]["mig"] = {{"strategy", strategy}};
+    auto policy = ParseClusterPolicy(object);
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    EXPECT_EQ(policy->mig_strategy, strategy);
+  }
+  for (const char* type : {"auto", "open", "proprietary"}) {
+    json object = SeedPolicy();
+    object["spec"]["driver"]["kernelModuleType"] = type;
+    auto policy = ParseClusterPolicy(object);
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    EXPECT_EQ(policy->driver.kernel_module_type, type);
+  }
+}
+
+TEST(ParseClusterPolicy, CdiIsOnUnlessTheSpecTurnsItOff) {
+  json object = SeedPolicy();
+  object["spec"]["cdi"] = json::object();
+  EXPECT_TRUE(ParseClusterPolicy(object)->cdi_enabled);
+  object["spec"]["cdi"]["enabled"] = nullptr;
+  EXPECT_TRUE(ParseClusterPolicy(object)->cdi_enabled);
+  object["spec"]["cdi"]["enabled"] = true;
+  EXPECT_TRUE(ParseClusterPolicy(object)->cdi_enabled);
+  // cdi.default is deprecated and ignored, whatever it holds.
+  object["spec"]["cdi"]["default"] = "yes";
+  ASSERT_TRUE(ParseClusterPolicy(object).ok());
+  object["spec"]["cdi"]["enabled"] = false;
+  EXPECT_FALSE(ParseClusterPolicy(object)->cdi_enabled);
+}
+
 TEST(ParseClusterPolicy, ReadsTheHostRootFs) {
   json object = SeedPolicy();
   object["spec"]["hostPaths"] = {{"rootFS", "/var/lib/sim-node"}, {"driverInstallDir", "/x"}};
@@ -177,6 +304,71 @@ TEST(ParseClusterPolicy, AMalformedFieldIsAnErrorNamingIt) {
            {"/spec/kataManager/config/runtimeClasses/1/artifacts/pullSecret", "ngc/../x",
             "spec.kataManager.config.runtimeClasses[1].artifacts.pullSecret: \"ngc/../x\" is not "
             "a Secret name"},
+           // The container path.
+           {"/spec/driver/usePrecompiled", "true", "spec.driver.usePrecompiled: is not true"},
+           {"/spec/driver/kernelModuleType", "nouveau",
+            "spec.driver.kernelModuleType: \"nouveau\" is not one of auto, open, proprietary"},
+           {"/spec/driver/kernelModuleType", 1, "spec.driver.kernelModuleType: is not a string"},
+           {"/spec/driver/rdma", true, "spec.driver.rdma: is not an object"},
+           {"/spec/driver/rdma/enabled", "yes", "spec.driver.rdma.enabled: is not true"},
+           {"/spec/driver/rdma/useHostMofed", 1, "spec.driver.rdma.useHostMofed: is not true"},
+           {"/spec/driver/manager", "k8s-driver-manager", "spec.driver.manager: is not an object"},
+           {"/spec/driver/manager/version", 12, "spec.driver.manager.version: is not a string"},
+           {"/spec/driver/manager/imagePullSecrets", "ngc",
+            "spec.driver.manager.imagePullSecrets: is not a list"},
+           {"/spec/driver/manager/env", json{{"name", "A"}},
+            "spec.driver.manager.env: is not a list of {name, value}"},
+           {"/spec/driver/manager/env", json::array({json{{"name", 1}}}),
+            "spec.driver.manager.env: has an entry without a name"},
+           {"/spec/driver/repoConfig/configMapName", "Repo_Config",
+            "spec.driver.repoConfig.configMapName: \"Repo_Config\" is not a ConfigMap name"},
+           {"/spec/driver/repoConfig", "repo", "spec.driver.repoConfig: is not an object"},
+           {"/spec/driver/certConfig/name", "../certs",
+            "spec.driver.certConfig.name: \"../certs\" is not a ConfigMap name"},
+           {"/spec/driver/licensingConfig/configMapName", "a b",
+            "spec.driver.licensingConfig.configMapName: \"a b\" is not a ConfigMap name"},
+           {"/spec/driver/licensingConfig/secretName", "token/x",
+            "spec.driver.licensingConfig.secretName: \"token/x\" is not a Secret name"},
+           {"/spec/driver/licensingConfig/nlsEnabled", "false",
+            "spec.driver.licensingConfig.nlsEnabled: is not true or false"},
+           {"/spec/driver/kernelModuleConfig/name", "-params",
+            "spec.driver.kernelModuleConfig.name: \"-params\" is not a ConfigMap name"},
+           {"/spec/validator/driver/env", json::array({json{{"value", "x"}}}),
+            "spec.validator.driver.env: has an entry without a name"},
+           {"/spec/validator/toolkit/env", "A=1",
+            "spec.validator.toolkit.env: is not a list of {name, value}"},
+           {"/spec/validator/cuda/env", json::array({"B=2"}),
+            "spec.validator.cuda.env: has an entry without a name"},
+           {"/spec/validator/plugin/env", json{{"WITH_WORKLOAD", "true"}},
+            "spec.validator.plugin.env: is not a list of {name, value}"},
+           {"/spec/validator/plugin", json::array(), "spec.validator.plugin: is not an object"},
+           {"/spec/toolkit/installDir", "usr/local/nvidia",
+            "spec.toolkit.installDir: is not an absolute path"},
+           {"/spec/toolkit/installDir", "/usr/local/../../etc",
+            "spec.toolkit.installDir: holds \"..\""},
+           {"/spec/toolkit/installDir", true, "spec.toolkit.installDir: is not a string"},
+           {"/spec/devicePlugin/config/name", "Time-Slicing",
+            "spec.devicePlugin.config.name: \"Time-Slicing\" is not a ConfigMap name"},
+           {"/spec/devicePlugin/config/default", "../a100",
+            "spec.devicePlugin.config.default: \"../a100\" is not a ConfigMap key"},
+           {"/spec/devicePlugin/config/default", "..",
+            "spec.devicePlugin.config.default: \"..\" is not a ConfigMap key"},
+           {"/spec/devicePlugin/config", "time-slicing",
+            "spec.devicePlugin.config: is not an object"},
+           {"/spec/devicePlugin/mps/root", "run/nvidia/mps",
+            "spec.devicePlugin.mps.root: is not an absolute path"},
+           {"/spec/devicePlugin/mps/root", "/run/nvidia/../../dev",
+            "spec.devicePlugin.mps.root: holds \"..\""},
+           {"/spec/cdi/enabled", "true", "spec.cdi.enabled: is not true or false"},
+           {"/spec/cdi", true, "spec.cdi: is not an object"},
+           {"/spec/hostPaths", json{{"driverInstallDir", "run/nvidia/driver"}},
+            "spec.hostPaths.driverInstallDir: is not an absolute path"},
+           {"/spec/hostPaths", json{{"driverInstallDir", "/run/nvidia/.."}},
+            "spec.hostPaths.driverInstallDir: holds \"..\""},
+           {"/spec/mig/strategy", "all",
+            "spec.mig.strategy: \"all\" is not one of none, single, mixed"},
+           {"/spec/mig/strategy", "Single", "spec.mig.strategy: \"Single\" is not one of"},
+           {"/spec/mig", "single", "spec.mig: is not an object"},
        }) {
     json object = SeedPolicy();
     object[json::json_pointer(bad.pointer)] = bad.value;

@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace gpuop::common {
 namespace {
@@ -59,6 +61,32 @@ TEST(RunProcess, ReportsTheSignalThatEndedTheChild) {
   auto result = RunProcess({"sh", "-c", "kill -TERM $$"});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->exit_code, 128 + 15);
+}
+
+TEST(RunProcess, SetsTheGivenEnvironmentOverItsOwnAndKeepsTheRest) {
+  // PATH is this process's: the child found `sh` through it.
+  auto result = RunProcess({"sh", "-c", "echo \"$GPUOP_TEST_A|$HOME|${PATH:+path}\""},
+                           {.env = {"GPUOP_TEST_A=one", "HOME=/elsewhere"}});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->out, "one|/elsewhere|path\n");
+}
+
+TEST(RunProcess, RunsInTheGivenRootOrSaysWhyNot) {
+  if (::geteuid() != 0) {
+    // Without CAP_SYS_CHROOT the child cannot chroot: an error that says so, not "not found".
+    auto refused = RunProcess({"/bin/true"}, {.root_dir = "/"});
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+    EXPECT_THAT(refused.status().message(), HasSubstr("chroot to / to run /bin/true"));
+    GTEST_SKIP() << "the chroot itself needs root";
+  }
+  auto at_root = RunProcess({"sh", "-c", "pwd"}, {.root_dir = "/"});
+  ASSERT_TRUE(at_root.ok()) << at_root.status();
+  EXPECT_EQ(at_root->out, "/\n");  // The child starts at its new root, not where it was.
+  // A root without the program: it is looked up there, not here.
+  const std::string empty = ::testing::TempDir() + "/empty-root-for-chroot";
+  ::mkdir(empty.c_str(), 0755);
+  EXPECT_EQ(RunProcess({"/bin/true"}, {.root_dir = empty}).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(RunProcess, EmptyArgvIsInvalid) {

@@ -94,6 +94,16 @@ bool HasPlaceholder(const json& value) {
   return false;
 }
 
+// The container path's states, on (NVIDIA's nil defaults) unless the policy turns them off.
+const std::set<std::string> kContainerStates = {"state-driver", "state-container-toolkit",
+                                                "state-operator-validation", "state-device-plugin",
+                                                "gpu-feature-discovery"};
+
+std::set<std::string> With(std::set<std::string> states, const std::set<std::string>& more) {
+  states.insert(more.begin(), more.end());
+  return states;
+}
+
 json EnvOf(const json& container, const std::string& name) {
   for (const json& variable : container["env"]) {
     if (variable["name"] == name) return variable;
@@ -104,9 +114,9 @@ json EnvOf(const json& container, const std::string& name) {
 TEST(RenderOperands, KataModeDeploysTheSandboxStatesAndEveryObjectIsMarked) {
   const auto states = Render(SeedPolicyObject());
   EXPECT_EQ(EnabledStates(states),
-            (std::set<std::string>{"pre-requisites", "state-sandbox-validation",
-                                   "state-vfio-manager", "state-kata-device-plugin",
-                                   "state-kata-manager", "state-cc-manager"}));
+            With(kContainerStates,
+                 {"pre-requisites", "state-sandbox-validation", "state-vfio-manager",
+                  "state-kata-device-plugin", "state-kata-manager", "state-cc-manager"}));
   int objects = 0;
   for (const auto& [name, state] : states) {
     ASSERT_TRUE(state.error.ok()) << name << ": " << state.error;
@@ -234,11 +244,15 @@ TEST(RenderOperands, NoOperandNeedsAShellOrCoreutilsInTheImage) {
         if (!pod.contains(list)) continue;
         for (const json& container : pod[list]) {
           SCOPED_TRACE(ManifestKey(object) + " " + container["name"].get<std::string>());
-          // NVIDIA's own images (the KubeVirt plugin) bring their entrypoint; ours run gpuop.
-          if (container.contains("command")) {
+          // NVIDIA's own images (the KubeVirt plugin, the container path's operands) bring
+          // their entrypoint and shell; ours run gpuop.
+          if (container.value("image", "") == kContext.gpuop_image &&
+              container.contains("command")) {
             EXPECT_EQ(container["command"][0], "gpuop");
           }
-          EXPECT_FALSE(container.contains("lifecycle"));
+          if (container.value("image", "") == kContext.gpuop_image) {
+            EXPECT_FALSE(container.contains("lifecycle"));
+          }
         }
       }
     }
@@ -339,8 +353,8 @@ TEST(RenderOperands, KubevirtModeRunsNvidiasPluginFromThePolicysImage) {
   const auto states = Render(object);
   EXPECT_EQ(
       EnabledStates(states),
-      (std::set<std::string>{"pre-requisites", "state-sandbox-validation", "state-vfio-manager",
-                             "state-sandbox-device-plugin", "state-kata-manager"}));
+      With(kContainerStates, {"pre-requisites", "state-sandbox-validation", "state-vfio-manager",
+                              "state-sandbox-device-plugin", "state-kata-manager"}));
   const json* plugin = Find(states, "DaemonSet", "nvidia-sandbox-device-plugin-daemonset");
   ASSERT_NE(plugin, nullptr);
   const json& pod = (*plugin)["spec"]["template"]["spec"];
@@ -355,10 +369,10 @@ TEST(RenderOperands, KubevirtModeRunsNvidiasPluginFromThePolicysImage) {
   EXPECT_TRUE(broken.at("state-vfio-manager").error.ok());
 }
 
-TEST(RenderOperands, WithoutSandboxWorkloadsOnlyThePrerequisitesAreDeployed) {
+TEST(RenderOperands, WithoutSandboxWorkloadsOnlyTheContainerPathIsDeployed) {
   json object = SeedPolicyObject();
   object["spec"]["sandboxWorkloads"]["enabled"] = false;
-  EXPECT_EQ(EnabledStates(Render(object)), std::set<std::string>{"pre-requisites"});
+  EXPECT_EQ(EnabledStates(Render(object)), With(kContainerStates, {"pre-requisites"}));
 }
 
 TEST(RenderOperands, ClusterWideDaemonSetSettingsApplyToEveryDaemonSet) {

@@ -43,3 +43,15 @@ resources: {{ $section.resources | toJson }}
 config: {{ $section.config | toJson }}
 {{- end }}
 {{- end -}}
+
+{{/* An operand section with NVIDIA's fields beyond the common ones: what gpuop.operandSpec
+renders, plus each of `keys` the section sets, as it is. Takes (dict "section" S "keys" K). */}}
+{{- define "gpuop.operandSpecWith" -}}
+{{- $spec := include "gpuop.operandSpec" .section | fromYaml | default dict -}}
+{{- range $key := .keys }}
+{{- if hasKey $.section $key }}
+{{- $_ := set $spec $key (index $.section $key) }}
+{{- end }}
+{{- end }}
+{{- toJson $spec -}}
+{{- end -}}

@@ -1,0 +1,223 @@
+// The container path rendered from the manifests gpuop ships (deployments/operands, embedded):
+// which states a policy turns on, the images each gets (the driver's tag from the GPU nodes' OS),
+// the CDI RuntimeClasses, and that no ${VARIABLE} is left unfilled in any object.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "api/cluster_policy.h"
+#include "operator/container_node_facts.h"
+#include "operator/embedded_manifests.h"
+#include "operator/operand_renderer.h"
+
+namespace gpuop::op {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+json PolicyObject(const json& spec) {
+  return {{"apiVersion", "nvidia.com/v1"},
+          {"kind", "ClusterPolicy"},
+          {"metadata",
+           {{"name", "cluster-policy"},
+            {"uid", "uid-1"},
+            {"generation", 1},
+            {"creationTimestamp", "2026-12-01T00:00:00Z"}}},
+          {"spec", spec}};
+}
+
+api::ClusterPolicy Parse(const json& spec) {
+  absl::StatusOr<api::ClusterPolicy> policy = api::ParseClusterPolicy(PolicyObject(spec));
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? *policy : api::ClusterPolicy{};
+}
+
+RenderContext ContextWith(std::string os_tag, int container_nodes) {
+  return {.operator_namespace = "gpu-operator",
+          .gpuop_image = "registry.local/gpuop:0.5.0",
+          .driver_os_tag = std::move(os_tag),
+          .container_gpu_nodes = container_nodes};
+}
+
+std::map<std::string, RenderedState> Render(const json& spec, const RenderContext& context) {
+  std::map<std::string, RenderedState> by_name;
+  for (RenderedState& state : RenderOperands(Parse(spec), context, EmbeddedManifests())) {
+    by_name[state.name] = std::move(state);
+  }
+  return by_name;
+}
+
+const json* Find(const std::map<std::string, RenderedState>& states, const std::string& kind,
+                 const std::string& name) {
+  for (const auto& [state_name, state] : states) {
+    for (const json& object : state.objects) {
+      if (object["kind"] == kind && object["metadata"]["name"] == name) return &object;
+    }
+  }
+  return nullptr;
+}
+
+// The image of the container named `name` (init or main) in a DaemonSet; "" when absent.
+std::string ImageOf(const json& daemonset, const std::string& name) {
+  const json& pod = daemonset["spec"]["template"]["spec"];
+  for (const char* list : {"initContainers", "containers"}) {
+    if (!pod.contains(list)) continue;
+    for (const json& container : pod[list]) {
+      if (container.value("name", "") == name) return container.value("image", "");
+    }
+  }
+  return "";
+}
+
+void CollectUnfilled(const json& value, const std::string& path, std::vector<std::string>& out) {
+  if (value.is_string()) {
+    if (value.get<std::string>().find("${") != std::string::npos) out.push_back(path);
+  } else if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) CollectUnfilled(item, path + "." + key, out);
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      CollectUnfilled(value[i], path + "[" + std::to_string(i) + "]", out);
+    }
+  }
+}
+
+const json kContainerFleetSpec = json::object();  // NVIDIA's defaults: everything nil.
+
+TEST(OsTagOf, KeepsTheMajorVersionOnlyWhereNvidiaTagsSo) {
+  EXPECT_EQ(OsTagOf("ubuntu", "24.04"), "ubuntu24.04");
+  EXPECT_EQ(OsTagOf("rhel", "9.4"), "rhel9");
+  EXPECT_EQ(OsTagOf("rocky", "8.10"), "rocky8");
+  EXPECT_EQ(OsTagOf("ol", "9.3"), "ol9");
+  EXPECT_EQ(OsTagOf("sles", "15.6"), "sles15.6");
+  EXPECT_EQ(OsTagOf("ubuntu", ""), "");
+  EXPECT_EQ(OsTagOf("", "24.04"), "");
+}
+
+TEST(ContainerPathRender, AnEmptyPolicyDeploysNvidiasContainerOperandsWithTheirChartImages) {
+  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1));
+  for (const char* name : {"state-driver", "state-container-toolkit", "state-operator-validation",
+                           "state-device-plugin", "gpu-feature-discovery"}) {
+    ASSERT_TRUE(states.contains(name)) << name;
+    EXPECT_TRUE(states.at(name).enabled) << name;
+    EXPECT_TRUE(states.at(name).error.ok()) << name << ": " << states.at(name).error;
+  }
+  const json* driver = Find(states, "DaemonSet", "nvidia-driver-daemonset");
+  ASSERT_NE(driver, nullptr);
+  EXPECT_EQ(ImageOf(*driver, "nvidia-driver-ctr"), "nvcr.io/nvidia/driver:595.91.07-ubuntu24.04");
+  EXPECT_EQ(ImageOf(*driver, "k8s-driver-manager"),
+            "nvcr.io/nvidia/cloud-native/k8s-driver-manager:v0.12.0");
+  const json* toolkit = Find(states, "DaemonSet", "nvidia-container-toolkit-daemonset");
+  ASSERT_NE(toolkit, nullptr);
+  EXPECT_EQ(ImageOf(*toolkit, "nvidia-container-toolkit-ctr"),
+            "nvcr.io/nvidia/k8s/container-toolkit:v1.20.0");
+  // The validation steps are gpuop's own.
+  EXPECT_EQ(ImageOf(*toolkit, "driver-validation"), "registry.local/gpuop:0.5.0");
+  const json* plugin = Find(states, "DaemonSet", "nvidia-device-plugin-daemonset");
+  ASSERT_NE(plugin, nullptr);
+  EXPECT_EQ(ImageOf(*plugin, "nvidia-device-plugin"), "nvcr.io/nvidia/k8s-device-plugin:v0.20.0");
+  EXPECT_EQ(ImageOf(*plugin, "toolkit-validation"), "registry.local/gpuop:0.5.0");
+  const json* validator = Find(states, "DaemonSet", "nvidia-operator-validator");
+  ASSERT_NE(validator, nullptr);
+  EXPECT_EQ(ImageOf(*validator, "driver-validation"), "registry.local/gpuop:0.5.0");
+  EXPECT_NE(Find(states, "DaemonSet", "gpu-feature-discovery"), nullptr);
+  EXPECT_NE(Find(states, "RuntimeClass", "nvidia"), nullptr);
+  EXPECT_NE(Find(states, "RuntimeClass", "nvidia-cdi"), nullptr) << "cdi.enabled is nil: on";
+  EXPECT_NE(Find(states, "RuntimeClass", "nvidia-legacy"), nullptr);
+}
+
+TEST(ContainerPathRender, EveryVariableOfEveryContainerManifestIsFilled) {
+  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1));
+  std::vector<std::string> unfilled;
+  for (const auto& [name, state] : states) {
+    for (const json& object : state.objects) {
+      CollectUnfilled(object, name + ":" + object["metadata"].value("name", ""), unfilled);
+    }
+  }
+  EXPECT_THAT(unfilled, IsEmpty());
+}
+
+TEST(ContainerPathRender, TheDriverTagNeedsAnOsTagOnlyWhereAContainerNodeWouldRunIt) {
+  // No container node: no driver DaemonSet, and nothing to complain of.
+  auto states = Render(kContainerFleetSpec, ContextWith("", 0));
+  EXPECT_TRUE(states.at("state-driver").error.ok()) << states.at("state-driver").error;
+  EXPECT_EQ(Find(states, "DaemonSet", "nvidia-driver-daemonset"), nullptr);
+  EXPECT_NE(Find(states, "ServiceAccount", "nvidia-driver"), nullptr);
+  // A container node without NFD's OS labels: the state says which labels it wants.
+  states = Render(kContainerFleetSpec, ContextWith("", 2));
+  EXPECT_THAT(states.at("state-driver").error.message(),
+              HasSubstr("feature.node.kubernetes.io/system-os_release.ID"));
+  EXPECT_TRUE(states.at("state-device-plugin").error.ok()) << "the other states still render";
+  EXPECT_NE(Find(states, "DaemonSet", "nvidia-device-plugin-daemonset"), nullptr);
+}
+
+TEST(ContainerPathRender, ADigestVersionTakesNoOsSuffix) {
+  const json spec = {{"driver",
+                      {{"repository", "registry.local/nvidia"},
+                       {"image", "driver"},
+                       {"version", "sha256:0123abcd"}}}};
+  const auto states = Render(spec, ContextWith("", 1));
+  ASSERT_TRUE(states.at("state-driver").error.ok()) << states.at("state-driver").error;
+  const json* driver = Find(states, "DaemonSet", "nvidia-driver-daemonset");
+  ASSERT_NE(driver, nullptr);
+  EXPECT_EQ(ImageOf(*driver, "nvidia-driver-ctr"), "registry.local/nvidia/driver@sha256:0123abcd");
+}
+
+TEST(ContainerPathRender, ThePolicysImagesAndTheOperatorsFallbacksWinOverTheChartDefaults) {
+  const json spec = {{"toolkit",
+                      {{"repository", "registry.local/nvidia"},
+                       {"image", "container-toolkit"},
+                       {"version", "v1.20.2"}}},
+                     {"driver",
+                      {{"manager",
+                        {{"repository", "registry.local/nvidia"},
+                         {"image", "k8s-driver-manager"},
+                         {"version", "v0.12.1"}}}}}};
+  RenderContext context = ContextWith("rhel9", 1);
+  context.fallback_images["devicePlugin"] = "mirror.local/k8s-device-plugin:v0.17.4";
+  const auto states = Render(spec, context);
+  EXPECT_EQ(ImageOf(*Find(states, "DaemonSet", "nvidia-container-toolkit-daemonset"),
+                    "nvidia-container-toolkit-ctr"),
+            "registry.local/nvidia/container-toolkit:v1.20.2");
+  EXPECT_EQ(
+      ImageOf(*Find(states, "DaemonSet", "nvidia-device-plugin-daemonset"), "nvidia-device-plugin"),
+      "mirror.local/k8s-device-plugin:v0.17.4");
+  const json* driver = Find(states, "DaemonSet", "nvidia-driver-daemonset");
+  ASSERT_NE(driver, nullptr);
+  EXPECT_EQ(ImageOf(*driver, "nvidia-driver-ctr"), "nvcr.io/nvidia/driver:595.91.07-rhel9");
+  EXPECT_EQ(ImageOf(*driver, "k8s-driver-manager"),
+            "registry.local/nvidia/k8s-driver-manager:v0.12.1");
+}
+
+TEST(ContainerPathRender, DisabledOperandsAreNotRenderedAndCdiOffDropsItsRuntimeClasses) {
+  const json spec = {{"driver", {{"enabled", false}}},
+                     {"toolkit", {{"enabled", false}}},
+                     {"devicePlugin", {{"enabled", false}}},
+                     {"gfd", {{"enabled", false}}},
+                     {"cdi", {{"enabled", false}}}};
+  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  for (const char* name : {"state-driver", "state-container-toolkit", "state-device-plugin",
+                           "gpu-feature-discovery"}) {
+    EXPECT_FALSE(states.at(name).enabled) << name;
+    EXPECT_THAT(states.at(name).objects, IsEmpty()) << name;
+  }
+  EXPECT_TRUE(states.at("state-operator-validation").enabled) << "the validator always runs";
+  EXPECT_NE(Find(states, "RuntimeClass", "nvidia"), nullptr);
+  EXPECT_EQ(Find(states, "RuntimeClass", "nvidia-cdi"), nullptr);
+  EXPECT_EQ(Find(states, "RuntimeClass", "nvidia-legacy"), nullptr);
+}
+
+TEST(ContainerPathRender, PrecompiledDriversAreRefusedWithWhatToDo) {
+  const auto states =
+      Render({{"driver", {{"usePrecompiled", true}}}}, ContextWith("ubuntu24.04", 1));
+  EXPECT_EQ(states.at("state-driver").error.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(states.at("state-driver").error.message(), HasSubstr("spec.driver.usePrecompiled"));
+}
+
+}  // namespace
+}  // namespace gpuop::op
