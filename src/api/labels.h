@@ -108,6 +108,15 @@ constexpr bool DeployLabelKeepsOperand(std::string_view value) {
   return value == "true" || IsPausedValue(value);
 }
 
+// The operator's hold on a GPU's next driver while the last one still has the GPUs: a node
+// moving to the container path gets nvidia.com/gpu.deploy.driver=kWaitingForGpuHandOver (not
+// "true", so no driver pod yet) while gpuop's VFIO manager still runs there, and one moving to
+// vm-passthrough gets it on nvidia.com/gpu.deploy.vfio-manager while NVIDIA's driver container
+// still runs. The operator sets "true" once the other pod is gone. The VFIO manager reads the
+// driver's label as it stops: any value means the node is going to the container path, and it
+// gives the GPUs back to their previous drivers (docs/operator.md, "Flips").
+inline constexpr char kWaitingForGpuHandOver[] = "waiting-for-gpu-handover";
+
 // Every operand with a deploy label, for removing them all.
 inline constexpr const char* kAllDeployOperands[] = {
     operand::kDriver,

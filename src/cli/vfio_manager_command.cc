@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "api/event_reporters.h"
+#include "api/labels.h"
 #include "api/paths.h"
 #include "cli/agent_main.h"
 #include "cli/subcommands.h"
@@ -84,14 +85,29 @@ int RunVfioManager(const std::vector<std::string>& args, std::ostream& out, std:
   if (!flags.once) main.CatchSignals();
   const host::HostRoot root(main.HostRoot());
   host::HostKernel kernel(root);
-  operands::VfioManager manager(root, kernel,
-                                {.selection = {.vendor = static_cast<uint16_t>(vendor_id),
-                                               .include_nvswitches = flags.include_nvswitches},
-                                 .validations_dir = flags.validations_dir,
-                                 .unbind_on_exit = flags.unbind_on_exit,
-                                 .state_file = flags.state_file},
-                                log);
+  operands::VfioManagerOptions options{
+      .selection = {.vendor = static_cast<uint16_t>(vendor_id),
+                    .include_nvswitches = flags.include_nvswitches},
+      .validations_dir = flags.validations_dir,
+      .unbind_on_exit = flags.unbind_on_exit,
+      .state_file = flags.state_file};
   std::unique_ptr<operands::VfioNodeReporter> reporter = ConnectToNode(main);
+  if (reporter) {
+    // The operator sets the driver's deploy label (held, api::kWaitingForGpuHandOver) before
+    // it takes ours away when the node moves to the container path; at helm uninstall or a
+    // restart there is none, and the GPUs stay where running VMs need them.
+    options.give_back_at_stop = [&main, &log] {
+      absl::StatusOr<std::string> driver =
+          main.NodeLabel(api::DeployLabelOf(api::operand::kDriver));
+      if (!driver.ok()) {
+        log.Warn("cannot read this node's driver deploy label: the GPUs stay on vfio",
+                 {{"error", std::string(driver.status().message())}});
+        return false;
+      }
+      return !driver->empty();
+    };
+  }
+  operands::VfioManager manager(root, kernel, std::move(options), log);
   if (reporter) {
     manager.AddObserver([&](const operands::VfioPassReport& report) { reporter->Report(report); });
   }

@@ -208,6 +208,7 @@ absl::Status RestClient::Delete(const Resource& resource, const std::string& ns,
   json body = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}};
   if (!options.propagation_policy.empty()) body["propagationPolicy"] = options.propagation_policy;
   if (!options.precondition_uid.empty()) body["preconditions"]["uid"] = options.precondition_uid;
+  if (options.grace_period_seconds) body["gracePeriodSeconds"] = *options.grace_period_seconds;
   return Do({.method = "DELETE",
              .path_and_query = resource.Path(ns, name),
              .content_type = "application/json",

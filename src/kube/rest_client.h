@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -62,6 +63,8 @@ struct ApplyOptions {
 struct DeleteOptions {
   std::string propagation_policy;  // "Background", "Foreground", "Orphan", or server default.
   std::string precondition_uid;    // Delete only this incarnation of the name.
+  // Pods: how long the kubelet has to stop the containers; 0 removes the object at once.
+  std::optional<int64_t> grace_period_seconds;
 };
 
 class RestClient;

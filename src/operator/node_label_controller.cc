@@ -19,6 +19,10 @@ namespace {
 // The worker's queue key for "write the ClusterPolicy statuses"; '#' is in no Node name.
 constexpr char kStatusKey[] = "#clusterpolicy-status";
 constexpr std::chrono::seconds kStatusDelay{1};
+// The app labels of the DaemonSets' pods (deployments/operands/state-driver and
+// state-vfio-manager).
+constexpr char kDriverPodApp[] = "nvidia-driver-daemonset";
+constexpr char kVfioManagerPodApp[] = "nvidia-vfio-manager";
 
 }  // namespace
 
@@ -51,6 +55,47 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
         return view;
       },
       kube::InformerHandlers{.on_add = enqueue, .on_update = enqueue, .on_delete = enqueue});
+  holder_pods_ = std::make_unique<kube::Informer<HolderPodView>>(
+      client_, kube::resources::kPods, options_.operator_namespace,
+      kube::ListWatchOptions{.label_selector = absl::StrCat("app in (", kDriverPodApp, ",",
+                                                            kVfioManagerPodApp, ")")},
+      [](kube::JsonElement object) {
+        return HolderPodView{
+            .node = std::string(kube::StringAt(object, {"spec", "nodeName"})),
+            .app = std::string(kube::StringAt(object, {"metadata", "labels", "app"}))};
+      },
+      kube::InformerHandlers{
+          .on_add = [this](const std::string& key) { OnHolderPod(key, false); },
+          .on_update = [this](const std::string& key) { OnHolderPod(key, false); },
+          .on_delete = [this](const std::string& key) { OnHolderPod(key, true); }});
+}
+
+void NodeLabelController::OnHolderPod(const std::string& key, bool deleted) {
+  const std::optional<HolderPodView> pod =
+      deleted ? std::nullopt : holder_pods_->Get(key);
+  std::string before;
+  {
+    absl::MutexLock lock(&mu_);
+    const auto it = holder_pods_by_key_.find(key);
+    if (it != holder_pods_by_key_.end()) before = it->second.node;
+    if (pod) {
+      holder_pods_by_key_[key] = *pod;
+    } else if (it != holder_pods_by_key_.end()) {
+      holder_pods_by_key_.erase(it);
+    }
+  }
+  if (!before.empty()) queue_.Add(before);
+  if (pod && !pod->node.empty() && pod->node != before) queue_.Add(pod->node);
+}
+
+GpuHolderPods NodeLabelController::HoldersOn(const std::string& node_name) const {
+  GpuHolderPods holders;
+  for (const auto& [key, pod] : holder_pods_by_key_) {
+    if (pod.node != node_name) continue;
+    if (pod.app == kDriverPodApp) holders.driver = true;
+    if (pod.app == kVfioManagerPodApp) holders.vfio_manager = true;
+  }
+  return holders;
 }
 
 void NodeLabelController::OnPolicyChanged() {
@@ -62,7 +107,10 @@ NodeLabelController::~NodeLabelController() { Stop(); }
 
 bool NodeLabelController::Start(std::chrono::milliseconds sync_timeout) {
   nodes_->Start();
-  if (!nodes_->WaitForSync(sync_timeout)) {
+  holder_pods_->Start();
+  // Both before any node is routed: a hand-over decided without the pods would let a driver
+  // start beside a running VFIO manager after an operator restart.
+  if (!nodes_->WaitForSync(sync_timeout) || !holder_pods_->WaitForSync(sync_timeout)) {
     log_.Error("the node cache did not fill; is the API reachable?",
                {{"timeout_ms", absl::StrCat(sync_timeout.count())}});
     Stop();
@@ -89,6 +137,7 @@ void NodeLabelController::Stop() {
   workers_.clear();
   if (resync_.joinable()) resync_.join();
   nodes_->Stop();
+  holder_pods_->Stop();
 }
 
 void NodeLabelController::EnqueueAllNodes() {
@@ -170,6 +219,7 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
         --container_gpu_nodes_;
       }
       os_tag_of_gpu_node_.erase(node_name);
+      held_on_node_.erase(node_name);
       if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) > 0) {
         queue_.AddAfter(kStatusKey, kStatusDelay);
       }
@@ -185,7 +235,13 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   const std::optional<api::ClusterPolicy> policy = ActivePolicy();
   if (!policy) return absl::OkStatus();
 
-  const NodeRoute route = RouteNode(node->labels, RoutingPolicyOf(*policy));
+  GpuHolderPods holders;
+  {
+    absl::MutexLock lock(&mu_);
+    holders = HoldersOn(node_name);
+  }
+  const NodeRoute route = RouteNode(node->labels, RoutingPolicyOf(*policy), holders);
+  std::map<std::string, std::string> newly_held;
   bool newly_invalid = false;
   bool facts_changed = false;
   {
@@ -210,6 +266,12 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
       os_tag_of_gpu_node_.erase(node_name);
     }
     facts_changed = facts_before != ContainerFactsLocked();
+    std::map<std::string, std::string>& was_held = held_on_node_[node_name];
+    for (const auto& [key, pod] : route.held) {
+      if (!was_held.contains(key)) newly_held[key] = pod;
+    }
+    was_held = route.held;
+    if (was_held.empty()) held_on_node_.erase(node_name);
     if (route.workload || !route.has_gpu || route.operands_disabled) {
       invalid_nodes_.erase(node_name);
     } else {
@@ -235,6 +297,18 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
     log_.Warn("invalid workload label", {{"node", node_name}, {"value", route.invalid_workload}});
     const kube::ObjectReference ref{"v1", "Node", node_name, "", node->uid};
     if (absl::Status recorded = recorder_.Warning(ref, "InvalidWorkloadConfig", "Route", note);
+        !recorded.ok()) {
+      log_.Error("cannot record an event",
+                 {{"node", node_name}, {"error", std::string(recorded.message())}});
+    }
+  }
+  for (const auto& [key, pod] : newly_held) {
+    const std::string note =
+        absl::StrCat(key, "=", api::kWaitingForGpuHandOver, ": the GPUs are still held by ", pod,
+                     " on this node; the label becomes true once that pod is gone");
+    log_.Info("GPU hand-over: waiting", {{"node", node_name}, {"label", key}, {"pod", pod}});
+    const kube::ObjectReference ref{"v1", "Node", node_name, "", node->uid};
+    if (absl::Status recorded = recorder_.Normal(ref, "WaitingForGpuHandOver", "Route", note);
         !recorded.ok()) {
       log_.Error("cannot record an event",
                  {{"node", node_name}, {"error", std::string(recorded.message())}});

@@ -6,7 +6,8 @@
 // workqueue never hands one key to two workers), each with a JSON merge patch of just the
 // labels that differ, so a restart with nothing to change writes nothing. A node whose workload
 // label is invalid gets a Warning Event and no operands, and is named in the ClusterPolicy's
-// status, which the same worker keeps (policy_status.h).
+// status, which the same worker keeps (policy_status.h). It also watches the driver container's
+// and the VFIO manager's pods, to hold one's deploy label while the other still has the GPUs.
 //
 //   NodeLabelController nodes(client, recorder, log, {});
 //   nodes.Start();              // informers, then the worker
@@ -103,6 +104,13 @@ class NodeLabelController {
     std::string uid;
     std::string os_tag;  // From NFD's os_release labels; "" without them.
   };
+  // A driver container or VFIO manager pod: where it is, and which of the two.
+  struct HolderPodView {
+    std::string node;  // "" until scheduled.
+    std::string app;
+  };
+  void OnHolderPod(const std::string& key, bool deleted);
+  GpuHolderPods HoldersOn(const std::string& node_name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ContainerNodeFacts ContainerFactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueAllNodes();
   void RunWorker();
@@ -117,6 +125,9 @@ class NodeLabelController {
   const NodeLabelControllerOptions options_;
   kube::WorkQueue queue_;
   std::unique_ptr<kube::Informer<NodeView>> nodes_;
+  // The GPU holders' pods in the operator's namespace, for the hand-over at a flip
+  // (node_routing.h).
+  std::unique_ptr<kube::Informer<HolderPodView>> holder_pods_;
   const kube::Informer<PolicyView>& policies_;
   std::vector<std::thread> workers_;
   std::thread resync_;
@@ -133,6 +144,10 @@ class NodeLabelController {
   // Nodes not yet reconciled since Start. Status waits for them: written from a half-known
   // fleet it would be wrong, and a restart would write it only to write it back.
   std::set<std::string> not_yet_reconciled_ ABSL_GUARDED_BY(mu_);
+  // Holder pods by key and the node each was last seen on (the informer has forgotten a
+  // deleted pod by the time its handler runs), and the labels each node has held.
+  std::map<std::string, HolderPodView> holder_pods_by_key_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<std::string, std::string>> held_on_node_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace gpuop::op

@@ -83,7 +83,8 @@ RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy) {
           .sandbox_mode = policy.sandbox_mode};
 }
 
-NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy) {
+NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
+                    const GpuHolderPods& holders) {
   NodeRoute route;
 
   // gpu.present: NVIDIA's rule from NFD's PCI labels, and ours where NFD does not run.
@@ -117,11 +118,24 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy) {
 
   // NVIDIA's add/remove rule: known keys not wanted go, whatever their value; wanted keys are
   // added only where absent or empty, so a value another agent wrote (a pause) is left alone.
+  // Ours on top: the hand-over hold, set where the label would be added and lifted by "true".
   for (const char* name : api::kAllDeployOperands) {
     const std::string key = api::DeployLabelOf(name);
     const std::optional<std::string_view> value = labels.Get(key);
     if (wanted.contains(key)) {
-      if (!value || value->empty()) route.changes[key] = "true";
+      const std::string_view name_view = name;
+      const char* waits_for = nullptr;
+      if (name_view == operand::kDriver && holders.vfio_manager) waits_for = "nvidia-vfio-manager";
+      if (name_view == operand::kVfioManager && holders.driver) {
+        waits_for = "nvidia-driver-daemonset";
+      }
+      const bool unset = !value || value->empty();
+      if (waits_for != nullptr && (unset || *value == api::kWaitingForGpuHandOver)) {
+        route.held[key] = waits_for;
+        if (unset) route.changes[key] = api::kWaitingForGpuHandOver;
+      } else if (unset || *value == api::kWaitingForGpuHandOver) {
+        route.changes[key] = "true";
+      }
     } else if (value) {
       route.changes[key] = std::nullopt;
     }

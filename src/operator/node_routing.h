@@ -37,6 +37,13 @@ struct RoutingPolicy {
 };
 RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy);
 
+// Pods on a node that hold its GPUs with a driver: NVIDIA's driver container (the nvidia
+// module) and gpuop's VFIO manager (vfio-pci), in any phase, terminating included.
+struct GpuHolderPods {
+  bool driver = false;
+  bool vfio_manager = false;
+};
+
 struct NodeRoute {
   bool has_gpu = false;
   bool operands_disabled = false;         // nvidia.com/gpu.deploy.operands=false
@@ -44,9 +51,16 @@ struct NodeRoute {
   std::string invalid_workload;           // The label's value when it names no workload.
   // Labels to set (a value) or remove (nullopt). Empty when the node is as it should be.
   std::map<std::string, std::optional<std::string>> changes;
+  // Deploy labels held at api::kWaitingForGpuHandOver, each with the pod it waits for to go.
+  std::map<std::string, std::string> held;
 };
 
-NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy);
+// A flip between the container path and vm-passthrough hands the GPUs from one driver to the
+// other: the driver's deploy label is held (api::kWaitingForGpuHandOver) while the VFIO manager
+// runs on the node, and the VFIO manager's while the driver container does, so the two never
+// run on one node. A label already "true" is left alone.
+NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
+                    const GpuHolderPods& holders = {});
 
 // The labels RouteNode reads, out of all of a node's: every nvidia.com/ label, NFD's NVIDIA PCI
 // labels, and of NFD's other labels only the first in key order (RouteNode asks only whether

@@ -138,7 +138,12 @@ int VfioManager::Run(const common::StopSignal& stop) {
     if (stop.Stopped()) break;
     last = BindAll();
   }
-  if (options_.unbind_on_exit) RestoreAll();
+  if (options_.unbind_on_exit) {
+    RestoreAll();
+  } else if (options_.give_back_at_stop && options_.give_back_at_stop()) {
+    log_.Info("the node is moving to the container path: giving the GPUs back");
+    RestoreAll();
+  }
   return last.AllBound() ? 0 : 1;
 }
 

@@ -31,6 +31,11 @@ struct VfioManagerOptions {
   std::string state_file;
   // Rescan this often even without uevents (they can be lost, or unavailable in a pod).
   std::chrono::milliseconds resync_period = std::chrono::seconds(60);
+  // Asked as the agent stops, when unbind_on_exit is off: true (the node is moving to the
+  // container path, where NVIDIA's driver takes the GPUs) gives the devices back as
+  // unbind_on_exit does. Unset, or false: they stay on vfio (a restart, a rollout, helm
+  // uninstall), so running VMs keep their GPUs.
+  std::function<bool()> give_back_at_stop;
 };
 
 struct VfioPassReport;

@@ -246,6 +246,90 @@ TEST_F(NodeLabelControllerTest, TurningSandboxWorkloadsOffMovesEveryGpuNodeToCon
   EXPECT_TRUE(LabelsBecome(node, expected)) << GpuLabels(node);
 }
 
+// A pod as a DaemonSet would place it on `node` (no kubelet runs it: it stays Pending, and a
+// graceful delete leaves it Terminating until a forced one).
+json HolderPod(const std::string& name, const std::string& app, const std::string& node) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", name}, {"labels", {{"app", app}}}}},
+          {"spec",
+           {{"nodeName", node},
+            {"automountServiceAccountToken", false},
+            {"containers", json::array({{{"name", "main"}, {"image", "registry.invalid/x:1"}}})}}}};
+}
+
+TEST_F(NodeLabelControllerTest, AFlipHandsTheGpusOverOnlyOnceTheOtherDriversPodIsGone) {
+  const std::string ns = gpuop::testing::UniqueName("gpuop-handover");
+  ASSERT_TRUE(
+      client_
+          ->Create(kube::resources::kNamespaces, "",
+                   {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}})
+          .ok());
+  // No controller-manager here: the ServiceAccount admission wants the default SA to exist.
+  ASSERT_TRUE(client_
+                  ->Create(kube::resources::kServiceAccounts, ns,
+                           {{"apiVersion", "v1"},
+                            {"kind", "ServiceAccount"},
+                            {"metadata", {{"name", "default"}}}})
+                  .ok());
+  const std::string node = CreateNode(
+      "gpu-flip", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
+  ASSERT_TRUE(client_->Create(kube::resources::kPods, ns,
+                              HolderPod("vfio-manager-x", "nvidia-vfio-manager", node))
+                  .ok());
+  kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
+  OperatorControllers controllers(
+      *client_, recorder, log_, {.labels = {.operator_namespace = ns}, .deploy_operands = false});
+  ASSERT_TRUE(controllers.Start(std::chrono::seconds(20)));
+  ASSERT_TRUE(LabelsBecome(node, kPassthroughLabels)) << GpuLabels(node);
+
+  // To the container path: everything but the driver at once; the driver waits for the VFIO
+  // manager's pod, which a graceful delete leaves Terminating.
+  ASSERT_TRUE(client_
+                  ->MergePatch(kube::resources::kNodes, "", node,
+                               {{"metadata",
+                                 {{"labels", {{"nvidia.com/gpu.workload.config", "container"}}}}}})
+                  .ok());
+  std::string held = kContainerLabels;
+  held.replace(held.find("driver=true"), 11, "driver=waiting-for-gpu-handover");
+  held += "nvidia.com/gpu.workload.config=container\n";
+  ASSERT_TRUE(LabelsBecome(node, held)) << GpuLabels(node);
+  ASSERT_TRUE(client_->Delete(kube::resources::kPods, ns, "vfio-manager-x").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto pod = client_->Get(kube::resources::kPods, ns, "vfio-manager-x");
+    return pod.ok() && (*pod)["metadata"].contains("deletionTimestamp");
+  }));
+  EXPECT_FALSE(WaitFor([&] { return GpuLabels(node) != held; }, std::chrono::seconds(2)))
+      << GpuLabels(node);
+  EXPECT_THAT(log_text_.str(), HasSubstr("GPU hand-over: waiting"));
+  ASSERT_TRUE(client_
+                  ->Delete(kube::resources::kPods, ns, "vfio-manager-x",
+                           {.grace_period_seconds = 0})
+                  .ok());
+  std::string moved = kContainerLabels;
+  moved += "nvidia.com/gpu.workload.config=container\n";
+  EXPECT_TRUE(LabelsBecome(node, moved)) << GpuLabels(node);
+
+  // And back: the VFIO manager waits for the driver container's pod.
+  ASSERT_TRUE(client_->Create(kube::resources::kPods, ns,
+                              HolderPod("driver-x", "nvidia-driver-daemonset", node))
+                  .ok());
+  ASSERT_TRUE(client_
+                  ->MergePatch(kube::resources::kNodes, "", node,
+                               {{"metadata",
+                                 {{"labels",
+                                   {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}}}}})
+                  .ok());
+  std::string waiting = kPassthroughLabels;
+  waiting.replace(waiting.find("vfio-manager=true"), 17, "vfio-manager=waiting-for-gpu-handover");
+  EXPECT_TRUE(LabelsBecome(node, waiting)) << GpuLabels(node);
+  ASSERT_TRUE(
+      client_->Delete(kube::resources::kPods, ns, "driver-x", {.grace_period_seconds = 0}).ok());
+  EXPECT_TRUE(LabelsBecome(node, kPassthroughLabels)) << GpuLabels(node);
+  controllers.Stop();
+  (void)client_->Delete(kube::resources::kNamespaces, "", ns);
+}
+
 TEST_F(NodeLabelControllerTest, ASecondClusterPolicyIsIgnored) {
   kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
   // The controller as the operator runs it: with the one ClusterPolicy cache it shares.

@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <sstream>
 
 #include "common/files.h"
+#include "common/stop_signal.h"
 #include "host/pci_device.h"
 #include "operands/vfio_manager/node_reporter.h"
 #include "operands/vfio_manager/previous_drivers.h"
@@ -42,6 +44,18 @@ struct Node {
                            .unbind_on_exit = true,
                            .state_file = state_file},
         log);
+  }
+  // An agent that stops at once (its Run returns right after the first pass), asked at stop
+  // whether the node is moving to the container path.
+  int RunUntilStopped(std::function<bool()> give_back_at_stop) {
+    VfioManager agent(root, *kernel,
+                      VfioManagerOptions{.validations_dir = root.Path("/run/nvidia/validations"),
+                                         .state_file = state_file,
+                                         .give_back_at_stop = std::move(give_back_at_stop)},
+                      log);
+    common::StopSignal stop;
+    stop.Stop();
+    return agent.Run(stop);
   }
   // What an admin does by hand: echo the device back to nvidia.
   void RebindByHand(const std::string& bdf, const std::string& driver) {
@@ -83,6 +97,34 @@ TEST(VfioManagerRestart, UnbindOnExitRestoresWhatAnEarlierRunBound) {
   EXPECT_EQ(node.kernel->DriverOf(testing::kAudioBdf), "snd_hda_intel");
   EXPECT_FALSE(node.StateFileExists());
   EXPECT_FALSE(node.root.Exists("/run/nvidia/validations/vfio-pci-ready"));
+}
+
+TEST(VfioManagerStop, GivesTheGpusBackWhenTheNodeMovesToTheContainerPath) {
+  Node node(testing::GpuWithAudioCompanion());
+  int asked = 0;
+  EXPECT_EQ(node.RunUntilStopped([&] {
+    ++asked;
+    return true;
+  }),
+            0);
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(node.kernel->DriverOf(testing::kVgaGpuBdf), "nvidia");
+  EXPECT_EQ(node.kernel->DriverOf(testing::kAudioBdf), "snd_hda_intel");
+  EXPECT_FALSE(node.StateFileExists());
+  EXPECT_FALSE(node.root.Exists("/run/nvidia/validations/vfio-pci-ready"));
+  EXPECT_THAT(node.log_text.str(), HasSubstr("moving to the container path"));
+}
+
+TEST(VfioManagerStop, KeepsTheGpusOnVfioForARestartOrAnUninstall) {
+  Node node(testing::GpuWithAudioCompanion());
+  EXPECT_EQ(node.RunUntilStopped([] { return false; }), 0);
+  EXPECT_EQ(node.kernel->DriverOf(testing::kVgaGpuBdf), "vfio-pci");
+  EXPECT_TRUE(node.StateFileExists());  // The next run can still give them back.
+  EXPECT_EQ(node.RunUntilStopped(nullptr), 0);
+  EXPECT_EQ(node.kernel->DriverOf(testing::kVgaGpuBdf), "vfio-pci");
+  // A later stop that is a move to the container path gives back what the first run bound.
+  EXPECT_EQ(node.RunUntilStopped([] { return true; }), 0);
+  EXPECT_EQ(node.kernel->DriverOf(testing::kVgaGpuBdf), "nvidia");
 }
 
 TEST(VfioManagerRestart, ADeviceSomeoneRemovedFromVfioMeanwhileIsNotTouchedAtExit) {

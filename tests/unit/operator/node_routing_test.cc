@@ -12,6 +12,8 @@
 
 #include "absl/strings/match.h"
 
+#include "api/labels.h"
+
 namespace gpuop::op {
 namespace {
 
@@ -228,6 +230,63 @@ TEST(NodeRouter, ANodeAlreadyRightNeedsNoChanges) {
       ToLabelSet(With(node, {{"nvidia.com/gpu.workload.config", "vm-passthrough"}})), kSandboxKata);
   EXPECT_TRUE(route.changes.empty());
   EXPECT_TRUE(route.has_gpu);
+}
+
+// The GPU hand-over at a flip: the next driver's label waits while the last driver's pod runs.
+constexpr char kDriverLabel[] = "nvidia.com/gpu.deploy.driver";
+constexpr char kVfioLabel[] = "nvidia.com/gpu.deploy.vfio-manager";
+
+TEST(GpuHandOver, TheDriverWaitsWhileTheVfioManagerRunsThenGetsTrue) {
+  const Labels container_node = {{kNfdGpu, "true"},
+                                 {"nvidia.com/gpu.workload.config", "container"}};
+  NodeRoute route = RouteNode(ToLabelSet(container_node), kSandboxKata, {.vfio_manager = true});
+  EXPECT_EQ(route.changes.at(kDriverLabel), api::kWaitingForGpuHandOver);
+  EXPECT_EQ(route.held.at(kDriverLabel), "nvidia-vfio-manager");
+  // The rest of the container path is labelled at once: it waits on driver-ready anyway.
+  EXPECT_EQ(route.changes.at("nvidia.com/gpu.deploy.container-toolkit"), "true");
+
+  Labels held = container_node;
+  held[kDriverLabel] = api::kWaitingForGpuHandOver;
+  route = RouteNode(ToLabelSet(held), kSandboxKata, {.vfio_manager = true});
+  EXPECT_FALSE(route.changes.contains(kDriverLabel));  // Still waiting: nothing to write.
+  EXPECT_TRUE(route.held.contains(kDriverLabel));
+
+  route = RouteNode(ToLabelSet(held), kSandboxKata, {});  // The VFIO manager's pod is gone.
+  EXPECT_EQ(route.changes.at(kDriverLabel), "true");
+  EXPECT_TRUE(route.held.empty());
+}
+
+TEST(GpuHandOver, TheVfioManagerWaitsWhileTheDriverRunsThenGetsTrue) {
+  const Labels vm_node = {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}};
+  NodeRoute route = RouteNode(ToLabelSet(vm_node), kSandboxKata, {.driver = true});
+  EXPECT_EQ(route.changes.at(kVfioLabel), api::kWaitingForGpuHandOver);
+  EXPECT_EQ(route.held.at(kVfioLabel), "nvidia-driver-daemonset");
+  EXPECT_EQ(route.changes.at("nvidia.com/gpu.deploy.kata-manager"), "true");
+
+  Labels held = vm_node;
+  held[kVfioLabel] = api::kWaitingForGpuHandOver;
+  route = RouteNode(ToLabelSet(held), kSandboxKata, {});
+  EXPECT_EQ(route.changes.at(kVfioLabel), "true");
+}
+
+TEST(GpuHandOver, ARunningDriverIsNotTakenOffNorAPauseChanged) {
+  // Both pods on one node (an admin's labels, an older operator): a "true" stays, as does a
+  // pause another agent wrote over the hold.
+  Labels node = {{kNfdGpu, "true"},
+                 {"nvidia.com/gpu.workload.config", "container"},
+                 {kDriverLabel, "true"}};
+  EXPECT_FALSE(RouteNode(ToLabelSet(node), kSandboxKata, {.vfio_manager = true})
+                   .changes.contains(kDriverLabel));
+  node[kDriverLabel] = std::string(api::kWaitingForGpuHandOver) + "_paused-for-cc-mode-change";
+  EXPECT_FALSE(RouteNode(ToLabelSet(node), kSandboxKata, {}).changes.contains(kDriverLabel));
+}
+
+TEST(GpuHandOver, AHoldOnALabelNoLongerWantedIsTakenOffLikeAnyOther) {
+  const Labels node = {{kNfdGpu, "true"},
+                       {"nvidia.com/gpu.workload.config", "vm-passthrough"},
+                       {kDriverLabel, api::kWaitingForGpuHandOver}};
+  const NodeRoute route = RouteNode(ToLabelSet(node), kSandboxKata, {.vfio_manager = true});
+  EXPECT_EQ(route.changes.at(kDriverLabel), std::nullopt);
 }
 
 TEST(RoutingLabels, KeepsNvidiaLabelsNfdsGpuLabelsAndOneOtherNfdLabel) {
