@@ -55,3 +55,32 @@ renders, plus each of `keys` the section sets, as it is. Takes (dict "section" S
 {{- end }}
 {{- toJson $spec -}}
 {{- end -}}
+
+{{/* The sandbox mode the ClusterPolicy gets. sandboxWorkloads.mode when it is set. When it is
+empty: kata if kataManager.enabled or ccManager.enabled is true (NVIDIA's install lines for
+Kata and Confidential Containers), else kubevirt (NVIDIA's default). */}}
+{{- define "gpuop.sandboxMode" -}}
+{{- $mode := .Values.sandboxWorkloads.mode | default "" -}}
+{{- if $mode -}}
+{{ $mode }}
+{{- else if or .Values.kataManager.enabled .Values.ccManager.enabled -}}
+kata
+{{- else -}}
+kubevirt
+{{- end -}}
+{{- end -}}
+
+{{/* Why gpuop.sandboxMode chose what it did, in a few words, for NOTES.txt. */}}
+{{- define "gpuop.sandboxModeReason" -}}
+{{- if .Values.sandboxWorkloads.mode -}}
+set by sandboxWorkloads.mode
+{{- else if and .Values.kataManager.enabled .Values.ccManager.enabled -}}
+sandboxWorkloads.mode is empty and kataManager and ccManager are enabled
+{{- else if .Values.kataManager.enabled -}}
+sandboxWorkloads.mode is empty and kataManager is enabled
+{{- else if .Values.ccManager.enabled -}}
+sandboxWorkloads.mode is empty and ccManager is enabled
+{{- else -}}
+NVIDIA's default: sandboxWorkloads.mode is empty, kataManager and ccManager are off
+{{- end -}}
+{{- end -}}
