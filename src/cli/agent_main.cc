@@ -35,6 +35,8 @@ void AgentMain::KubeconfigFlag(absl::string_view what) {
   flags_.String(
       "kubeconfig", &kubeconfig_,
       absl::StrCat(what, " (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)"));
+  flags_.String("context", &context_,
+                "the kubeconfig's context to use (default: its current-context)");
 }
 
 void AgentMain::MetricsAddressFlag(std::string help) {
@@ -103,7 +105,7 @@ absl::StatusOr<std::unique_ptr<common::MetricsServer>> AgentMain::ServeMetrics(
 absl::StatusOr<kube::RestClient*> AgentMain::Api() {
   if (client_ == nullptr) {
     absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
-        kube::ConnectToApiServer({.kubeconfig = kubeconfig_});
+        kube::ConnectToApiServer({.kubeconfig = kubeconfig_, .context = context_});
     if (!client.ok()) return client.status();
     client_ = *std::move(client);
   }

@@ -118,6 +118,7 @@ class AgentMain {
   std::string host_root_;
   std::string node_name_;
   std::string kubeconfig_;
+  std::string context_;  // --context, declared with --kubeconfig.
   std::string metrics_address_;
   std::string log_format_ = "text";
   std::optional<std::string> log_format_refusal_;  // Set once --log-format is declared.

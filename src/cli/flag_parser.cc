@@ -1,5 +1,6 @@
 #include "cli/flag_parser.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/match.h"
@@ -30,12 +31,26 @@ void FlagParser::Positional(std::vector<std::string>* values, std::string help) 
   positional_help_ = std::move(help);
 }
 
+void FlagParser::Short(char letter, const std::string& name) {
+  if (Flag* flag = Find(name)) flag->letter = letter;
+}
+
 absl::Status FlagParser::Parse(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
+    std::string arg = args[i];
     if (arg == "--help" || arg == "-h") {
       help_requested_ = true;
       continue;
+    }
+    // -n value, -n=value: the long flag of that letter.
+    if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-') {
+      const auto flag = std::find_if(flags_.begin(), flags_.end(),
+                                     [&](const Flag& f) { return f.letter == arg[1]; });
+      if (flag != flags_.end()) {
+        arg = arg.size() == 2 ? "--" + flag->name
+                              : absl::StrCat("--", flag->name, "=",
+                                             arg.substr(arg[2] == '=' ? 3 : 2));
+      }
     }
     if (!absl::StartsWith(arg, "--") && positional_ != nullptr) {
       positional_->push_back(arg);
@@ -80,7 +95,9 @@ std::string FlagParser::Usage(const std::string& summary) const {
       absl::StrCat("usage: gpuop ", command_, " [flags]\n", summary, "\n\nflags:\n");
   if (positional_ != nullptr) absl::StrAppend(&usage, "  ", positional_help_, "\n");
   for (const Flag& flag : flags_) {
-    absl::StrAppendFormat(&usage, "  --%-22s %s", flag.name, flag.help);
+    const std::string spelled =
+        flag.letter == 0 ? flag.name : absl::StrCat(flag.name, ", -", std::string(1, flag.letter));
+    absl::StrAppendFormat(&usage, "  --%-22s %s", spelled, flag.help);
     if (!flag.default_text.empty()) absl::StrAppend(&usage, " (default: ", flag.default_text, ")");
     usage += "\n";
   }

@@ -23,6 +23,9 @@ class FlagParser {
 
   void String(std::string name, std::string* value, std::string help);
   void Bool(std::string name, bool* value, std::string help);
+  // `-<letter> value` (or `-<letter>=value`) as another spelling of the declared --`name`, as
+  // kubectl spells -n for --namespace.
+  void Short(char letter, const std::string& name);
   // Accepts arguments that are not flags, in order, into `values` (refused otherwise).
   void Positional(std::vector<std::string>* values, std::string help);
 
@@ -44,6 +47,7 @@ class FlagParser {
     std::string* string_value = nullptr;
     bool* bool_value = nullptr;
     std::string default_text;
+    char letter = 0;  // Its short spelling; 0: none.
   };
   Flag* Find(const std::string& name);
 

@@ -17,14 +17,24 @@
 namespace gpuop::cli {
 namespace {
 
+constexpr char kDefaultNamespace[] = "gpu-operator";
+// Every operand DaemonSet's pods carry it (deployments/operands/*/0500_daemonset.yaml).
+constexpr char kOperandPodSelector[] = "app.kubernetes.io/part-of=gpuop";
+
 constexpr char kSummary[] =
     "Prints the active ClusterPolicy's state and conditions and, for each GPU node, its\n"
-    "workload, the operands deployed there and its CC mode. Exits 0 when the policy is ready;\n"
+    "workload, the operands deployed there, how many of their pods are ready and its CC mode,\n"
+    "then each operand pod that is not ready, with why. Exits 0 when the policy is ready;\n"
     "with --wait, waits up to that many seconds for it.";
 
 int RunStatus(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   AgentMain main("status", kSummary, out, err);
   main.KubeconfigFlag();
+  std::string ns;
+  main.Flags().String("namespace", &ns,
+                      "the operator's namespace, whose operand pods are counted (default: the "
+                      "one the ClusterPolicy's status names, else gpu-operator)");
+  main.Flags().Short('n', "namespace");
   const int& wait_seconds =
       main.SecondsFlag("wait", 0, "seconds to wait for the policy to be ready; 0: answer at once",
                        "--wait is whole seconds");
@@ -42,7 +52,16 @@ int RunStatus(const std::vector<std::string>& args, std::ostream& out, std::ostr
     if (!policies.ok() || !nodes.ok()) {
       return main.Failure(!policies.ok() ? policies.status().message() : nodes.status().message());
     }
-    const op::FleetStatus fleet = op::SummarizeFleet(policies->items, nodes->items);
+    std::string pods_namespace = ns.empty() ? op::OperatorNamespaceOf(policies->items) : ns;
+    if (pods_namespace.empty()) pods_namespace = kDefaultNamespace;
+    absl::StatusOr<kube::ListPage> pods = (*client)->ListAll(
+        kube::resources::kPods, pods_namespace, {.label_selector = kOperandPodSelector});
+    if (!pods.ok() && !absl::IsPermissionDenied(pods.status())) {
+      return main.Failure(pods.status().message());
+    }
+    // Without the right to list pods there, the table still says what the labels say.
+    const op::FleetStatus fleet = op::SummarizeFleet(
+        policies->items, nodes->items, pods.ok() ? pods->items : nlohmann::json::array());
     if (fleet.ready || clock.Now() >= until || main.Stop().SleepFor(std::chrono::seconds(1))) {
       out << fleet.text;
       return fleet.ready ? 0 : 1;

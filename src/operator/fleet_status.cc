@@ -1,6 +1,7 @@
 #include "operator/fleet_status.h"
 
 #include <algorithm>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -42,10 +43,76 @@ const json* Oldest(const json& policies) {
   return oldest;
 }
 
+// Why a pod is not ready, in kubectl's words: the first waiting or failed container's reason
+// (init containers first, as "Init:<reason>"), else its phase.
+std::string NotReadyReason(const json& pod) {
+  const json& status = kube::ObjectField(pod, "status");
+  for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+    const auto containers = status.find(list);
+    if (containers == status.end() || !containers->is_array()) continue;
+    for (const json& container : *containers) {
+      const json& state = kube::ObjectField(container, "state");
+      std::string reason = kube::StringField(kube::ObjectField(state, "waiting"), "reason");
+      if (reason.empty()) {
+        const json& terminated = kube::ObjectField(state, "terminated");
+        if (terminated.is_object() && !terminated.empty() &&
+            kube::StringField(terminated, "reason") != "Completed") {
+          reason = TextOr(terminated, "reason", "Terminated");
+        }
+      }
+      if (!reason.empty()) {
+        return std::string_view(list) == "initContainerStatuses" ? "Init:" + reason : reason;
+      }
+    }
+  }
+  if (kube::ObjectField(pod, "metadata").contains("deletionTimestamp")) return "Terminating";
+  return TextOr(status, "phase", "Pending");
+}
+
+bool PodReady(const json& pod) {
+  const json& status = kube::ObjectField(pod, "status");
+  const auto conditions = status.find("conditions");
+  if (conditions == status.end() || !conditions->is_array()) return false;
+  for (const json& condition : *conditions) {
+    if (kube::StringField(condition, "type") == "Ready") {
+      return kube::StringField(condition, "status") == "True";
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
-FleetStatus SummarizeFleet(const json& policies, const json& nodes) {
+std::string OperatorNamespaceOf(const json& policies) {
+  const json* policy = policies.is_array() ? Oldest(policies) : nullptr;
+  if (policy == nullptr) return "";
+  return kube::StringField(kube::ObjectField(*policy, "status"), "namespace");
+}
+
+FleetStatus SummarizeFleet(const json& policies, const json& nodes, const json& pods) {
   FleetStatus status;
+  // Per node: ready pods, all pods, and "<pod>: <why>" for each one not ready.
+  struct NodePods {
+    int ready = 0;
+    int total = 0;
+    std::vector<std::string> not_ready;
+  };
+  std::map<std::string, NodePods> pods_on;
+  if (pods.is_array()) {
+    for (const json& pod : pods) {
+      const std::string node = kube::StringField(kube::ObjectField(pod, "spec"), "nodeName");
+      if (node.empty()) continue;
+      NodePods& counts = pods_on[node];
+      ++counts.total;
+      if (PodReady(pod)) {
+        ++counts.ready;
+      } else {
+        counts.not_ready.push_back(
+            absl::StrCat(kube::StringField(kube::ObjectField(pod, "metadata"), "name"), ": ",
+                         NotReadyReason(pod)));
+      }
+    }
+  }
   const json* policy = policies.is_array() ? Oldest(policies) : nullptr;
   if (policy == nullptr) {
     status.text = "no ClusterPolicy: gpuop has nothing to do (helm install creates one)\n";
@@ -66,7 +133,9 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes) {
       }
     }
   }
-  std::vector<std::vector<std::string>> rows = {{"NODE", "WORKLOAD", "OPERANDS", "CC MODE"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"NODE", "WORKLOAD", "OPERANDS", "PODS READY", "CC MODE"}};
+  std::vector<std::string> not_ready_lines;
   if (nodes.is_array()) {
     for (const json& node : nodes) {
       const json& labels = kube::ObjectField(kube::ObjectField(node, "metadata"), "labels");
@@ -84,9 +153,17 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes) {
       }
       std::sort(operands.begin(), operands.end());
       const std::string cc_state = kube::StringField(labels, api::kCcModeStateLabel);
-      rows.push_back({kube::StringField(kube::ObjectField(node, "metadata"), "name"),
-                      TextOr(labels, api::kWorkloadConfigLabel, "(default)"),
-                      operands.empty() ? "-" : absl::StrJoin(operands, ","),
+      const std::string name = kube::StringField(kube::ObjectField(node, "metadata"), "name");
+      const auto on_node = pods_on.find(name);
+      std::string pods_ready = "-";
+      if (on_node != pods_on.end()) {
+        pods_ready = absl::StrCat(on_node->second.ready, "/", on_node->second.total);
+        for (const std::string& line : on_node->second.not_ready) {
+          not_ready_lines.push_back(absl::StrCat("  ", name, "  ", line));
+        }
+      }
+      rows.push_back({name, TextOr(labels, api::kWorkloadConfigLabel, "(default)"),
+                      operands.empty() ? "-" : absl::StrJoin(operands, ","), pods_ready,
                       cc_state.empty() ? "-" : cc_state});
     }
   }
@@ -105,6 +182,10 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes) {
                       i + 1 < row.size() ? absl::StrFormat("%-*s  ", widths[i], row[i]) : row[i]);
     }
     absl::StrAppend(&status.text, line, "\n");
+  }
+  if (!not_ready_lines.empty()) {
+    absl::StrAppend(&status.text, "operand pods not ready:\n", absl::StrJoin(not_ready_lines, "\n"),
+                    "\n");
   }
   return status;
 }

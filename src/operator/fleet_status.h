@@ -1,7 +1,8 @@
 #pragma once
 
 // `gpuop status`: what an admin asks first. The ClusterPolicy's state and conditions, and for
-// each GPU node its workload, the operands deployed there and its CC mode, as one table.
+// each GPU node its workload, the operands deployed there, how many of their pods are ready and
+// its CC mode, as one table; then each operand pod that is not ready, with why.
 
 #include <string>
 
@@ -14,7 +15,14 @@ struct FleetStatus {
   std::string text;    // For a terminal, ending in a newline.
 };
 
-// `policies` and `nodes` are the items of a list; the oldest policy is the active one.
-FleetStatus SummarizeFleet(const nlohmann::json& policies, const nlohmann::json& nodes);
+// `policies` and `nodes` are the items of a list; the oldest policy is the active one. `pods`,
+// the operands' pods (label app.kubernetes.io/part-of=gpuop in the operator's namespace), add
+// each node's count of ready pods and a line for each pod that is not ready, with why.
+FleetStatus SummarizeFleet(const nlohmann::json& policies, const nlohmann::json& nodes,
+                           const nlohmann::json& pods = nlohmann::json::array());
+
+// The namespace the active policy's operator writes into its status (status.namespace); "" when
+// there is none.
+std::string OperatorNamespaceOf(const nlohmann::json& policies);
 
 }  // namespace gpuop::op

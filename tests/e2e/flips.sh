@@ -18,6 +18,13 @@ expect_eq "$(node_label nvidia.com/gpu.deploy.device-plugin)" true "container de
 e2e_log "ok: vfio-pci-ready is gone"
 e2e_wait 60 "pgpu to leave allocatable" '[[ "$(allocatable nvidia.com/pgpu)" == 0 ]]'
 e2e_log "ok: nvidia.com/pgpu is 0 on a container node"
+# The GPU hand-over: the driver's deploy label is held while the VFIO manager still has the GPUs,
+# and is true only once its pod is gone.
+e2e_wait 60 "the driver's deploy label after the hand-over" \
+  '[[ "$(node_label nvidia.com/gpu.deploy.driver)" == true ]]'
+expect_eq "$(kubectl get pods -n "$E2E_NAMESPACE" -l app=nvidia-vfio-manager -o name)" "" \
+  "VFIO manager pods once the driver may start"
+e2e_log "ok: the driver's label is true and no VFIO manager pod is left"
 # The container path is deployed for the node now, and the ClusterPolicy says what keeps it from
 # rolling out instead of `ready`. First: the driver image's tag ends in the node's OS, which only
 # NFD's os_release labels give, and this node has none.
@@ -40,8 +47,33 @@ e2e_log "ok: the toolkit, validator, device plugin and GFD DaemonSets are there"
 e2e_wait 60 "the ClusterPolicy to name the operands that cannot roll out" \
   '[[ "$(policy_state)" == notReady && "$(policy_reason)" == OperandNotReady:*nvidia-driver-daemonset* ]]'
 e2e_log "ok: $(policy_reason)"
+# gpuop as a kubectl plugin (kubectl-gpuop on the PATH): status with kubectl's -n, --context and
+# --kubeconfig
+# counts each node's operand pods and names those not ready, with why.
+plugins=$(mktemp -d)
+ln -s "$E2E_BUILD/src/cli/gpuop" "$plugins/kubectl-gpuop"
+context=$(kubectl config current-context)
+# kubectl takes no flag before a plugin's name: the kubeconfig goes after it, to gpuop.
+plugin() { PATH="$plugins:$PATH" "$E2E_STATE/bin/kubectl" gpuop "$@" --kubeconfig "$E2E_STATE/kubeconfig"; }
+status_text=$(plugin status -n "$E2E_NAMESPACE" --context "$context") &&
+  e2e_fail "kubectl gpuop status exited 0 on a policy that is not ready"
+printf '%s\n' "$status_text" | sed 's/^/  /'
+[[ "$status_text" == *"PODS READY"*"operand pods not ready:"*"$E2E_NODE  nvidia-driver-daemonset-"* ]] ||
+  e2e_fail "kubectl gpuop status does not name the driver pod that is not ready"
+refused=$(plugin status --context no-such-context 2>&1) &&
+  e2e_fail "kubectl gpuop status took a context the kubeconfig does not have"
+[[ "$refused" == *no-such-context* ]] || e2e_fail "the refusal does not name the context: $refused"
+rm -rf "$plugins"
+e2e_log "ok: kubectl gpuop status names the driver pod; an unknown --context is refused by name"
 
 show kubectl label node "$E2E_NODE" nvidia.com/gpu.workload.config=vm-passthrough --overwrite
+e2e_wait 60 "the VFIO manager's deploy label after the hand-over" \
+  '[[ "$(node_label nvidia.com/gpu.deploy.vfio-manager)" == true ]]'
+expect_eq "$(kubectl get pods -n "$E2E_NAMESPACE" -l app=nvidia-driver-daemonset -o name)" "" \
+  "driver pods once the VFIO manager may start"
+e2e_log "ok: the VFIO manager's label is true and no driver pod is left"
+kubectl get events -n default --field-selector reason=WaitingForGpuHandOver \
+  -o custom-columns=REASON:.reason,MESSAGE:.message --no-headers 2>/dev/null | sed 's/^/  /' || true
 e2e_wait 120 "the sandbox agents to come back" '[[ "$(ready_daemonsets)" == "$kSandboxAgents" ]]'
 e2e_wait 60 "pgpu back in allocatable" '[[ "$(allocatable nvidia.com/pgpu)" == 2 ]]'
 e2e_log "ok: agents and nvidia.com/pgpu=2 are back"

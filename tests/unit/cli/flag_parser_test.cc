@@ -36,6 +36,22 @@ TEST(FlagParser, UnknownFlagsMissingValuesAndStrayWordsAreNamed) {
   EXPECT_NE(flags.Parse({"--once=yes"}).message().find("true or false"), std::string::npos);
 }
 
+TEST(FlagParser, AShortLetterIsAnotherSpellingOfItsLongFlag) {
+  std::string ns;
+  FlagParser flags("status");
+  flags.String("namespace", &ns, "the namespace");
+  flags.Short('n', "namespace");
+  ASSERT_TRUE(flags.Parse({"-n", "gpu-ops"}).ok());
+  EXPECT_EQ(ns, "gpu-ops");
+  ASSERT_TRUE(flags.Parse({"-n=other"}).ok());
+  EXPECT_EQ(ns, "other");
+  ASSERT_TRUE(flags.Parse({"-nthird"}).ok());
+  EXPECT_EQ(ns, "third");
+  EXPECT_NE(flags.Parse({"-n"}).message().find("--namespace needs a value"), std::string::npos);
+  EXPECT_NE(flags.Parse({"-x"}).message().find("-x"), std::string::npos);
+  EXPECT_NE(flags.Usage("").find("--namespace, -n"), std::string::npos);
+}
+
 TEST(FlagParser, PositionalArgumentsAreKeptInOrderWhenAskedFor) {
   std::string timeout = "0";
   std::vector<std::string> files;

@@ -78,5 +78,42 @@ TEST(SummarizeFleet, TheOldestPolicyDecidesAndEachGpuNodeShowsItsOperands) {
   EXPECT_FALSE(SummarizeFleet(json::array({policies[0]}), nodes).ready);
 }
 
+TEST(SummarizeFleet, EachNodeCountsItsReadyOperandPodsAndNamesTheOthersWithWhy) {
+  const json policies = json::parse(R"([{"metadata": {"name": "cluster-policy"},
+      "status": {"state": "notReady", "namespace": "gpu-ops"}}])");
+  const json nodes = json::array(
+      {Node("gpu-a", {{"nvidia.com/gpu.present", "true"},
+                      {"nvidia.com/gpu.workload.config", "container"},
+                      {"nvidia.com/gpu.deploy.driver", "true"}}),
+       Node("gpu-b", {{"nvidia.com/gpu.present", "true"}})});
+  const json pods = json::parse(R"([
+      {"metadata": {"name": "nvidia-driver-daemonset-x1"}, "spec": {"nodeName": "gpu-a"},
+       "status": {"phase": "Pending", "initContainerStatuses": [
+           {"name": "k8s-driver-manager", "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}},
+      {"metadata": {"name": "nvidia-container-toolkit-daemonset-x2"},
+       "spec": {"nodeName": "gpu-a"},
+       "status": {"phase": "Running", "containerStatuses": [
+           {"name": "main", "state": {"terminated": {"reason": "Error", "exitCode": 1}}}]}},
+      {"metadata": {"name": "gpu-feature-discovery-x3"}, "spec": {"nodeName": "gpu-a"},
+       "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+      {"metadata": {"name": "nvidia-operator-validator-x4", "deletionTimestamp": "2026-01-01T00:00:00Z"},
+       "spec": {"nodeName": "gpu-a"}, "status": {"phase": "Running"}},
+      {"metadata": {"name": "unscheduled"}, "spec": {}, "status": {"phase": "Pending"}}
+  ])");
+  const FleetStatus status = SummarizeFleet(policies, nodes, pods);
+  EXPECT_THAT(status.text, HasSubstr("PODS READY"));
+  EXPECT_THAT(status.text, HasSubstr("1/4"));
+  EXPECT_THAT(status.text, HasSubstr("operand pods not ready:\n"));
+  EXPECT_THAT(status.text, HasSubstr("gpu-a  nvidia-driver-daemonset-x1: Init:ImagePullBackOff\n"));
+  EXPECT_THAT(status.text, HasSubstr("gpu-a  nvidia-container-toolkit-daemonset-x2: Error\n"));
+  EXPECT_THAT(status.text, HasSubstr("gpu-a  nvidia-operator-validator-x4: Terminating\n"));
+  EXPECT_THAT(status.text, Not(HasSubstr("gpu-feature-discovery-x3")));
+  EXPECT_THAT(status.text, Not(HasSubstr("unscheduled")));
+  EXPECT_EQ(OperatorNamespaceOf(policies), "gpu-ops");
+  EXPECT_EQ(OperatorNamespaceOf(json::array()), "");
+  // Without pods (no right to list them), the table still stands, with "-" for the count.
+  EXPECT_THAT(SummarizeFleet(policies, nodes).text, Not(HasSubstr("not ready:")));
+}
+
 }  // namespace
 }  // namespace gpuop::op
