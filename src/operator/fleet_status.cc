@@ -43,9 +43,10 @@ const json* Oldest(const json& policies) {
   return oldest;
 }
 
-// Why a pod is not ready, in kubectl's words: the first waiting or failed container's reason
-// (init containers first, as "Init:<reason>"), else its phase.
+// Why a pod is not ready, in kubectl's words: Terminating, else the first waiting or failed
+// container's reason (init containers first, as "Init:<reason>"), else its phase.
 std::string NotReadyReason(const json& pod) {
+  if (kube::ObjectField(pod, "metadata").contains("deletionTimestamp")) return "Terminating";
   const json& status = kube::ObjectField(pod, "status");
   for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
     const auto containers = status.find(list);
@@ -65,11 +66,12 @@ std::string NotReadyReason(const json& pod) {
       }
     }
   }
-  if (kube::ObjectField(pod, "metadata").contains("deletionTimestamp")) return "Terminating";
   return TextOr(status, "phase", "Pending");
 }
 
+// Ready, and not on its way out: a Terminating pod can still say Ready.
 bool PodReady(const json& pod) {
+  if (kube::ObjectField(pod, "metadata").contains("deletionTimestamp")) return false;
   const json& status = kube::ObjectField(pod, "status");
   const auto conditions = status.find("conditions");
   if (conditions == status.end() || !conditions->is_array()) return false;

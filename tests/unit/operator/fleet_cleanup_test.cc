@@ -96,8 +96,10 @@ TEST(SummarizeFleet, EachNodeCountsItsReadyOperandPodsAndNamesTheOthersWithWhy) 
            {"name": "main", "state": {"terminated": {"reason": "Error", "exitCode": 1}}}]}},
       {"metadata": {"name": "gpu-feature-discovery-x3"}, "spec": {"nodeName": "gpu-a"},
        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
-      {"metadata": {"name": "nvidia-operator-validator-x4", "deletionTimestamp": "2026-01-01T00:00:00Z"},
-       "spec": {"nodeName": "gpu-a"}, "status": {"phase": "Running"}},
+      {"metadata": {"name": "nvidia-operator-validator-x4",
+                    "deletionTimestamp": "2026-01-01T00:00:00Z"},
+       "spec": {"nodeName": "gpu-a"},
+       "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
       {"metadata": {"name": "unscheduled"}, "spec": {}, "status": {"phase": "Pending"}}
   ])");
   const FleetStatus status = SummarizeFleet(policies, nodes, pods);
