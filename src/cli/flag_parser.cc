@@ -47,9 +47,9 @@ absl::Status FlagParser::Parse(const std::vector<std::string>& args) {
       const auto flag = std::find_if(flags_.begin(), flags_.end(),
                                      [&](const Flag& f) { return f.letter == arg[1]; });
       if (flag != flags_.end()) {
-        arg = arg.size() == 2 ? "--" + flag->name
-                              : absl::StrCat("--", flag->name, "=",
-                                             arg.substr(arg[2] == '=' ? 3 : 2));
+        arg = arg.size() == 2
+                  ? "--" + flag->name
+                  : absl::StrCat("--", flag->name, "=", arg.substr(arg[2] == '=' ? 3 : 2));
       }
     }
     if (!absl::StartsWith(arg, "--") && positional_ != nullptr) {

@@ -57,8 +57,8 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
       kube::InformerHandlers{.on_add = enqueue, .on_update = enqueue, .on_delete = enqueue});
   holder_pods_ = std::make_unique<kube::Informer<HolderPodView>>(
       client_, kube::resources::kPods, options_.operator_namespace,
-      kube::ListWatchOptions{.label_selector = absl::StrCat("app in (", kDriverPodApp, ",",
-                                                            kVfioManagerPodApp, ")")},
+      kube::ListWatchOptions{
+          .label_selector = absl::StrCat("app in (", kDriverPodApp, ",", kVfioManagerPodApp, ")")},
       [](kube::JsonElement object) {
         return HolderPodView{
             .node = std::string(kube::StringAt(object, {"spec", "nodeName"})),
@@ -71,8 +71,7 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
 }
 
 void NodeLabelController::OnHolderPod(const std::string& key, bool deleted) {
-  const std::optional<HolderPodView> pod =
-      deleted ? std::nullopt : holder_pods_->Get(key);
+  const std::optional<HolderPodView> pod = deleted ? std::nullopt : holder_pods_->Get(key);
   std::string before;
   {
     absl::MutexLock lock(&mu_);

@@ -274,12 +274,13 @@ TEST_F(NodeLabelControllerTest, AFlipHandsTheGpusOverOnlyOnceTheOtherDriversPodI
                   .ok());
   const std::string node = CreateNode(
       "gpu-flip", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
-  ASSERT_TRUE(client_->Create(kube::resources::kPods, ns,
-                              HolderPod("vfio-manager-x", "nvidia-vfio-manager", node))
+  ASSERT_TRUE(client_
+                  ->Create(kube::resources::kPods, ns,
+                           HolderPod("vfio-manager-x", "nvidia-vfio-manager", node))
                   .ok());
   kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
-  OperatorControllers controllers(
-      *client_, recorder, log_, {.labels = {.operator_namespace = ns}, .deploy_operands = false});
+  OperatorControllers controllers(*client_, recorder, log_,
+                                  {.labels = {.operator_namespace = ns}, .deploy_operands = false});
   ASSERT_TRUE(controllers.Start(std::chrono::seconds(20)));
   ASSERT_TRUE(LabelsBecome(node, kPassthroughLabels)) << GpuLabels(node);
 
@@ -302,24 +303,24 @@ TEST_F(NodeLabelControllerTest, AFlipHandsTheGpusOverOnlyOnceTheOtherDriversPodI
   EXPECT_FALSE(WaitFor([&] { return GpuLabels(node) != held; }, std::chrono::seconds(2)))
       << GpuLabels(node);
   EXPECT_THAT(log_text_.str(), HasSubstr("GPU hand-over: waiting"));
-  ASSERT_TRUE(client_
-                  ->Delete(kube::resources::kPods, ns, "vfio-manager-x",
-                           {.grace_period_seconds = 0})
-                  .ok());
+  ASSERT_TRUE(
+      client_->Delete(kube::resources::kPods, ns, "vfio-manager-x", {.grace_period_seconds = 0})
+          .ok());
   std::string moved = kContainerLabels;
   moved += "nvidia.com/gpu.workload.config=container\n";
   EXPECT_TRUE(LabelsBecome(node, moved)) << GpuLabels(node);
 
   // And back: the VFIO manager waits for the driver container's pod.
-  ASSERT_TRUE(client_->Create(kube::resources::kPods, ns,
-                              HolderPod("driver-x", "nvidia-driver-daemonset", node))
-                  .ok());
   ASSERT_TRUE(client_
-                  ->MergePatch(kube::resources::kNodes, "", node,
-                               {{"metadata",
-                                 {{"labels",
-                                   {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}}}}})
+                  ->Create(kube::resources::kPods, ns,
+                           HolderPod("driver-x", "nvidia-driver-daemonset", node))
                   .ok());
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(
+              kube::resources::kNodes, "", node,
+              {{"metadata", {{"labels", {{"nvidia.com/gpu.workload.config", "vm-passthrough"}}}}}})
+          .ok());
   std::string waiting = kPassthroughLabels;
   waiting.replace(waiting.find("vfio-manager=true"), 17, "vfio-manager=waiting-for-gpu-handover");
   EXPECT_TRUE(LabelsBecome(node, waiting)) << GpuLabels(node);

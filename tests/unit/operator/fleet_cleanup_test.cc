@@ -81,11 +81,10 @@ TEST(SummarizeFleet, TheOldestPolicyDecidesAndEachGpuNodeShowsItsOperands) {
 TEST(SummarizeFleet, EachNodeCountsItsReadyOperandPodsAndNamesTheOthersWithWhy) {
   const json policies = json::parse(R"([{"metadata": {"name": "cluster-policy"},
       "status": {"state": "notReady", "namespace": "gpu-ops"}}])");
-  const json nodes = json::array(
-      {Node("gpu-a", {{"nvidia.com/gpu.present", "true"},
-                      {"nvidia.com/gpu.workload.config", "container"},
-                      {"nvidia.com/gpu.deploy.driver", "true"}}),
-       Node("gpu-b", {{"nvidia.com/gpu.present", "true"}})});
+  const json nodes = json::array({Node("gpu-a", {{"nvidia.com/gpu.present", "true"},
+                                                 {"nvidia.com/gpu.workload.config", "container"},
+                                                 {"nvidia.com/gpu.deploy.driver", "true"}}),
+                                  Node("gpu-b", {{"nvidia.com/gpu.present", "true"}})});
   const json pods = json::parse(R"([
       {"metadata": {"name": "nvidia-driver-daemonset-x1"}, "spec": {"nodeName": "gpu-a"},
        "status": {"phase": "Pending", "initContainerStatuses": [

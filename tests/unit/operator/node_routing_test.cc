@@ -272,9 +272,8 @@ TEST(GpuHandOver, TheVfioManagerWaitsWhileTheDriverRunsThenGetsTrue) {
 TEST(GpuHandOver, ARunningDriverIsNotTakenOffNorAPauseChanged) {
   // Both pods on one node (an admin's labels, an older operator): a "true" stays, as does a
   // pause another agent wrote over the hold.
-  Labels node = {{kNfdGpu, "true"},
-                 {"nvidia.com/gpu.workload.config", "container"},
-                 {kDriverLabel, "true"}};
+  Labels node = {
+      {kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "container"}, {kDriverLabel, "true"}};
   EXPECT_FALSE(RouteNode(ToLabelSet(node), kSandboxKata, {.vfio_manager = true})
                    .changes.contains(kDriverLabel));
   node[kDriverLabel] = std::string(api::kWaitingForGpuHandOver) + "_paused-for-cc-mode-change";
