@@ -43,16 +43,22 @@ const json* Oldest(const json& policies) {
   return oldest;
 }
 
-// Why a pod is not ready, in kubectl's words: Terminating, else the first waiting or failed
-// container's reason (init containers first, as "Init:<reason>"), else its phase.
+// Why a pod is not ready, in kubectl's words: Terminating, else the init container still running
+// ("Init:<name> running"), else the first waiting or failed container's reason (init containers
+// first, as "Init:<reason>"), else its phase.
 std::string NotReadyReason(const json& pod) {
   if (kube::ObjectField(pod, "metadata").contains("deletionTimestamp")) return "Terminating";
   const json& status = kube::ObjectField(pod, "status");
   for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
     const auto containers = status.find(list);
     if (containers == status.end() || !containers->is_array()) continue;
+    const bool init = std::string_view(list) == "initContainerStatuses";
     for (const json& container : *containers) {
       const json& state = kube::ObjectField(container, "state");
+      // An init container still at work: the step the pod waits on (a validator's wait).
+      if (init && state.contains("running")) {
+        return absl::StrCat("Init:", kube::StringField(container, "name"), " running");
+      }
       std::string reason = kube::StringField(kube::ObjectField(state, "waiting"), "reason");
       if (reason.empty()) {
         const json& terminated = kube::ObjectField(state, "terminated");
@@ -61,9 +67,7 @@ std::string NotReadyReason(const json& pod) {
           reason = TextOr(terminated, "reason", "Terminated");
         }
       }
-      if (!reason.empty()) {
-        return std::string_view(list) == "initContainerStatuses" ? "Init:" + reason : reason;
-      }
+      if (!reason.empty()) return init ? "Init:" + reason : reason;
     }
   }
   return TextOr(status, "phase", "Pending");

@@ -43,6 +43,12 @@ for ds in nvidia-container-toolkit-daemonset nvidia-operator-validator \
   kubectl get ds -n "$E2E_NAMESPACE" "$ds" >/dev/null || e2e_fail "no DaemonSet $ds"
 done
 e2e_log "ok: the toolkit, validator, device plugin and GFD DaemonSets are there"
+# As far as a node without a driver goes: the toolkit's driver-validation init container runs
+# (it waits for a driver that never comes), with the driver's root where hostPaths puts it.
+e2e_wait 60 "the toolkit's driver-validation to run" \
+  '[[ -n "$(kubectl get pods -n "$E2E_NAMESPACE" -l app=nvidia-container-toolkit-daemonset \
+        -o jsonpath="{.items[0].status.initContainerStatuses[0].state.running}")" ]]'
+e2e_log "ok: the toolkit's driver-validation runs, waiting for the driver"
 # Nothing of NVIDIA's runs here (no GPU, no driver, no registry): the policy says which.
 e2e_wait 60 "the ClusterPolicy to name the operands that cannot roll out" \
   '[[ "$(policy_state)" == notReady && "$(policy_reason)" == OperandNotReady:*nvidia-driver-daemonset* ]]'

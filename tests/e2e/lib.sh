@@ -40,6 +40,13 @@ e2e_up() {
   # mount, as / is on a systemd host (here it is private). node-cluster down unmounts it.
   mount --bind "$E2E_SIM_ROOT" "$E2E_SIM_ROOT"
   mount --make-rshared "$E2E_SIM_ROOT"
+  # The container path mounts /run/nvidia/driver (HostToContainer) and /run/nvidia/validations
+  # (Bidirectional) from the node itself, not from the simulated root: shared as well, once.
+  mkdir -p /run/nvidia
+  if ! mountpoint -q /run/nvidia; then
+    mount --bind /run/nvidia /run/nvidia
+    mount --make-rshared /run/nvidia
+  fi
   if [[ ! -f "$E2E_BUILD/image/gpuop-image.tar" ||
         "$E2E_BUILD/src/cli/gpuop" -nt "$E2E_BUILD/image/gpuop-image.tar" ]]; then
     "$E2E_ROOT/scripts/build-image" --binary "$E2E_BUILD/src/cli/gpuop" --tag "$E2E_IMAGE" \
@@ -55,6 +62,7 @@ e2e_up() {
 
 e2e_down() {
   "$E2E_ROOT/tools/testenv/node-cluster" down "$E2E_STATE" 2>/dev/null || true
+  while mountpoint -q /run/nvidia; do umount -l /run/nvidia || break; done
 }
 
 # helm install with the seeds' --set lines; extra arguments are passed on.

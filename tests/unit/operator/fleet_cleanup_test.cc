@@ -99,15 +99,24 @@ TEST(SummarizeFleet, EachNodeCountsItsReadyOperandPodsAndNamesTheOthersWithWhy) 
                     "deletionTimestamp": "2026-01-01T00:00:00Z"},
        "spec": {"nodeName": "gpu-a"},
        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+      {"metadata": {"name": "nvidia-device-plugin-daemonset-x5"}, "spec": {"nodeName": "gpu-a"},
+       "status": {"phase": "Pending",
+                  "initContainerStatuses": [{"name": "toolkit-validation",
+                                             "state": {"running": {}}}],
+                  "containerStatuses": [{"name": "main",
+                                         "state": {"waiting": {"reason": "PodInitializing"}}}]}},
       {"metadata": {"name": "unscheduled"}, "spec": {}, "status": {"phase": "Pending"}}
   ])");
   const FleetStatus status = SummarizeFleet(policies, nodes, pods);
   EXPECT_THAT(status.text, HasSubstr("PODS READY"));
-  EXPECT_THAT(status.text, HasSubstr("1/4"));
+  EXPECT_THAT(status.text, HasSubstr("1/5"));
   EXPECT_THAT(status.text, HasSubstr("operand pods not ready:\n"));
   EXPECT_THAT(status.text, HasSubstr("gpu-a  nvidia-driver-daemonset-x1: Init:ImagePullBackOff\n"));
   EXPECT_THAT(status.text, HasSubstr("gpu-a  nvidia-container-toolkit-daemonset-x2: Error\n"));
   EXPECT_THAT(status.text, HasSubstr("gpu-a  nvidia-operator-validator-x4: Terminating\n"));
+  EXPECT_THAT(
+      status.text,
+      HasSubstr("gpu-a  nvidia-device-plugin-daemonset-x5: Init:toolkit-validation running"));
   EXPECT_THAT(status.text, Not(HasSubstr("gpu-feature-discovery-x3")));
   EXPECT_THAT(status.text, Not(HasSubstr("unscheduled")));
   EXPECT_EQ(OperatorNamespaceOf(policies), "gpu-ops");
