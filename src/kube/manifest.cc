@@ -25,6 +25,10 @@ constexpr size_t kMaxDepth = 64;
 // Nodes one parse may produce, counting each use of an alias anew. A DaemonSet is a few hundred;
 // the bound stops an alias chain ("billion laughs") from expanding a few lines exponentially.
 constexpr int64_t kMaxNodes = 100'000;
+// Scalar text one parse may produce, counting each alias use anew, as nodes are. A node bound
+// alone lets one long scalar, aliased on every line, grow to gigabytes (a fuzz find); the chart
+// in full is under a megabyte.
+constexpr int64_t kMaxTextBytes = 16 << 20;
 
 bool IsNull(const std::string& s) {
   return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
@@ -111,24 +115,25 @@ class JsonBuilder : public YAML::EventHandler {
   void OnDocumentEnd() override {}
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    if (Failed() || !Spend(mark, 1)) return;
-    Add(mark, nullptr, anchor, /*nodes=*/1);
+    if (Failed() || !Spend(mark, {1, 0})) return;
+    Add(mark, nullptr, anchor, {1, 0});
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     if (Failed()) return;
     auto found = anchors_.find(anchor);
     if (found == anchors_.end()) return Fail(mark, "an alias names no finished anchor");
     // Each use counts in full: that is what an alias chain multiplies.
-    if (!Spend(mark, found->second.nodes)) return;
-    Add(mark, found->second.value, YAML::NullAnchor, found->second.nodes);
+    if (!Spend(mark, found->second.cost)) return;
+    Add(mark, found->second.value, YAML::NullAnchor, found->second.cost);
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
-    if (Failed() || !Spend(mark, 1)) return;
+    const Cost cost{1, static_cast<int64_t>(value.size())};
+    if (Failed() || !Spend(mark, cost)) return;
     // A key is its text as written: `8080:` names the key "8080", not a number.
     absl::StatusOr<json> scalar = ExpectingKey() ? json(value) : ScalarValue(mark, tag, value);
     if (!scalar.ok()) return Fail(scalar.status());
-    Add(mark, *std::move(scalar), anchor, /*nodes=*/1);
+    Add(mark, *std::move(scalar), anchor, cost);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value /*style*/) override {
@@ -142,15 +147,20 @@ class JsonBuilder : public YAML::EventHandler {
   void OnMapEnd() override { Close(); }
 
  private:
+  // What a node costs: itself and everything in it, text counted in bytes.
+  struct Cost {
+    int64_t nodes = 0;
+    int64_t text_bytes = 0;
+  };
   struct Frame {
     json value;
     YAML::anchor_t anchor;
-    int64_t nodes_before;  // spent_ when the container opened: its size is the difference.
+    Cost spent_before;  // spent_ when the container opened: its cost is the difference.
     std::optional<std::string> key;  // In a mapping: the key whose value comes next.
   };
   struct Anchored {
     json value;
-    int64_t nodes;
+    Cost cost;
   };
 
   bool ExpectingKey() const {
@@ -171,17 +181,18 @@ class JsonBuilder : public YAML::EventHandler {
                                                    value.substr(0, 40), "\" is not supported"));
   }
 
-  // A scalar, null or alias copy, already paid for; `nodes` is its size for a later alias.
-  void Add(const YAML::Mark& mark, json value, YAML::anchor_t anchor, int64_t nodes) {
-    if (anchor != YAML::NullAnchor) anchors_[anchor] = {value, nodes};
+  // A scalar, null or alias copy, already paid for; `cost` is what a later alias pays.
+  void Add(const YAML::Mark& mark, json value, YAML::anchor_t anchor, Cost cost) {
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = {value, cost};
     Place(mark, std::move(value));
   }
 
   void Open(const YAML::Mark& mark, json container, YAML::anchor_t anchor) {
-    if (Failed() || !Spend(mark, 1)) return;
+    const Cost before = spent_;
+    if (Failed() || !Spend(mark, {1, 0})) return;
     if (ExpectingKey()) return Fail(mark, "a mapping key is not a scalar");
     if (stack_.size() >= kMaxDepth) return Fail(mark, "nested deeper than 64 levels");
-    stack_.push_back({std::move(container), anchor, spent_ - 1, std::nullopt});
+    stack_.push_back({std::move(container), anchor, before, std::nullopt});
     marks_.push_back(mark);
   }
 
@@ -192,7 +203,9 @@ class JsonBuilder : public YAML::EventHandler {
     const YAML::Mark mark = marks_.back();
     marks_.pop_back();
     if (frame.anchor != YAML::NullAnchor) {
-      anchors_[frame.anchor] = {frame.value, spent_ - frame.nodes_before};
+      anchors_[frame.anchor] = {frame.value,
+                                {spent_.nodes - frame.spent_before.nodes,
+                                 spent_.text_bytes - frame.spent_before.text_bytes}};
     }
     Place(mark, std::move(frame.value));
   }
@@ -221,11 +234,18 @@ class JsonBuilder : public YAML::EventHandler {
     parent.key.reset();
   }
 
-  bool Spend(const YAML::Mark& mark, int64_t nodes) {
-    spent_ += nodes;
-    if (spent_ <= kMaxNodes) return true;
-    Fail(mark, "expands to over 100000 nodes (aliases used over and over?)");
-    return false;
+  bool Spend(const YAML::Mark& mark, Cost cost) {
+    spent_.nodes += cost.nodes;
+    spent_.text_bytes += cost.text_bytes;
+    if (spent_.nodes > kMaxNodes) {
+      Fail(mark, "expands to over 100000 nodes (aliases used over and over?)");
+      return false;
+    }
+    if (spent_.text_bytes > kMaxTextBytes) {
+      Fail(mark, "expands to over 16 MiB of text (aliases used over and over?)");
+      return false;
+    }
+    return true;
   }
 
   void Fail(const YAML::Mark& mark, const std::string& why) {
@@ -239,7 +259,7 @@ class JsonBuilder : public YAML::EventHandler {
   std::vector<Frame> stack_;
   std::vector<YAML::Mark> marks_;  // Where each open container started, for its errors.
   std::map<YAML::anchor_t, Anchored> anchors_;
-  int64_t spent_ = 0;  // Nodes made so far, across documents.
+  Cost spent_;  // Made so far, across documents.
   int documents_ = 0;
   int last_document_pos_ = -1;
   absl::Status error_;

@@ -137,6 +137,17 @@ TEST(ParseManifests, RefusesAnAliasChainThatExpandsExponentially) {
   EXPECT_THAT(objects.status().message(), HasSubstr("aliases"));
 }
 
+TEST(ParseManifests, RefusesALongScalarAliasedOverAndOver) {
+  // Few nodes, but each alias copies 60 KB: 400 of them would be 24 MB (a fuzz find, at 64 KB
+  // of input, grew past 2 GB this way).
+  std::string yaml = "long: &long " + std::string(60'000, 'x') + "\ncopies: [";
+  for (int i = 0; i < 400; ++i) yaml += i ? ", *long" : "*long";
+  yaml += "]\n";
+  absl::StatusOr<std::vector<json>> objects = ParseManifests(yaml);
+  ASSERT_FALSE(objects.ok());
+  EXPECT_THAT(objects.status().message(), HasSubstr("16 MiB of text"));
+}
+
 TEST(ParseManifests, MalformedInputThatStallsTheParserEndsWithAnError) {
   // yaml-cpp 0.7's LoadAll returned empty documents at position 0 forever on this (a fuzz find).
   absl::StatusOr<std::vector<json>> objects = ParseManifests(", !str 5\ne: |\n  te");
