@@ -219,7 +219,9 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
       }
       os_tag_of_gpu_node_.erase(node_name);
       held_on_node_.erase(node_name);
-      if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) > 0) {
+      if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) +
+              nfd_labelled_nodes_.erase(node_name) >
+          0) {
         queue_.AddAfter(kStatusKey, kStatusDelay);
       }
       facts_changed = before != ContainerFactsLocked();
@@ -252,6 +254,12 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
       return it == map.end() ? std::optional<std::string>() : it->second;
     };
     const auto before = std::make_pair(entry(invalid_nodes_), entry(workload_of_node_));
+    const size_t nfd_labelled_before = nfd_labelled_nodes_.size();
+    if (route.nfd_labelled) {
+      nfd_labelled_nodes_.insert(node_name);
+    } else {
+      nfd_labelled_nodes_.erase(node_name);
+    }
     if (before.second == api::kWorkloadContainer) --container_gpu_nodes_;
     if (route.workload && route.has_gpu) {
       workload_of_node_[node_name] = std::string(api::WorkloadName(*route.workload));
@@ -279,9 +287,10 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
       newly_invalid = inserted;
       (void)it;
     }
-    // Status lists invalid nodes and counts workloads: only a change of those is news.
-    // At most about once a second while thousands of nodes converge.
-    if (before != std::make_pair(entry(invalid_nodes_), entry(workload_of_node_))) {
+    // Status lists invalid nodes and counts workloads and NFD's nodes: only a change of those is
+    // news. At most about once a second while thousands of nodes converge.
+    if (before != std::make_pair(entry(invalid_nodes_), entry(workload_of_node_)) ||
+        nfd_labelled_before != nfd_labelled_nodes_.size()) {
       queue_.AddAfter(kStatusKey, kStatusDelay);
     }
   }
@@ -351,6 +360,7 @@ absl::Status NodeLabelController::WriteStatuses() {
     absl::MutexLock lock(&mu_);
     facts.invalid_nodes = invalid_nodes_;
     for (const auto& [node, workload] : workload_of_node_) ++facts.gpu_nodes_by_workload[workload];
+    facts.nodes_with_nfd_labels = static_cast<int>(nfd_labelled_nodes_.size());
   }
   // wall-clock: a timestamp written into the status, read by people and other tools.
   const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());

@@ -137,6 +137,7 @@ class NodeLabelController {
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> invalid_nodes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> workload_of_node_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> nfd_labelled_nodes_ ABSL_GUARDED_BY(mu_);  // For NFDLabelsMissing.
   // GPU nodes with an OS tag (the first by name names the driver image's), and how many GPU
   // nodes are routed to the container workload: kept as nodes change, never recounted.
   std::map<std::string, std::string> os_tag_of_gpu_node_ ABSL_GUARDED_BY(mu_);

@@ -93,10 +93,11 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
     if (labels.Get(key) == "true") nfd_sees_gpu = true;
   }
   const std::optional<std::string_view> present = labels.Get(api::kGpuPresentLabel);
+  route.nfd_labelled = nfd_sees_gpu || HasLabelWithPrefix(labels, api::kNfdLabelPrefix);
   if (nfd_sees_gpu) {
     route.has_gpu = true;
     if (present != "true") route.changes[api::kGpuPresentLabel] = "true";
-  } else if (HasLabelWithPrefix(labels, api::kNfdLabelPrefix)) {
+  } else if (route.nfd_labelled) {
     if (present == "true") route.changes[api::kGpuPresentLabel] = "false";
   } else {
     route.has_gpu = present == "true";

@@ -46,6 +46,7 @@ struct GpuHolderPods {
 
 struct NodeRoute {
   bool has_gpu = false;
+  bool nfd_labelled = false;  // Node Feature Discovery has labelled the node (any of its labels).
   bool operands_disabled = false;         // nvidia.com/gpu.deploy.operands=false
   std::optional<api::Workload> workload;  // Unset: no GPU, or an invalid workload label.
   std::string invalid_workload;           // The label's value when it names no workload.

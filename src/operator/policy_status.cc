@@ -63,7 +63,21 @@ Verdict Decide(const PolicyFacts& facts) {
     gpu_nodes += count;
     counts.push_back(absl::StrCat(count, " ", workload));
   }
-  if (gpu_nodes == 0) return {"ready", true, "NoGPUNodes", "no GPU nodes in the cluster yet"};
+  // NVIDIA's operator too stays ready without GPU nodes, but says when NFD is what is missing:
+  // routing finds GPUs through NFD's PCI labels, so without NFD no GPU node is ever seen.
+  if (gpu_nodes == 0 && facts.nodes_with_nfd_labels == 0) {
+    return {"ready", true, "NFDLabelsMissing",
+            absl::StrCat("no node has Node Feature Discovery labels (", api::kNfdLabelPrefix,
+                         "*), so no GPU node is seen: install NFD (the chart's nfd.enabled=true) "
+                         "or label each GPU node ",
+                         api::kGpuPresentLabel, "=true")};
+  }
+  if (gpu_nodes == 0) {
+    return {"ready", true, "NoGPUNodes",
+            absl::StrCat("no GPU nodes in the cluster yet: Node Feature Discovery labelled ",
+                         facts.nodes_with_nfd_labels, " node(s), none with an NVIDIA PCI device (",
+                         api::kNfdNvidiaPciLabels[0], "=true)")};
+  }
   return {"ready", true, "Reconciled",
           absl::StrCat(gpu_nodes, " GPU node(s) routed: ", absl::StrJoin(counts, ", "))};
 }

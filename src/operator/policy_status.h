@@ -1,12 +1,12 @@
 #pragma once
 
-// The status gpuop writes on each ClusterPolicy (as NVIDIA GPU Operator v26.7's ClusterPolicyStatus
-// and internal/conditions/clusterpolicy.go have it): `state` ready | notReady | ignored,
-// `namespace`, and the conditions Ready and Error, always opposite, with NVIDIA's reasons where one
-// fits (ReconcileFailed, OperandNotReady, NoGPUNodes, Reconciled) and ours where none does
-// (InvalidWorkloadConfig names the nodes with a bad nvidia.com/gpu.workload.config). A pure
-// function of what the controller knows, so each case is a test row; lastTransitionTime moves only
-// when a condition's status does.
+// The status gpuop writes on each ClusterPolicy (as NVIDIA GPU Operator v26.7's
+// ClusterPolicyStatus and internal/conditions/clusterpolicy.go have it): `state` ready | notReady |
+// ignored, `namespace`, and the conditions Ready and Error, always opposite, with NVIDIA's reasons
+// where one fits (ReconcileFailed, OperandNotReady, NFDLabelsMissing, NoGPUNodes, Reconciled) and
+// ours where none does (InvalidWorkloadConfig names the nodes with a bad
+// nvidia.com/gpu.workload.config). A pure function of what the controller knows, so each case is a
+// test row; lastTransitionTime moves only when a condition's status does.
 
 #include <map>
 #include <optional>
@@ -30,6 +30,7 @@ struct PolicyFacts {
   std::string parse_error;  // Why this policy's spec cannot be used; empty when it can.
   std::string operator_namespace;
   std::map<std::string, int> gpu_nodes_by_workload;
+  int nodes_with_nfd_labels = 0;  // Nodes Node Feature Discovery has labelled, GPU or not.
   std::map<std::string, std::string> invalid_nodes;  // node -> its bad label value
   OperandFacts operands;
 };

@@ -54,10 +54,12 @@ e2e_up() {
   fi
   "$E2E_ROOT/tools/testenv/node-cluster" import "$E2E_STATE" "$E2E_BUILD/image/gpuop-image.tar" \
     2>/dev/null
-  # What node-feature-discovery would label on a node with NVIDIA PCI devices; NFD itself is
-  # not part of gpuop (the chart says so).
-  kubectl label node "$E2E_NODE" feature.node.kubernetes.io/pci-10de.present=true --overwrite \
-    >/dev/null
+  # Node Feature Discovery, which the chart deploys (nfd.enabled): its image built here from the
+  # pinned upstream module, and its chart packed into the chart's charts/ folder. Its worker
+  # labels the node from the simulated PCI tree (tests/e2e/sim-node-post-render).
+  "$E2E_ROOT/tools/testenv/node-cluster" import "$E2E_STATE" \
+    "$("$E2E_ROOT/tools/nfd/build.sh" | tail -1)" 2>/dev/null
+  "$E2E_ROOT/tools/nfd/package-chart.sh" >/dev/null
 }
 
 e2e_down() {
@@ -65,10 +67,20 @@ e2e_down() {
   while mountpoint -q /run/nvidia; do umount -l /run/nvidia || break; done
 }
 
+# What the one-node cluster adds to each helm install and upgrade: the image built here and the
+# simulated node's root (values-sim-node.yaml, hostPaths.rootFS), and NFD's worker reading that
+# root's /sys (sim-node-post-render). Nothing the seeds' lines set.
+e2e_sim_node_args() {
+  printf '%s\n' -f "$E2E_ROOT/tests/e2e/values-sim-node.yaml" --set hostPaths.rootFS="$E2E_SIM_ROOT" \
+    --post-renderer "$E2E_ROOT/tests/e2e/sim-node-post-render" --post-renderer-args "$E2E_SIM_ROOT"
+}
+
 # helm install with the seeds' --set lines; extra arguments are passed on.
 e2e_install() {
+  local sim_node_args
+  mapfile -t sim_node_args < <(e2e_sim_node_args)
   helm install gpuop "$E2E_ROOT/deployments/helm/gpuop" -n "$E2E_NAMESPACE" --create-namespace \
-    -f "$E2E_ROOT/tests/e2e/values-sim-node.yaml" --set hostPaths.rootFS="$E2E_SIM_ROOT" "$@"
+    "${sim_node_args[@]}" "$@"
 }
 
 policy_state() { kubectl get clusterpolicy cluster-policy -o jsonpath='{.status.state}' 2>/dev/null; }
@@ -106,16 +118,19 @@ e2e_attach() {
   E2E_SIM_ROOT=$E2E_STATE/sim-node
 }
 
-# Waits until every pod of the gpu-operator namespace that belongs to a DaemonSet is Ready
-# and the ClusterPolicy says ready.
+# Waits until the ClusterPolicy says ready with GPU nodes routed (Reconciled): ready alone may
+# be NFDLabelsMissing or NoGPUNodes, before NFD's worker has labelled the node.
 wait_policy_ready() {
-  e2e_wait "${1:-120}" "ClusterPolicy ready" '[[ "$(policy_state)" == ready ]]'
+  e2e_wait "${1:-120}" "ClusterPolicy ready" \
+    '[[ "$(policy_state)" == ready && "$(policy_reason)" == Reconciled:* ]]'
 }
 
-# The names of the operand DaemonSets that have a pod Ready on the node, sorted, one line.
+# The names of the operand DaemonSets that have a pod Ready on the node, sorted, one line
+# (NFD's worker, deployed by the chart, is not an operand).
 ready_daemonsets() {
   kubectl get pods -n "$E2E_NAMESPACE" -o json | jq -r '[.items[]
     | select(.metadata.ownerReferences[0].kind == "DaemonSet")
+    | select(.metadata.labels["app.kubernetes.io/name"] != "node-feature-discovery")
     | select(.metadata.deletionTimestamp == null)
     | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
     | .metadata.ownerReferences[0].name] | sort | join(",")'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# e2e setup: the one-node cluster with the simulated GPU node, gpuop's image loaded, the node
-# labelled vm-passthrough as an admin does before installing, then the chart installed with
-# the seeds' --set lines. Prints the benchmark figure: helm install to ClusterPolicy ready.
+# e2e setup: the one-node cluster with the simulated GPU node, gpuop's and NFD's images loaded,
+# the node labelled vm-passthrough as an admin does before installing, then the chart installed
+# with the seeds' --set lines: NFD comes with it and labels the node, gpuop routes it. Prints the
+# benchmark figure: helm install to ClusterPolicy ready (NFD's labelling included).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${E2E_STATE:?}"
@@ -10,7 +11,13 @@ show kubectl label node "$E2E_NODE" nvidia.com/gpu.workload.config=vm-passthroug
 started=$(date +%s.%N)
 show e2e_install --set sandboxWorkloads.enabled=true --set kataManager.enabled=true \
   --set ccManager.enabled=true >/dev/null
-wait_policy_ready 180 || { kubectl get pods -A; kubectl get clusterpolicy -o yaml; exit 1; }
+wait_policy_ready 180 || {
+  kubectl get pods -A
+  kubectl get clusterpolicy -o yaml
+  kubectl logs -n "$E2E_NAMESPACE" -l app.kubernetes.io/name=node-feature-discovery --tail=30 \
+    --prefix
+  exit 1
+}
 seconds=$(echo "$(date +%s.%N) - $started" | bc)
 printf 'bench: helm install to ClusterPolicy ready: %.1f s (goal < 30 s, images loaded)\n' "$seconds" |
   tee "$E2E_STATE/bench-install.txt" >&2

@@ -19,8 +19,9 @@ wait_policy_ready 120
 before=$(generations)
 expect_eq "$(cc_default)" on "DEFAULT_CC_MODE before the upgrade"
 
+mapfile -t sim_node_args < <(e2e_sim_node_args)
 show helm upgrade gpuop "$E2E_ROOT/deployments/helm/gpuop" -n "$E2E_NAMESPACE" --reuse-values \
-  --set ccManager.defaultMode=off >/dev/null
+  "${sim_node_args[@]}" --set ccManager.defaultMode=off >/dev/null
 e2e_wait 60 "DEFAULT_CC_MODE=off" '[[ "$(cc_default)" == off ]]'
 after=$(generations)
 changed=$(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(tr ' ' '\n' <<<"$after" | sort) |

@@ -16,6 +16,17 @@ not_running=$(kubectl get pods -n "$E2E_NAMESPACE" -o json |
 expect_eq "$not_running" "" "pods not Running"
 expect_eq "$(kubectl get deploy -n "$E2E_NAMESPACE" gpuop-operator -o jsonpath='{.status.readyReplicas}')" 2 \
   "operator replicas ready"
+# The pod list holds NFD's master, worker and garbage collector, as the seeds' does.
+expect_eq "$(kubectl get pods -n "$E2E_NAMESPACE" -l app.kubernetes.io/name=node-feature-discovery \
+  -o json | jq -r '[.items[] | select(.status.phase == "Running") | .metadata.labels.role]
+  | sort | join(",")')" "gc,master,worker" "NFD pods Running"
+# The GPU label gpuop routes on is NFD's: the worker found the NVIDIA display controllers in the
+# node's PCI tree, and the master lists the label among those it manages.
+expect_eq "$(node_label feature.node.kubernetes.io/pci-10de.present)" true "NFD's NVIDIA PCI label"
+expect_contains "$(kubectl get node "$E2E_NODE" \
+  -o jsonpath='{.metadata.annotations.nfd\.node\.kubernetes\.io/feature-labels}')" \
+  "pci-10de.present" "labels NFD's master manages"
+expect_eq "$(node_label nvidia.com/gpu.present)" true "gpu.present, derived from NFD's label"
 
 # "Verify the GPUs are advertised": the seeds' jq on the node's allocatable.
 show kubectl get nodes -l nvidia.com/gpu.present -o json |

@@ -29,7 +29,13 @@ using ::testing::HasSubstr;
 
 constexpr char kPolicy[] = "gpuop-node-agents";
 
+// The pinned helm, with the chart's dependency (NFD's chart) packed into its charts/ folder,
+// without which helm refuses to render the chart at all.
 std::string HelmPath() {
+  absl::StatusOr<common::ProcessResult> packed =
+      common::RunProcess({std::string(GPUOP_SOURCE_DIR) + "/tools/nfd/package-chart.sh"},
+                         {.timeout = std::chrono::minutes(10)});
+  if (!packed.ok() || packed->exit_code != 0) return "";
   absl::StatusOr<common::ProcessResult> built =
       common::RunProcess({std::string(GPUOP_SOURCE_DIR) + "/tools/helm/build.sh"},
                          {.timeout = std::chrono::minutes(10)});
@@ -42,7 +48,7 @@ std::string HelmPath() {
 // The chart's policy and binding as Helm renders them for a release in `name_space`.
 std::string RenderPolicy(const std::string& name_space, bool require_node_binding) {
   const std::string helm = HelmPath();
-  EXPECT_FALSE(helm.empty()) << "tools/helm/build.sh gave no helm";
+  EXPECT_FALSE(helm.empty()) << "tools/helm/build.sh or tools/nfd/package-chart.sh failed";
   absl::StatusOr<common::ProcessResult> rendered = common::RunProcess(
       {helm, "template", "gpuop", std::string(GPUOP_SOURCE_DIR) + "/deployments/helm/gpuop", "-n",
        name_space, "--show-only", "templates/agent-admission-policy.yaml", "--set",

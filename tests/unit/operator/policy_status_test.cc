@@ -45,9 +45,22 @@ TEST(PolicyStatus, AllNodesRoutedIsReadyAndCountsThem) {
 TEST(PolicyStatus, NoGpuNodesIsReadyAndSaysSo) {
   PolicyFacts facts = Active();
   facts.gpu_nodes_by_workload.clear();
+  facts.nodes_with_nfd_labels = 3;
   const json status = PolicyStatus(facts, json(), kNow);
   EXPECT_EQ(status["state"], "ready");
   EXPECT_EQ(ConditionOf(status, "Ready")["reason"], "NoGPUNodes");
+  EXPECT_THAT(ConditionOf(status, "Ready")["message"].get<std::string>(),
+              HasSubstr("Node Feature Discovery labelled 3 node(s), none with an NVIDIA PCI"));
+}
+
+TEST(PolicyStatus, NoNodeLabelledByNfdSaysNfdIsWhatIsMissing) {
+  PolicyFacts facts = Active();
+  facts.gpu_nodes_by_workload.clear();
+  const json status = PolicyStatus(facts, json(), kNow);
+  EXPECT_EQ(status["state"], "ready");  // As NVIDIA's: no GPU nodes is not an error.
+  EXPECT_EQ(ConditionOf(status, "Ready")["reason"], "NFDLabelsMissing");
+  EXPECT_THAT(ConditionOf(status, "Ready")["message"].get<std::string>(),
+              HasSubstr("install NFD (the chart's nfd.enabled=true)"));
 }
 
 TEST(PolicyStatus, InvalidWorkloadLabelsNameTheNodes) {
