@@ -19,10 +19,6 @@ namespace {
 // The worker's queue key for "write the ClusterPolicy statuses"; '#' is in no Node name.
 constexpr char kStatusKey[] = "#clusterpolicy-status";
 constexpr std::chrono::seconds kStatusDelay{1};
-// The app labels of the DaemonSets' pods (deployments/operands/state-driver and
-// state-vfio-manager).
-constexpr char kDriverPodApp[] = "nvidia-driver-daemonset";
-constexpr char kVfioManagerPodApp[] = "nvidia-vfio-manager";
 
 }  // namespace
 
@@ -75,12 +71,19 @@ void NodeLabelController::OnHolderPod(const std::string& key, bool deleted) {
   std::string before;
   {
     absl::MutexLock lock(&mu_);
-    const auto it = holder_pods_by_key_.find(key);
-    if (it != holder_pods_by_key_.end()) before = it->second.node;
+    const auto it = holder_pod_node_.find(key);
+    if (it != holder_pod_node_.end()) {
+      before = it->second;
+      const auto on_node = holder_pods_on_node_.find(before);
+      if (on_node != holder_pods_on_node_.end()) {
+        on_node->second.erase(key);
+        if (on_node->second.empty()) holder_pods_on_node_.erase(on_node);
+      }
+      holder_pod_node_.erase(it);
+    }
     if (pod) {
-      holder_pods_by_key_[key] = *pod;
-    } else if (it != holder_pods_by_key_.end()) {
-      holder_pods_by_key_.erase(it);
+      holder_pod_node_[key] = pod->node;
+      holder_pods_on_node_[pod->node][key] = pod->app;
     }
   }
   if (!before.empty()) queue_.Add(before);
@@ -89,10 +92,11 @@ void NodeLabelController::OnHolderPod(const std::string& key, bool deleted) {
 
 GpuHolderPods NodeLabelController::HoldersOn(const std::string& node_name) const {
   GpuHolderPods holders;
-  for (const auto& [key, pod] : holder_pods_by_key_) {
-    if (pod.node != node_name) continue;
-    if (pod.app == kDriverPodApp) holders.driver = true;
-    if (pod.app == kVfioManagerPodApp) holders.vfio_manager = true;
+  const auto on_node = holder_pods_on_node_.find(node_name);
+  if (on_node == holder_pods_on_node_.end()) return holders;
+  for (const auto& [key, app] : on_node->second) {
+    if (app == kDriverPodApp) holders.driver = true;
+    if (app == kVfioManagerPodApp) holders.vfio_manager = true;
   }
   return holders;
 }

@@ -126,10 +126,8 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
     if (wanted.contains(key)) {
       const std::string_view name_view = name;
       const char* waits_for = nullptr;
-      if (name_view == operand::kDriver && holders.vfio_manager) waits_for = "nvidia-vfio-manager";
-      if (name_view == operand::kVfioManager && holders.driver) {
-        waits_for = "nvidia-driver-daemonset";
-      }
+      if (name_view == operand::kDriver && holders.vfio_manager) waits_for = kVfioManagerPodApp;
+      if (name_view == operand::kVfioManager && holders.driver) waits_for = kDriverPodApp;
       const bool unset = !value || value->empty();
       if (waits_for != nullptr && (unset || *value == api::kWaitingForGpuHandOver)) {
         route.held[key] = waits_for;

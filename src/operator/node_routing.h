@@ -37,6 +37,11 @@ struct RoutingPolicy {
 };
 RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy);
 
+// The app labels of those two DaemonSets' pods (deployments/operands/state-driver and
+// state-vfio-manager): the operator watches them, and a held label names the one it waits for.
+inline constexpr char kDriverPodApp[] = "nvidia-driver-daemonset";
+inline constexpr char kVfioManagerPodApp[] = "nvidia-vfio-manager";
+
 // Pods on a node that hold its GPUs with a driver: NVIDIA's driver container (the nvidia
 // module) and gpuop's VFIO manager (vfio-pci), in any phase, terminating included.
 struct GpuHolderPods {

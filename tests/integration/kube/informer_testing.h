@@ -57,6 +57,22 @@ inline json LabelledNode(const std::string& name, const std::string& run) {
           {"metadata", {{"name", name}, {"labels", {{"gpuop-test", run}}}}}};
 }
 
+// Creates the Namespace `name` ready for pods: with its "default" ServiceAccount, which the
+// ServiceAccount admission wants and which no controller-manager creates here. Records a test
+// failure and returns false when either cannot be created.
+inline bool CreateTestNamespace(RestClient& client, const std::string& name) {
+  const auto created =
+      client.Create(resources::kNamespaces, "",
+                    {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
+  EXPECT_TRUE(created.ok()) << created.status();
+  if (!created.ok()) return false;
+  const auto account = client.Create(
+      resources::kServiceAccounts, name,
+      {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}});
+  EXPECT_TRUE(account.ok()) << account.status();
+  return account.ok();
+}
+
 // The tests' shared poll (tests/fixtures/wait_for.h), by its old name here.
 using gpuop::testing::WaitFor;
 

@@ -56,18 +56,7 @@ class CcManagerTest : public ::testing::Test {
     json node = kube::LabelledNode(node_, "cc");
     for (const auto& [key, value] : kDeployLabels) node["metadata"]["labels"][key] = value;
     ASSERT_TRUE(client_->Create(kube::resources::kNodes, "", node).ok());
-    ASSERT_TRUE(
-        client_
-            ->Create(kube::resources::kNamespaces, "",
-                     {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}})
-            .ok());
-    // No controller-manager here: the ServiceAccount admission wants the default SA to exist.
-    ASSERT_TRUE(client_
-                    ->Create(kube::resources::kServiceAccounts, ns_,
-                             {{"apiVersion", "v1"},
-                              {"kind", "ServiceAccount"},
-                              {"metadata", {{"name", "default"}}}})
-                    .ok());
+    ASSERT_TRUE(kube::CreateTestNamespace(*client_, ns_));
   }
   void TearDown() override {
     (void)client_->Delete(kube::resources::kNodes, "", node_);

@@ -260,18 +260,7 @@ json HolderPod(const std::string& name, const std::string& app, const std::strin
 
 TEST_F(NodeLabelControllerTest, AFlipHandsTheGpusOverOnlyOnceTheOtherDriversPodIsGone) {
   const std::string ns = gpuop::testing::UniqueName("gpuop-handover");
-  ASSERT_TRUE(
-      client_
-          ->Create(kube::resources::kNamespaces, "",
-                   {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}})
-          .ok());
-  // No controller-manager here: the ServiceAccount admission wants the default SA to exist.
-  ASSERT_TRUE(client_
-                  ->Create(kube::resources::kServiceAccounts, ns,
-                           {{"apiVersion", "v1"},
-                            {"kind", "ServiceAccount"},
-                            {"metadata", {{"name", "default"}}}})
-                  .ok());
+  ASSERT_TRUE(kube::CreateTestNamespace(*client_, ns));
   const std::string node = CreateNode(
       "gpu-flip", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
   ASSERT_TRUE(client_

@@ -41,11 +41,7 @@ class OperandControllerTest : public ::testing::Test {
     client_ = kube::AdminClient();
     recorder_ = std::make_unique<kube::EventRecorder>(*client_, "gpuop.io/operator", "test");
     ns_ = gpuop::testing::UniqueName("gpuop-operands");
-    ASSERT_TRUE(
-        client_
-            ->Create(kube::resources::kNamespaces, "",
-                     {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}})
-            .ok());
+    ASSERT_TRUE(kube::CreateTestNamespace(*client_, ns_));
     policy_ = gpuop::testing::UniqueName("cluster-policy");
     auto created = client_->Create(kClusterPolicies, "",
                                    gpuop::testing::SeedClusterPolicy(policy_, SeedSpec()));
