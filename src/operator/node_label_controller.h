@@ -145,10 +145,10 @@ class NodeLabelController {
   // Nodes not yet reconciled since Start. Status waits for them: written from a half-known
   // fleet it would be wrong, and a restart would write it only to write it back.
   std::set<std::string> not_yet_reconciled_ ABSL_GUARDED_BY(mu_);
-  // Holder pods by key and the node each was last seen on (the informer has forgotten a
-  // deleted pod by the time its handler runs), and the labels each node has held.
   // Driver and VFIO manager pods by node (node -> pod key -> app), so that a node's reconcile
-  // looks at its own pods only, and each pod's node, to move or drop it.
+  // looks at its own pods only; each pod's node as last seen, to move or drop it (the informer
+  // has forgotten a deleted pod by the time its handler runs); and the labels each node has
+  // held.
   std::map<std::string, std::map<std::string, std::string>> holder_pods_on_node_
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> holder_pod_node_ ABSL_GUARDED_BY(mu_);

@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tools/testenv/lib.sh
 source "$here/../testenv/lib.sh"
-version=$(awk '$1 == "require" && $2 == "helm.sh/helm/v3" { print $3 }' "$here/go.mod")
+version=$(go_mod_version "$here/go.mod" helm.sh/helm/v3)
 key=$( (cat "$here/go.mod" "$here/go.sum" "$here/build.sh"; go version) | sha256sum | cut -c1-16)
 dir="$(dirname "$(testenv_cache_root)")/helm/$version-$key"
 if [[ -x "$dir/helm" ]]; then

@@ -16,9 +16,7 @@ source "$here/../testenv/lib.sh"
 source "$here/../../scripts/lib/oci-image.sh"
 
 nfd_module=sigs.k8s.io/node-feature-discovery
-# Either "require <module> vX" or a line of a require block.
-version=$(awk -v m="$nfd_module" '$1 == "require" && $2 == m { print $3 } $1 == m { print $2 }' \
-  "$here/go.mod")
+version=$(go_mod_version "$here/go.mod" "$nfd_module")
 [[ -n "$version" ]] || { log "nfd: no $nfd_module version in go.mod"; exit 1; }
 key=$( (cat "$here/go.mod" "$here/go.sum" "$here/build.sh" "$here/../../scripts/lib/oci-image.sh"
   go version) | sha256sum | cut -c1-16)
@@ -38,10 +36,10 @@ cd "$here"
 # worker finds the host's /sys, /etc, /usr... (the chart mounts the host's /sys at /host-sys).
 ldflags="-s -w -X $nfd_module/pkg/version.version=$version"
 ldflags+=" -X $nfd_module/pkg/utils/hostpath.pathPrefix=/host-"
-for cmd in nfd-master nfd-worker nfd-gc; do
-  GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" \
-    -o "$work/rootfs/usr/bin/$cmd" "$nfd_module/cmd/$cmd"
-done
+# One go build for the three: a folder as -o takes each command under its own name.
+GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" \
+  -o "$work/rootfs/usr/bin/" "$nfd_module/cmd/nfd-master" "$nfd_module/cmd/nfd-worker" \
+  "$nfd_module/cmd/nfd-gc"
 mkdir -p "$dir"
 write_oci_archive "$work/rootfs" "localhost/gpuop-e2e/node-feature-discovery:$version" \
   '{"Env":["PATH=/usr/bin"],"User":"65534:65534"}' 1970-01-01T00:00:00Z "$image_tar.tmp" >/dev/null

@@ -11,8 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../testenv/lib.sh"
 
 nfd_module=sigs.k8s.io/node-feature-discovery
-version=$(awk -v m="$nfd_module" '$1 == "require" && $2 == m { print $3 } $1 == m { print $2 }' \
-  "$here/go.mod")
+version=$(go_mod_version "$here/go.mod" "$nfd_module")
 [[ -n "$version" ]] || { log "nfd: no $nfd_module version in go.mod"; exit 1; }
 charts=$(cd "$here/../.." && pwd)/deployments/helm/gpuop/charts
 out=$charts/node-feature-discovery-${version#v}.tgz

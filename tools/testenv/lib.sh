@@ -11,12 +11,16 @@ if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
   PATH=$PATH:/usr/local/go/bin
 fi
 
-# The Kubernetes release this module pins, e.g. v1.35.4.
-testenv_k8s_version() {
-  # Either "require k8s.io/kubernetes vX" or a line of a require block.
-  awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }
-       $1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2 }' "$(testenv_dir)/go.mod"
+# The version a go.mod requires of a module, e.g. v1.35.4: from "require MODULE vX" or from a
+# line of a require block (not from a replace line, whose second field is "=>").
+#   go_mod_version GO_MOD MODULE
+go_mod_version() {
+  awk -v m="$2" '$1 == "require" && $2 == m { print $3 }
+                 $1 == m && $2 ~ /^v/ { print $2 }' "$1"
 }
+
+# The Kubernetes release this module pins, e.g. v1.35.4.
+testenv_k8s_version() { go_mod_version "$(testenv_dir)/go.mod" k8s.io/kubernetes; }
 
 testenv_cache_root() { echo "${GPUOP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gpuop}/testenv"; }
 
