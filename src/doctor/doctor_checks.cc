@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 
 #include "api/paths.h"
+#include "doctor/kubelet_pod_resources.h"
 #include "host/kernel_modules.h"
 #include "host/nvidia_gpu_ids.h"
 #include "host/pci_device.h"
@@ -304,16 +305,31 @@ DoctorCheck CcCapableGpus(const Node& node) {
   return check;
 }
 
+// Two pieces from two installers: Kata itself (the shim), which gpuop does not install, and the
+// GPU guest artifacts, which gpuop's Kata manager does. The hint names who installs what is
+// missing.
 DoctorCheck KataArtifacts(const Node& node) {
+  constexpr char kShim[] = "/opt/kata/bin/containerd-shim-kata-v2";
   DoctorCheck check{.name = "Kata artifacts"};
   std::vector<std::string> found;
-  for (const char* path :
-       {"/opt/kata/bin/containerd-shim-kata-v2", api::kDefaultKataArtifactsDir}) {
-    if (node.root.Exists(path)) found.push_back(path);
+  std::vector<std::string> hints;
+  if (node.root.Exists(kShim)) {
+    found.push_back(kShim);
+  } else {
+    hints.push_back(
+        "install Kata Containers, which puts the shim in /opt/kata: kata-deploy (NVIDIA's "
+        "current docs) or the Confidential Containers operator's CcRuntime (the seeds')");
   }
-  check.verdict = found.empty() ? Verdict::kInfo : Verdict::kOk;
+  if (node.root.Exists(api::kDefaultKataArtifactsDir)) {
+    found.push_back(api::kDefaultKataArtifactsDir);
+  } else {
+    hints.push_back(
+        "gpuop's Kata manager pulls the GPU guest artifacts once the node runs the sandbox path "
+        "(nvidia.com/gpu.workload.config=vm-passthrough, kataManager.enabled=true)");
+  }
+  check.verdict = hints.empty() ? Verdict::kOk : Verdict::kInfo;
   check.detail = found.empty() ? "none installed" : absl::StrJoin(found, ", ");
-  if (found.empty()) check.hint = "the kata-manager installs them once the node is labelled";
+  check.hint = absl::StrJoin(hints, "; ");
   return check;
 }
 
@@ -397,6 +413,7 @@ DoctorReport RunDoctorChecks(const host::HostRoot& root) {
         GpuIommuGroups, DevVfio, CpuTee, CcCapableGpus, KataArtifacts, ContainerdHandlers}) {
     report.checks.push_back(check(node));
   }
+  report.checks.push_back(PodResourcesGet(root));
   return report;
 }
 
