@@ -50,7 +50,7 @@ wait_policy_ready 120
 # with it every class): InvalidSpec naming the entry; nothing rendered from it; agents stay.
 classes=$(kubectl get clusterpolicy cluster-policy -o json | jq -c '.spec.kataManager.config.runtimeClasses // []')
 show kubectl patch clusterpolicy/cluster-policy --type=merge -p '{"spec": {"kataManager": {"config":
-  {"runtimeClasses": [{"name": "../../etc", "artifacts": {"url": "127.0.0.1:9/nvidia/kata-gpu-artifacts:x"}}]}}}}'
+  {"runtimeClasses": [{"name": "../../etc", "artifacts": {"url": "127.0.0.1:9/gpuop-e2e/kata-standin-artifacts:x"}}]}}}}'
 e2e_wait 60 "InvalidSpec in the status" '[[ "$(condition Ready)" == InvalidSpec* ]]'
 expect_contains "$(condition Ready)" "spec.kataManager.config.runtimeClasses[0].name" "the condition's message"
 rendered=$(kubectl get configmap -n "$E2E_NAMESPACE" nvidia-kata-manager-config -o json | jq -r '.data["config.yaml"]')
@@ -63,14 +63,16 @@ wait_policy_ready 120
 
 # 3. A runtime class whose artifacts cannot be pulled.
 show kubectl patch clusterpolicy/cluster-policy --type=merge -p '{"spec": {"kataManager": {"config":
-  {"runtimeClasses": [{"name": "kata-qemu-nvidia-gpu", "artifacts": {"url": "127.0.0.1:9/nvidia/kata-gpu-artifacts:broken"}}]}}}}'
+  {"runtimeClasses": [{"name": "kata-qemu-nvidia-gpu", "artifacts": {"url": "127.0.0.1:9/gpuop-e2e/kata-standin-artifacts:broken"}}]}}}}'
 e2e_wait 120 "the Kata manager's Warning" '[[ -n "$(node_events KataArtifactsFailed)" ]]'
 expect_contains "$(node_events KataArtifactsFailed | tail -1)" "kata-qemu-nvidia-gpu" "the Event's note"
 expect_contains "$(kubectl get runtimeclass -o name)" "kata-qemu-nvidia-gpu" "the RuntimeClass"
 others=$(ready_daemonsets | tr ',' '\n' | grep -v kata-manager | paste -sd,)
 expect_eq "$others" "nvidia-cc-manager,nvidia-kata-sandbox-device-plugin-daemonset,nvidia-sandbox-validator,nvidia-vfio-manager" \
   "the other agents while the artifacts fail"
-show kubectl patch clusterpolicy/cluster-policy --type=merge -p '{"spec": {"kataManager": {"config": {"runtimeClasses": []}}}}'
+# The seeds' classes back, their artifacts pulled from the cluster's registry again.
+show kubectl patch clusterpolicy/cluster-policy --type=merge \
+  -p "{\"spec\": {\"kataManager\": {\"config\": {\"runtimeClasses\": $classes}}}}"
 e2e_wait 120 "the Kata manager ready again" '[[ "$(ready_daemonsets)" == "$kSandboxAgents" ]]'
 wait_policy_ready 120
 e2e_log "ok: every bad input was reported where an admin looks, and nothing else moved"

@@ -52,15 +52,27 @@ e2e_up() {
     "$E2E_ROOT/scripts/build-image" --binary "$E2E_BUILD/src/cli/gpuop" --tag "$E2E_IMAGE" \
       --out "$E2E_BUILD/image/gpuop-image.tar" >&2
   fi
-  "$E2E_ROOT/tools/testenv/node-cluster" import "$E2E_STATE" "$E2E_BUILD/image/gpuop-image.tar" \
-    2>/dev/null
+  # gpuop released into the cluster's registry as an admin gets it (scripts/release): the image
+  # by digest, the chart as an OCI artifact defaulting to that digest. The node pulls the image.
+  "$E2E_ROOT/scripts/release" "$(e2e_registry)" --plain-http --binary "$E2E_BUILD/src/cli/gpuop" \
+    --image "$E2E_BUILD/image/gpuop-image.tar" | tail -1 >"$E2E_STATE/release-install"
   # Node Feature Discovery, which the chart deploys (nfd.enabled): its image built here from the
-  # pinned upstream module, and its chart packed into the chart's charts/ folder. Its worker
-  # labels the node from the simulated PCI tree (tests/e2e/sim-node-post-render).
+  # pinned upstream module (its chart, packed from the same module, is inside the release's).
+  # Its worker labels the node from the simulated PCI tree (tests/e2e/sim-node-post-render).
   "$E2E_ROOT/tools/testenv/node-cluster" import "$E2E_STATE" \
     "$("$E2E_ROOT/tools/nfd/build.sh" | tail -1)" 2>/dev/null
-  "$E2E_ROOT/tools/nfd/package-chart.sh" >/dev/null
+  # The simulated node's containerd config: the cluster's own, as the admin's file the Kata
+  # manager must keep while it adds its import (values-sim-node.yaml: nothing restarts it).
+  mkdir -p "$E2E_SIM_ROOT/etc/containerd"
+  cp "$E2E_STATE/containerd/config.toml" "$E2E_SIM_ROOT/etc/containerd/config.toml"
+  # The runtime classes' artifacts, in the cluster's registry where values-sim-node.yaml points.
+  [[ -x "$E2E_BUILD/tests/integration/oras-cli" ]] ||
+    e2e_fail "build the ORAS CLI first (cmake --build --preset default --target oras_cli)"
+  "$E2E_ROOT/tests/e2e/push-kata-artifacts" "$(e2e_registry)" "$E2E_BUILD/tests/integration/oras-cli"
 }
+
+# The cluster's registry (tools/testenv/node-cluster), host:port.
+e2e_registry() { sed -n 's/^REGISTRY=//p' "$E2E_STATE/node-env"; }
 
 e2e_down() {
   "$E2E_ROOT/tools/testenv/node-cluster" down "$E2E_STATE" 2>/dev/null || true
@@ -75,11 +87,22 @@ e2e_sim_node_args() {
     --post-renderer "$E2E_ROOT/tests/e2e/sim-node-post-render" --post-renderer-args "$E2E_SIM_ROOT"
 }
 
-# helm install with the seeds' --set lines; extra arguments are passed on.
+# The release's `helm install` line, as scripts/release printed it.
+e2e_release_install_line() { cat "$E2E_STATE/release-install"; }
+# The chart reference of that line and its flags (oci://... --version V --plain-http), one per
+# line: what `helm install gpuop` and `helm upgrade gpuop` take before their own flags.
+e2e_chart_args() {
+  awk '{ for (i = 4; i <= NF && $i != "-n"; i++) print $i }' "$E2E_STATE/release-install"
+}
+
+# helm install of the release from the cluster's registry, with the seeds' --set lines; extra
+# arguments are passed on.
 e2e_install() {
-  local sim_node_args
+  local sim_node_args chart_args
   mapfile -t sim_node_args < <(e2e_sim_node_args)
-  helm install gpuop "$E2E_ROOT/deployments/helm/gpuop" -n "$E2E_NAMESPACE" --create-namespace \
+  mapfile -t chart_args < <(e2e_chart_args)
+  [[ "${chart_args[0]:-}" == oci://* ]] || e2e_fail "no release in $E2E_STATE/release-install"
+  helm install gpuop "${chart_args[@]}" -n "$E2E_NAMESPACE" --create-namespace \
     "${sim_node_args[@]}" "$@"
 }
 

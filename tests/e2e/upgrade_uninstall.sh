@@ -20,7 +20,8 @@ before=$(generations)
 expect_eq "$(cc_default)" on "DEFAULT_CC_MODE before the upgrade"
 
 mapfile -t sim_node_args < <(e2e_sim_node_args)
-show helm upgrade gpuop "$E2E_ROOT/deployments/helm/gpuop" -n "$E2E_NAMESPACE" --reuse-values \
+mapfile -t chart_args < <(e2e_chart_args)
+show helm upgrade gpuop "${chart_args[@]}" -n "$E2E_NAMESPACE" --reuse-values \
   "${sim_node_args[@]}" --set ccManager.defaultMode=off >/dev/null
 e2e_wait 60 "DEFAULT_CC_MODE=off" '[[ "$(cc_default)" == off ]]'
 after=$(generations)

@@ -6,8 +6,34 @@ source "$(dirname "$0")/lib.sh"
 : "${E2E_STATE:?}"
 e2e_attach
 
+# Node prerequisites, as docs/install.md has an admin check them: `gpuop doctor` on the node.
+# The simulated node's root holds its GPUs, IOMMU groups and vfio; the kubelet runs on this
+# machine, so its Pod Resources check reads this machine's root (the real kubelet v1.35).
+doctor=$("$E2E_BUILD/src/cli/gpuop" doctor --host-root "$E2E_SIM_ROOT" || true)
+printf '%s\n' "$doctor" >&2
+expect_contains "$doctor" "NVIDIA GPUs" "the doctor's GPU line"
+kubelet_check=$("$E2E_BUILD/src/cli/gpuop" doctor --json --host-root / |
+  jq -r '.checks[] | select(.name == "kubelet Pod Resources Get") | "\(.verdict): \(.detail)"' || true)
+expect_contains "$kubelet_check" "ok: kubelet v1." "the doctor's kubelet Pod Resources check"
+expect_contains "$kubelet_check" "on by default from 1.34" "the doctor's kubelet Pod Resources check"
+
 # "Label the node for passthrough" (already done before the install; --overwrite is a no-op).
 show kubectl label node "$E2E_NODE" nvidia.com/gpu.workload.config=vm-passthrough --overwrite
+
+# Installed from the registry, as scripts/release printed it: the operator and every agent
+# run the image the release pushed, by the digest the registry gives for its tag.
+e2e_log "installed with: $(e2e_release_install_line) (and the seeds' --set lines)"
+registry=$(e2e_registry)
+version=$(e2e_chart_args | sed -n '/^--version$/{n;p}')
+pushed=$(curl -fsSI -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  "http://$registry/v2/gpuop/manifests/${version//+/_}" | tr -d '\r' |
+  sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p')
+expect_eq "$(kubectl get deploy -n "$E2E_NAMESPACE" gpuop-operator \
+  -o jsonpath='{.spec.template.spec.containers[0].image}')" "$registry/gpuop@$pushed" \
+  "the operator's image"
+expect_eq "$(kubectl get ds -n "$E2E_NAMESPACE" nvidia-kata-manager \
+  -o jsonpath='{.spec.template.spec.containers[0].image}')" "$registry/gpuop@$pushed" \
+  "the Kata manager's image"
 
 # "Verify that the operator and operand pods are running."
 show kubectl get pods -n "$E2E_NAMESPACE"
@@ -32,8 +58,33 @@ expect_eq "$(node_label nvidia.com/gpu.present)" true "gpu.present, derived from
 show kubectl get nodes -l nvidia.com/gpu.present -o json |
   jq '.items[0].status.allocatable | with_entries(select(.key | startswith("nvidia.com/")))'
 expect_eq "$(allocatable nvidia.com/pgpu)" 2 "allocatable nvidia.com/pgpu"
+# "kubectl get runtimeclass": the seeds' two Kata classes, each handled by its own name.
 show kubectl get runtimeclass
-expect_contains "$(kubectl get runtimeclass -o name)" "runtimeclass.node.k8s.io/nvidia" "RuntimeClasses"
+classes=$(kubectl get runtimeclass -o json |
+  jq -r '[.items[] | select(.metadata.name | startswith("kata-")) | "\(.metadata.name)=\(.handler)"] | sort | join(",")')
+expect_eq "$classes" "kata-qemu-nvidia-gpu-snp=kata-qemu-nvidia-gpu-snp,kata-qemu-nvidia-gpu=kata-qemu-nvidia-gpu" \
+  "the Kata RuntimeClasses and their handlers"
+# Its pods go to CC-capable nodes that run the Kata manager (which installed the class there).
+expect_eq "$(kubectl get runtimeclass kata-qemu-nvidia-gpu-snp -o json | jq -c '.scheduling.nodeSelector')" \
+  '{"nvidia.com/cc.capable":"true","nvidia.com/gpu.deploy.kata-manager":"true"}' "the SNP class's node selector"
+# The Kata manager pulled the artifacts of the class this node takes (it is not CC-capable, so
+# not the SNP one) from the cluster's registry, installed them, registered the handler in a
+# drop-in, and kept the node's containerd config, adding only its import.
+artifacts=$E2E_SIM_ROOT/opt/nvidia-gpu-operator/artifacts/runtimeclasses
+show ls "$artifacts/kata-qemu-nvidia-gpu"
+expect_contains "$(cat "$artifacts/kata-qemu-nvidia-gpu/configuration-nvidia-gpu-qemu.toml")" \
+  "runtimeclasses/kata-qemu-nvidia-gpu/vmlinux-gpuop-standin.container'" \
+  "the installed configuration's kernel, where the manager put it"
+[[ ! -e "$artifacts/kata-qemu-nvidia-gpu-snp" ]] ||
+  e2e_fail "the SNP class's artifacts were installed on a node that is not CC-capable"
+drop_in=$E2E_SIM_ROOT/etc/containerd/conf.d/99-gpuop-kata.toml
+expect_contains "$(cat "$drop_in")" "runtimes.kata-qemu-nvidia-gpu]" "the containerd handler in the drop-in"
+expect_contains "$(cat "$drop_in")" "kata-qemu-nvidia-gpu/configuration-nvidia-gpu-qemu.toml" \
+  "the handler's Kata configuration"
+expect_contains "$(cat "$E2E_SIM_ROOT/etc/containerd/config.toml")" \
+  'sandbox_image = "localhost/gpuop-e2e/pause:1"' "the node's own containerd settings"
+expect_contains "$(cat "$E2E_SIM_ROOT/etc/containerd/config.toml")" "/etc/containerd/conf.d/" \
+  "the drop-in's import in the node's containerd config"
 expect_eq "$(node_label nvidia.com/gpu.deploy.vfio-manager)" true "vfio-manager deploy label"
 expect_eq "$(node_label nvidia.com/gpu.deploy.kata-sandbox-device-plugin)" true \
   "kata-sandbox-device-plugin deploy label"

@@ -34,9 +34,8 @@ constexpr const char* kSeedKeys[] = {
     "/kataSandboxDevicePlugin/enabled",
 };
 
-json SimNodeValues() {
-  const std::filesystem::path path =
-      std::filesystem::path(GPUOP_SOURCE_DIR) / "tests/e2e/values-sim-node.yaml";
+json ValuesFile(const std::string& relative_path) {
+  const std::filesystem::path path = std::filesystem::path(GPUOP_SOURCE_DIR) / relative_path;
   std::ifstream file(path);
   std::stringstream text;
   text << file.rdbuf();
@@ -44,6 +43,8 @@ json SimNodeValues() {
   if (!documents.ok() || documents->size() != 1) return json();
   return documents->front();
 }
+
+json SimNodeValues() { return ValuesFile("tests/e2e/values-sim-node.yaml"); }
 
 TEST(SimNodeValues, SetNothingTheSeedsLinesSet) {
   const json values = SimNodeValues();
@@ -59,6 +60,38 @@ TEST(SimNodeValues, PointNfdAtTheImageBuiltHere) {
   const json values = SimNodeValues();
   EXPECT_EQ(values.value(json::json_pointer("/node-feature-discovery/image/repository"), ""),
             "localhost/gpuop-e2e/node-feature-discovery");
+}
+
+TEST(SimNodeValues, LeaveTheImageToTheRelease) {
+  // The demo and the suite install what scripts/release pushed: the chart's own default image,
+  // the release's by digest, pulled by the node. An image set here would test another one.
+  const json values = SimNodeValues();
+  for (const char* key : {"/operator/repository", "/operator/image", "/operator/version",
+                          "/operator/imagePullPolicy"}) {
+    EXPECT_FALSE(values.contains(json::json_pointer(key))) << "values-sim-node.yaml sets " << key;
+  }
+}
+
+TEST(SimNodeValues, RestateTheChartsRuntimeClassesWithOnlyTheirArtifactsMoved) {
+  // `kubectl get runtimeclass` on the demo must show what the seeds show: the chart's default
+  // classes, same names and node selectors, their artifacts in the cluster's registry.
+  const json chart = ValuesFile("deployments/helm/gpuop/values.yaml");
+  const json values = SimNodeValues();
+  const json::json_pointer classes("/kataManager/config/runtimeClasses");
+  ASSERT_TRUE(chart.contains(classes) && values.contains(classes));
+  const json& defaults = chart.at(classes);
+  const json& restated = values.at(classes);
+  ASSERT_EQ(restated.size(), defaults.size());
+  ASSERT_EQ(defaults.size(), 2u);
+  for (size_t i = 0; i < defaults.size(); ++i) {
+    EXPECT_EQ(restated[i].value("name", ""), defaults[i].value("name", ""));
+    EXPECT_EQ(restated[i].value("nodeSelector", json::object()),
+              defaults[i].value("nodeSelector", json::object()))
+        << defaults[i].value("name", "");
+    const std::string url = restated[i].value(json::json_pointer("/artifacts/url"), std::string());
+    EXPECT_TRUE(url.starts_with("198.18.0.1:5100/")) << url << ": not the cluster's registry";
+    EXPECT_NE(url, defaults[i].value(json::json_pointer("/artifacts/url"), std::string()));
+  }
 }
 
 }  // namespace

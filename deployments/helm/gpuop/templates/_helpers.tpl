@@ -1,17 +1,28 @@
-{{/* The image every gpuop role runs: repository/image:version, version defaulting to appVersion. */}}
+{{/* The image every gpuop role runs: repository/image:version, version defaulting to appVersion;
+a version that is a digest (sha256:..., as a release's chart carries) gives repository/image@digest,
+as NVIDIA's chart does. */}}
 {{- define "gpuop.image" -}}
 {{- $version := .Values.operator.version | default .Chart.AppVersion -}}
+{{- $name := .Values.operator.image -}}
 {{- if .Values.operator.repository -}}
-{{ .Values.operator.repository }}/{{ .Values.operator.image }}:{{ $version }}
-{{- else -}}
-{{ .Values.operator.image }}:{{ $version }}
+{{- $name = printf "%s/%s" .Values.operator.repository .Values.operator.image -}}
 {{- end -}}
+{{ $name }}{{ ternary "@" ":" (hasPrefix "sha256:" $version) }}{{ $version }}
+{{- end -}}
+
+{{/* The release's version as a label value: operator.version, unless it is a digest (a label
+cannot hold "sha256:..."), then the chart's appVersion; "+" made "_" and cut to 63 characters,
+as label values must be. */}}
+{{- define "gpuop.versionLabel" -}}
+{{- $version := .Values.operator.version | default .Chart.AppVersion -}}
+{{- if hasPrefix "sha256:" $version }}{{ $version = .Chart.AppVersion }}{{ end -}}
+{{- $version | replace "+" "_" | trunc 63 | trimSuffix "-" | trimSuffix "." | trimSuffix "_" -}}
 {{- end -}}
 
 {{- define "gpuop.labels" -}}
 app.kubernetes.io/name: gpuop
 app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Values.operator.version | default .Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ include "gpuop.versionLabel" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: gpuop
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
