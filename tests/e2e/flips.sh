@@ -41,12 +41,51 @@ for ds in nvidia-container-toolkit-daemonset nvidia-operator-validator \
   kubectl get ds -n "$E2E_NAMESPACE" "$ds" >/dev/null || e2e_fail "no DaemonSet $ds"
 done
 e2e_log "ok: the toolkit, validator, device plugin and GFD DaemonSets are there"
-# As far as a node without a driver goes: the toolkit's driver-validation init container runs
-# (it waits for a driver that never comes), with the driver's root where hostPaths puts it.
-e2e_wait 60 "the toolkit's driver-validation to run" \
-  '[[ -n "$(kubectl get pods -n "$E2E_NAMESPACE" -l app=nvidia-container-toolkit-daemonset \
-        -o jsonpath="{.items[0].status.initContainerStatuses[0].state.running}")" ]]'
-e2e_log "ok: the toolkit's driver-validation runs, waiting for the driver"
+# Before the toolkit: the cluster's containerd has no `nvidia` handler, so a pod of that
+# RuntimeClass gets no sandbox.
+start_runtime_class_pod nvidia-before nvidia
+e2e_wait 60 "containerd to refuse the nvidia handler" \
+  '[[ "$(pod_events nvidia-before)" == *"no runtime for \"nvidia\" is configured"* ]]'
+e2e_log "ok: before the toolkit: $(pod_events nvidia-before | grep -o 'no runtime for "nvidia" is configured' | head -1)"
+kubectl delete pod nvidia-before --wait=false >/dev/null
+# The node's own driver (installed in the simulated root by gpuop-sim-node, not loaded) is
+# loaded now that the VFIO manager has handed the GPUs over, as the admin's driver service
+# would. The toolkit's driver-validation finds it and writes driver-ready; then NVIDIA's
+# installer (v1.20.0, built from the Go module proxy) writes the nvidia handlers into a drop-in
+# of the cluster's real containerd config and restarts containerd with SIGHUP.
+containerd_before=$(containerd_pid)
+show sim_nvidia_module load
+e2e_wait 90 "the validator's driver-ready" '[[ -f /run/nvidia/validations/driver-ready ]]'
+sed 's/^/  driver-ready: /' /run/nvidia/validations/driver-ready
+expect_eq "$(sed -n 's/^IS_HOST_DRIVER=//p' /run/nvidia/validations/driver-ready)" true \
+  "driver-ready's IS_HOST_DRIVER (the host's driver, found by nvidia-smi chrooted into it)"
+drop_in=$E2E_STATE/containerd/conf.d/99-nvidia.toml
+e2e_wait 120 "the toolkit's containerd drop-in" '[[ -f "$drop_in" ]]'
+e2e_wait 60 "containerd restarted by the toolkit" '[[ "$(containerd_pid)" != "$containerd_before" ]]'
+e2e_log "ok: containerd restarted by the toolkit (pid $containerd_before, now $(containerd_pid))"
+e2e_wait 60 "the toolkit DaemonSet to be available" \
+  '[[ "$(kubectl get ds -n "$E2E_NAMESPACE" nvidia-container-toolkit-daemonset -o jsonpath={.status.numberAvailable})" == 1 ]]'
+e2e_log "ok: the toolkit DaemonSet is available"
+toolkit_log=$(kubectl logs -n "$E2E_NAMESPACE" -l app=nvidia-container-toolkit-daemonset \
+  -c nvidia-container-toolkit-ctr --tail=-1)
+grep -E "Resolved source root|Using driver version|Flushing config|Sending SIGHUP|Completed 'setup'" \
+  <<<"$toolkit_log" | sed 's/^/  toolkit: /' || e2e_fail "the toolkit's installer did not say it set containerd up"
+grep -E '^ *\[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia|BinaryName|enable_cdi' \
+  "$drop_in" | sed 's/^ */  99-nvidia.toml: /'
+expect_eq "$(sed -n 's/^imports = //p' "$E2E_STATE/containerd/config.toml")" \
+  "[\"$E2E_STATE/containerd/conf.d/*.toml\"]" "the containerd config's imports"
+grep -q 'sandbox_image = "localhost/gpuop-e2e/pause:1"' "$E2E_STATE/containerd/config.toml" ||
+  e2e_fail "the toolkit lost the cluster's own containerd settings"
+e2e_log "ok: the cluster's own containerd settings are kept"
+# The handler works: containerd loaded it. NVIDIA's runtime wrapper on the node finds no nvidia
+# module in this machine's kernel and runs runc directly, as upstream's does.
+start_runtime_class_pod nvidia-after nvidia
+e2e_wait 90 "the nvidia RuntimeClass pod to run" '[[ "$(pod_phase nvidia-after)" == Succeeded ]]'
+e2e_log "ok: the nvidia RuntimeClass pod ran: $(kubectl logs nvidia-after)"
+kubectl delete pod nvidia-after --wait=false >/dev/null
+management_spec=/var/run/cdi/management.nvidia.com-gpu.yaml
+[[ -f "$management_spec" ]] || e2e_fail "the toolkit wrote no management CDI spec"
+e2e_log "ok: management CDI spec with $(grep -c 'hostPath: /dev/nvidia' "$management_spec") device nodes, kind $(sed -n 's/^kind: //p' "$management_spec")"
 # Nothing of NVIDIA's runs here (no GPU, no driver, no registry): the policy says which.
 e2e_wait 60 "the ClusterPolicy to name the operands that cannot roll out" \
   '[[ "$(policy_state)" == notReady && "$(policy_reason)" == OperandNotReady:*nvidia-driver-daemonset* ]]'
@@ -70,7 +109,14 @@ refused=$(plugin status --context no-such-context 2>&1) &&
 rm -rf "$plugins"
 e2e_log "ok: kubectl gpuop status names the driver pod; an unknown --context is refused by name"
 
+containerd_before=$(containerd_pid)
 show kubectl label node "$E2E_NODE" nvidia.com/gpu.workload.config=vm-passthrough --overwrite
+show sim_nvidia_module unload
+# The toolkit's pod stops: NVIDIA's installer takes its handlers out (the drop-in goes, the
+# import line stays, as upstream) and restarts containerd again.
+e2e_wait 90 "the toolkit to take its drop-in out" '[[ ! -f "$drop_in" ]]'
+e2e_wait 60 "containerd restarted by the stopping toolkit" '[[ "$(containerd_pid)" != "$containerd_before" ]]'
+e2e_log "ok: the drop-in is gone and containerd restarted without it"
 e2e_wait 60 "the VFIO manager's deploy label after the hand-over" \
   '[[ "$(node_label nvidia.com/gpu.deploy.vfio-manager)" == true ]]'
 expect_eq "$(kubectl get pods -n "$E2E_NAMESPACE" -l app=nvidia-driver-daemonset -o name)" "" \

@@ -59,8 +59,10 @@ e2e_up() {
   # Node Feature Discovery, which the chart deploys (nfd.enabled): its image built here from the
   # pinned upstream module (its chart, packed from the same module, is inside the release's).
   # Its worker labels the node from the simulated PCI tree (tests/e2e/sim-node-post-render).
+  # NVIDIA's container toolkit installer, likewise (tools/container-toolkit/build.sh).
   "$E2E_ROOT/tools/testenv/node-cluster" import "$E2E_STATE" \
-    "$("$E2E_ROOT/tools/nfd/build.sh" | tail -1)" 2>/dev/null
+    "$("$E2E_ROOT/tools/nfd/build.sh" | tail -1)" \
+    "$("$E2E_ROOT/tools/container-toolkit/build.sh" | tail -1)" 2>/dev/null
   # The simulated node's containerd config: the cluster's own, as the admin's file the Kata
   # manager must keep while it adds its import (values-sim-node.yaml: nothing restarts it).
   mkdir -p "$E2E_SIM_ROOT/etc/containerd"
@@ -76,14 +78,29 @@ e2e_registry() { sed -n 's/^REGISTRY=//p' "$E2E_STATE/node-env"; }
 
 e2e_down() {
   "$E2E_ROOT/tools/testenv/node-cluster" down "$E2E_STATE" 2>/dev/null || true
+  # The management CDI spec NVIDIA's toolkit installer wrote (it leaves it behind, as upstream),
+  # when it is this cluster's: its hooks are in the cluster's toolkit folder.
+  local spec=/var/run/cdi/management.nvidia.com-gpu.yaml
+  if [[ -f "$spec" ]] && grep -q "$E2E_STATE/" "$spec"; then rm -f "$spec"; fi
   while mountpoint -q /run/nvidia; do umount -l /run/nvidia || break; done
 }
 
-# What the one-node cluster adds to each helm install and upgrade: the image built here and the
-# simulated node's root (values-sim-node.yaml, hostPaths.rootFS), and NFD's worker reading that
-# root's /sys (sim-node-post-render). Nothing the seeds' lines set.
+# What the one-node cluster adds to each helm install and upgrade: the images built here and
+# the simulated node's root (values-sim-node.yaml, hostPaths.rootFS), NFD's worker reading that
+# root's /sys (sim-node-post-render), and the container toolkit pointed at the cluster's own
+# containerd (its config, drop-in folder and socket under the state folder; what it installs
+# under the state folder too, not the machine's /usr/local/nvidia). The toolkit creates no
+# device nodes: the kernel here has no NVIDIA majors to create them with (the simulated root
+# has its own). Nothing the seeds' lines set.
 e2e_sim_node_args() {
+  local toolkit_env
+  toolkit_env=$(jq -cn --arg dir "$E2E_STATE/containerd" '[
+    {name: "CONTAINERD_CONFIG", value: "\($dir)/config.toml"},
+    {name: "RUNTIME_DROP_IN_CONFIG", value: "\($dir)/conf.d/99-nvidia.toml"},
+    {name: "CONTAINERD_SOCKET", value: "\($dir)/containerd.sock"},
+    {name: "CREATE_DEVICE_NODES", value: "none"}]')
   printf '%s\n' -f "$E2E_ROOT/tests/e2e/values-sim-node.yaml" --set hostPaths.rootFS="$E2E_SIM_ROOT" \
+    --set toolkit.installDir="$E2E_STATE/nvidia-toolkit" --set-json "toolkit.env=$toolkit_env" \
     --post-renderer "$E2E_ROOT/tests/e2e/sim-node-post-render" --post-renderer-args "$E2E_SIM_ROOT"
 }
 
@@ -185,6 +202,39 @@ print_footprint() {
         elif $c.name == "gpuop-operator" then "30" else "8" end)] | @tsv' <<<"$summary" |
     sort | awk -F'\t' '$3 == "-" { printf "bench: RSS %-36s %5.1f MB (upstream NFD, no goal of ours)\n", $1, $2; next }
                         { printf "bench: RSS %-36s %5.1f MB (goal <= %s MB)\n", $1, $2, $3 }'
+}
+
+# Loads or unloads the simulated node's NVIDIA driver (gpuop-sim-node installs it, not loaded):
+# /sys/module/nvidia, /proc/modules and /proc/devices change as the kernel's would.
+sim_nvidia_module() { "$E2E_BUILD/tests/fixtures/gpuop-sim-node" --nvidia "$1" "$E2E_SIM_ROOT"; }
+
+# The pid of the cluster's containerd (tools/testenv/node-cluster starts it again when it exits).
+containerd_pid() { cat "$E2E_STATE/containerd/containerd.pid"; }
+
+# Starts pod NAME of RuntimeClass CLASS (the e2e workload image, no GPU) that prints a line;
+# a leftover of the name goes first. The caller waits on what it expects.
+start_runtime_class_pod() {
+  local name=$1 class=$2
+  kubectl get sa default >/dev/null 2>&1 || kubectl create sa default >/dev/null
+  kubectl delete pod "$name" --ignore-not-found --wait >/dev/null
+  show kubectl apply -f - <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $name
+spec:
+  restartPolicy: Never
+  runtimeClassName: $class
+  containers:
+    - name: workload
+      image: localhost/gpuop-e2e/workload:1
+      imagePullPolicy: Never
+      command: [sh, -c, 'echo "started by the $class handler"']
+YAML
+}
+pod_phase() { kubectl get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
+pod_events() {
+  kubectl get events --field-selector "involvedObject.name=$1" -o jsonpath='{.items[*].message}' 2>/dev/null
 }
 
 # Runs pod NAME (the e2e workload image, one nvidia.com/pgpu) with the shell COMMAND, showing
