@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Workload flips move the operands: vm-passthrough -> container takes the sandbox agents (and
-# their proofs) off the node, and back brings them; gpu.deploy.operands=false gets nothing.
+# their proofs) off the node and hands the GPUs over; with the node's own driver loaded, NVIDIA's
+# container toolkit installer (built from its Go module) configures the cluster's containerd,
+# whose `nvidia` handler then runs a pod; back brings the agents and takes the handlers out;
+# gpu.deploy.operands=false gets nothing.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 : "${E2E_STATE:?}"

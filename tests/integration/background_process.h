@@ -44,22 +44,21 @@ class BackgroundProcess {
   void Signal(int signal) { ::kill(pid_, signal); }
   // True once the process has ended; reaps it without waiting.
   bool Exited() {
-    int status = 0;
-    if (!exited_ && ::waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
+    if (!exited_ && ::waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
     return exited_;
   }
-  // The exit status (128 + signal when killed).
+  // The exit status (128 + signal when killed), also after Exited() reaped it.
   int Wait() {
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    while (!exited_ && ::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
     }
     exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
   }
 
  private:
   pid_t pid_ = -1;
   bool exited_ = false;
+  int status_ = 0;
 };
 
 }  // namespace gpuop::testing

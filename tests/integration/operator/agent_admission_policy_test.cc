@@ -19,6 +19,7 @@
 #include "common/subprocess.h"
 #include "tests/fixtures/test_files.h"
 #include "tests/fixtures/wait_for.h"
+#include "tests/integration/pinned_helm.h"
 #include "tests/integration/testenv.h"
 
 namespace gpuop::testing {
@@ -29,31 +30,15 @@ using ::testing::HasSubstr;
 
 constexpr char kPolicy[] = "gpuop-node-agents";
 
-// The pinned helm, with the chart's dependency (NFD's chart) packed into its charts/ folder,
-// without which helm refuses to render the chart at all.
-std::string HelmPath() {
-  absl::StatusOr<common::ProcessResult> packed =
-      common::RunProcess({std::string(GPUOP_SOURCE_DIR) + "/tools/nfd/package-chart.sh"},
-                         {.timeout = std::chrono::minutes(10)});
-  if (!packed.ok() || packed->exit_code != 0) return "";
-  absl::StatusOr<common::ProcessResult> built =
-      common::RunProcess({std::string(GPUOP_SOURCE_DIR) + "/tools/helm/build.sh"},
-                         {.timeout = std::chrono::minutes(10)});
-  if (!built.ok() || built->exit_code != 0) return "";
-  std::string path = built->out;
-  while (!path.empty() && path.back() == '\n') path.pop_back();
-  return path.substr(path.rfind('\n') + 1);
-}
-
 // The chart's policy and binding as Helm renders them for a release in `name_space`.
 std::string RenderPolicy(const std::string& name_space, bool require_node_binding) {
-  const std::string helm = HelmPath();
+  const std::string helm = PinnedHelm();
   EXPECT_FALSE(helm.empty()) << "tools/helm/build.sh or tools/nfd/package-chart.sh failed";
-  absl::StatusOr<common::ProcessResult> rendered = common::RunProcess(
-      {helm, "template", "gpuop", std::string(GPUOP_SOURCE_DIR) + "/deployments/helm/gpuop", "-n",
-       name_space, "--show-only", "templates/agent-admission-policy.yaml", "--set",
-       std::string("agentAdmissionPolicy.requireNodeBinding=") +
-           (require_node_binding ? "true" : "false")});
+  absl::StatusOr<common::ProcessResult> rendered =
+      common::RunProcess({helm, "template", "gpuop", ChartDir(), "-n", name_space, "--show-only",
+                          "templates/agent-admission-policy.yaml", "--set",
+                          std::string("agentAdmissionPolicy.requireNodeBinding=") +
+                              (require_node_binding ? "true" : "false")});
   EXPECT_TRUE(rendered.ok() && rendered->exit_code == 0)
       << (rendered.ok() ? rendered->err : rendered.status().ToString());
   return rendered.ok() ? rendered->out : "";
