@@ -128,8 +128,11 @@ json BenchNode(int index) {
                  {"feature.node.kubernetes.io/pci-0302_10de.present", "true"},
                  {"feature.node.kubernetes.io/kernel-version.full", "6.1.0-27-amd64"},
                  {"feature.node.kubernetes.io/system-os_release.ID", "debian"},
+                 {"feature.node.kubernetes.io/system-os_release.VERSION_ID", "12"},
                  {"feature.node.kubernetes.io/iommu-enabled", "true"}};
-  if (index % 3 == 0) labels["nvidia.com/gpu.workload.config"] = "container";
+  // Two in three on the container path (NVIDIA's default workload), whose operands the
+  // operator renders too: the driver's tag from the os_release labels above.
+  if (index % 3 != 0) labels["nvidia.com/gpu.workload.config"] = "container";
   return {{"apiVersion", "v1"},
           {"kind", "Node"},
           {"metadata", {{"name", "bench-gpu-" + std::to_string(index)}, {"labels", labels}}}};
