@@ -211,10 +211,19 @@ sim_nvidia_module() { "$E2E_BUILD/tests/fixtures/gpuop-sim-node" --nvidia "$1" "
 # The pid of the cluster's containerd (tools/testenv/node-cluster starts it again when it exits).
 containerd_pid() { cat "$E2E_STATE/containerd/containerd.pid"; }
 
-# Starts pod NAME of RuntimeClass CLASS (the e2e workload image, no GPU) that prints a line;
-# a leftover of the name goes first. The caller waits on what it expects.
-start_runtime_class_pod() {
-  local name=$1 class=$2
+# Applies pod NAME of the e2e workload image running the shell COMMAND, showing it as `kubectl
+# apply` does; a leftover of the name goes first. Options: `pgpu` asks for one nvidia.com/pgpu,
+# `runtime-class=CLASS` runs it under that RuntimeClass.
+apply_workload_pod() {
+  local name=$1 command=$2 option class_line="" limits=""
+  shift 2
+  for option; do
+    case $option in
+      pgpu) limits=$'\n      resources:\n        limits:\n          nvidia.com/pgpu: 1' ;;
+      runtime-class=*) class_line=$'\n  runtimeClassName: '"${option#runtime-class=}" ;;
+      *) e2e_fail "apply_workload_pod: unknown option $option" ;;
+    esac
+  done
   kubectl get sa default >/dev/null 2>&1 || kubectl create sa default >/dev/null
   kubectl delete pod "$name" --ignore-not-found --wait >/dev/null
   show kubectl apply -f - <<YAML
@@ -223,14 +232,19 @@ kind: Pod
 metadata:
   name: $name
 spec:
-  restartPolicy: Never
-  runtimeClassName: $class
+  restartPolicy: Never$class_line
   containers:
     - name: workload
       image: localhost/gpuop-e2e/workload:1
       imagePullPolicy: Never
-      command: [sh, -c, 'echo "started by the $class handler"']
+      command: [sh, -c, '$command']$limits
 YAML
+}
+
+# Starts pod NAME of RuntimeClass CLASS (no GPU) that prints a line; the caller waits on what
+# it expects.
+start_runtime_class_pod() {
+  apply_workload_pod "$1" "echo \"started by the $2 handler\"" "runtime-class=$2"
 }
 pod_phase() { kubectl get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
 pod_events() {
@@ -242,24 +256,7 @@ pod_events() {
 # of the name goes first.
 run_pgpu_pod() {
   local name=$1 command=$2 seconds=${3:-90}
-  kubectl get sa default >/dev/null 2>&1 || kubectl create sa default >/dev/null
-  kubectl delete pod "$name" --ignore-not-found --wait >/dev/null
-  show kubectl apply -f - <<YAML
-apiVersion: v1
-kind: Pod
-metadata:
-  name: $name
-spec:
-  restartPolicy: Never
-  containers:
-    - name: workload
-      image: localhost/gpuop-e2e/workload:1
-      imagePullPolicy: Never
-      command: [sh, -c, '$command']
-      resources:
-        limits:
-          nvidia.com/pgpu: 1
-YAML
+  apply_workload_pod "$name" "$command" pgpu
   e2e_wait "$seconds" "pod $name to finish" \
     '[[ "$(kubectl get pod '"$name"' -o jsonpath={.status.phase})" == Succeeded ]]'
 }

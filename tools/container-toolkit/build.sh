@@ -17,8 +17,8 @@
 #
 # The image is named localhost/gpuop-e2e/ctk-installer:<version>, not NVIDIA's name: it is built
 # here, with stand-ins, and tests/e2e/values-sim-node.yaml points the toolkit at it. The tar is
-# cached beside the Kubernetes binaries, keyed by go.mod, go.sum, this script and the Go
-# toolchain: a second run does nothing. Prints the image tar's path on its last line of stdout.
+# cached beside the Kubernetes binaries (pinned_image_dir): a second run does nothing. Prints
+# the image tar's path on its last line of stdout.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tools/testenv/lib.sh
@@ -29,9 +29,7 @@ source "$here/../../scripts/lib/oci-image.sh"
 module=github.com/NVIDIA/nvidia-container-toolkit
 version=$(go_mod_version "$here/go.mod" "$module")
 [[ -n "$version" ]] || { log "container-toolkit: no $module version in go.mod"; exit 1; }
-key=$( (cat "$here/go.mod" "$here/go.sum" "$here/build.sh" "$here/../../scripts/lib/oci-image.sh"
-  go version) | sha256sum | cut -c1-16)
-dir="$(dirname "$(testenv_cache_root)")/container-toolkit/$version-$key"
+dir=$(pinned_image_dir container-toolkit "$version")
 image_tar=$dir/ctk-installer-image.tar
 if [[ -f "$image_tar" ]]; then
   echo "$image_tar"
@@ -75,7 +73,6 @@ mkdir -p "$dir"
 write_oci_archive "$rootfs" "localhost/gpuop-e2e/ctk-installer:$version" \
   '{"Env":["PATH=/usr/bin:/bin"],"User":"0:0"}' 1970-01-01T00:00:00Z "$image_tar.tmp" >/dev/null
 mv "$image_tar.tmp" "$image_tar"
-# Images of earlier pins are tens of MB each and nothing uses them any more.
-find "$(dirname "$dir")" -mindepth 1 -maxdepth 1 ! -path "$dir" -exec rm -rf {} +
+drop_other_pins "$dir"
 log "container-toolkit: image ready in $image_tar"
 echo "$image_tar"

@@ -2,7 +2,7 @@
 # Builds upstream Node Feature Discovery, pinned in go.mod, the way its own image is built
 # (static binaries, host paths under /host-), and packs nfd-master, nfd-worker and nfd-gc into a
 # one-layer OCI image tar for the demo and e2e cluster. The tar is cached beside the Kubernetes
-# binaries, keyed by go.mod, go.sum, this script and the Go toolchain: a second run does nothing.
+# binaries (pinned_image_dir): a second run does nothing.
 #
 # The image is named localhost/gpuop-e2e/node-feature-discovery:<version>, not NFD's
 # registry.k8s.io name: it is built here, and tests/e2e/values-sim-node.yaml points NFD's chart
@@ -18,9 +18,7 @@ source "$here/../../scripts/lib/oci-image.sh"
 nfd_module=sigs.k8s.io/node-feature-discovery
 version=$(go_mod_version "$here/go.mod" "$nfd_module")
 [[ -n "$version" ]] || { log "nfd: no $nfd_module version in go.mod"; exit 1; }
-key=$( (cat "$here/go.mod" "$here/go.sum" "$here/build.sh" "$here/../../scripts/lib/oci-image.sh"
-  go version) | sha256sum | cut -c1-16)
-dir="$(dirname "$(testenv_cache_root)")/nfd/$version-$key"
+dir=$(pinned_image_dir nfd "$version")
 image_tar=$dir/nfd-image.tar
 if [[ -f "$image_tar" ]]; then
   echo "$image_tar"
@@ -44,7 +42,6 @@ mkdir -p "$dir"
 write_oci_archive "$work/rootfs" "localhost/gpuop-e2e/node-feature-discovery:$version" \
   '{"Env":["PATH=/usr/bin"],"User":"65534:65534"}' 1970-01-01T00:00:00Z "$image_tar.tmp" >/dev/null
 mv "$image_tar.tmp" "$image_tar"
-# Images of earlier pins are over 100 MB each and nothing uses them any more.
-find "$(dirname "$dir")" -mindepth 1 -maxdepth 1 ! -path "$dir" -exec rm -rf {} +
+drop_other_pins "$dir"
 log "nfd: image ready in $image_tar"
 echo "$image_tar"
