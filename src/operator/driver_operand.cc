@@ -1,10 +1,12 @@
 #include "operator/driver_operand.h"
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 #include "api/names.h"
 #include "common/printable.h"
@@ -19,6 +21,7 @@ using nlohmann::json;
 constexpr char kManagerContainer[] = "k8s-driver-manager";
 constexpr char kDriverContainer[] = "nvidia-driver-ctr";
 constexpr char kPeermemContainer[] = "nvidia-peermem-ctr";
+constexpr char kConfigDigestEnv[] = "DRIVER_CONFIG_DIGEST";
 
 // The module parameter files NVIDIA's driver container reads as it loads each module
 // (nvidia-driver, _load_driver: /drivers/<module>.conf, each only if `-f` finds it).
@@ -184,6 +187,37 @@ void MountLicensing(json& pod, json& container, const api::DriverSpec& driver) {
   SetNamed(pod, "volumes", std::move(volume));
 }
 
+// DRIVER_CONFIG_DIGEST, which NVIDIA's operator gives the driver manager and the driver: a hash
+// of what decides how the driver is installed (each container's image, command, args, env and
+// envFrom; the pod's volumes; the node root they are under), not of what only schedules the pod
+// (labels, tolerations, priority, resources). The driver records the digest of its install in
+// /run/nvidia/nvidia-driver.state; a new pod with the same digest, on a node whose module is
+// loaded, needs no reinstall, and the manager skips the uninstall that would stop every GPU job.
+// A change detector, not a security hash: FNV-1a 64 over the JSON, as 16 hex digits.
+std::string DriverConfigDigest(const json& pod, const std::string& host_root) {
+  json input = {{"hostRoot", host_root}, {"volumes", pod.value("volumes", json::array())}};
+  for (const char* list : {"initContainers", "containers"}) {
+    json& parts = input[list] = json::array();
+    for (const json& container : pod.value(list, json::array())) {
+      json part = {{"name", container.value("name", "")}};
+      for (const char* key : {"image", "command", "args", "envFrom"}) {
+        if (container.contains(key)) part[key] = container[key];
+      }
+      json& env = part["env"] = json::array();
+      for (const json& variable : container.value("env", json::array())) {
+        if (variable.value("name", "") != kConfigDigestEnv) env.push_back(variable);
+      }
+      parts.push_back(std::move(part));
+    }
+  }
+  uint64_t hash = 14695981039346656037ULL;  // FNV-1a 64's offset basis and prime.
+  for (const unsigned char byte : input.dump()) {
+    hash ^= byte;
+    hash *= 1099511628211ULL;
+  }
+  return absl::StrFormat("%016x", hash);
+}
+
 }  // namespace
 
 absl::Status TransformDriverDaemonSet(json& daemonset, json& pod, const api::ClusterPolicy& policy,
@@ -234,6 +268,10 @@ absl::Status TransformDriverDaemonSet(json& daemonset, json& pod, const api::Clu
   MountLicensing(pod, *main, driver);
   // spec.driver.env last, as for the other operands: an admin's value wins over ours.
   if (const api::OperandSpec* spec = policy.Operand("driver")) SetEnvList(*main, spec->env);
+  // Over everything above, the admin's env included.
+  const std::string digest = DriverConfigDigest(pod, policy.host_root_fs);
+  SetEnv(*main, kConfigDigestEnv, digest);
+  SetEnv(*FindNamed(pod, "initContainers", kManagerContainer), kConfigDigestEnv, digest);
   return absl::OkStatus();
 }
 

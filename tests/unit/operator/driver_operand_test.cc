@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -61,10 +62,62 @@ TEST(DriverDaemonSet, TheDefaultsDropPeermemAndAddNothing) {
     EXPECT_EQ(Env(DriverOf(out), name), std::nullopt) << name;
     EXPECT_EQ(Env(ManagerOf(out), name), std::nullopt) << name;
   }
-  EXPECT_EQ(ManagerOf(out), Named(input, "initContainers", "k8s-driver-manager"));
+  json manager = ManagerOf(out);
+  json& manager_env = manager["env"];
+  manager_env.erase(
+      std::remove_if(manager_env.begin(), manager_env.end(),
+                     [](const json& v) { return v["name"] == "DRIVER_CONFIG_DIGEST"; }),
+      manager_env.end());
+  EXPECT_EQ(manager, Named(input, "initContainers", "k8s-driver-manager"));
   EXPECT_EQ(HostPath(out, "mlnx-ofed-usr-src"), "/run/mellanox/drivers/usr/src");
   EXPECT_FALSE(PodSpec(out).contains("imagePullSecrets"));
   EXPECT_EQ(out.at("spec").at("updateStrategy"), json({{"type", "OnDelete"}}));
+}
+
+// The digest of the driver's install, as the driver container and its manager get it.
+std::string DigestOf(const api::ClusterPolicy& policy, const json& input = DriverDaemonSet()) {
+  const json out = Transformed(input, kState, policy);
+  const std::optional<std::string> digest = Env(DriverOf(out), "DRIVER_CONFIG_DIGEST");
+  EXPECT_TRUE(digest.has_value());
+  EXPECT_EQ(Env(ManagerOf(out), "DRIVER_CONFIG_DIGEST"), digest);
+  return digest.value_or("");
+}
+
+TEST(DriverDaemonSet, TheManagerAndTheDriverShareADigestOfTheInstall) {
+  const std::string digest = DigestOf(api::ClusterPolicy{});
+  EXPECT_THAT(digest, ::testing::MatchesRegex("[0-9a-f]{16}"));
+  EXPECT_EQ(DigestOf(api::ClusterPolicy{}), digest) << "the same policy, another digest";
+}
+
+TEST(DriverDaemonSet, TheDigestChangesWithWhatTheInstallDependsOn) {
+  const std::string base = DigestOf(api::ClusterPolicy{});
+  api::ClusterPolicy open;
+  open.driver.kernel_module_type = "open";
+  EXPECT_NE(DigestOf(open), base) << "kernel module type";
+  api::ClusterPolicy manager_env;
+  manager_env.driver.manager.env.push_back({{"name", "ENABLE_AUTO_DRAIN"}, {"value", "true"}});
+  EXPECT_NE(DigestOf(manager_env), base) << "the manager's env";
+  api::ClusterPolicy repo;
+  repo.driver.repo_config_map = "my-repos";
+  EXPECT_NE(DigestOf(repo), base) << "a repository ConfigMap mounted";
+  api::ClusterPolicy root;
+  root.host_root_fs = "/host-root";
+  EXPECT_NE(DigestOf(root), base) << "the node's root";
+  json other_image = DriverDaemonSet();
+  other_image["spec"]["template"]["spec"]["containers"][0]["image"] =
+      "nvcr.io/nvidia/driver:580.0-ubuntu24.04";
+  EXPECT_NE(DigestOf(api::ClusterPolicy{}, other_image), base) << "the driver image";
+}
+
+TEST(DriverDaemonSet, TheDigestIgnoresWhatOnlySchedulesThePod) {
+  const std::string base = DigestOf(api::ClusterPolicy{});
+  json scheduled = DriverDaemonSet();
+  json& pod = scheduled["spec"]["template"]["spec"];
+  pod["priorityClassName"] = "other";
+  pod["tolerations"] = json::array({{{"operator", "Exists"}}});
+  pod["containers"][0]["resources"] = {{"limits", {{"memory", "1Gi"}}}};
+  scheduled["spec"]["template"]["metadata"]["labels"]["team"] = "a";
+  EXPECT_EQ(DigestOf(api::ClusterPolicy{}, scheduled), base);
 }
 
 TEST(DriverDaemonSet, StaysOnDeleteWhateverSpecDaemonsetsSays) {
