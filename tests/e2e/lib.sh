@@ -93,7 +93,7 @@ e2e_down() {
 # device nodes: the kernel here has no NVIDIA majors to create them with (the simulated root
 # has its own). It does not restart containerd itself (RUNTIME_RESTART_MODE=none): the tests
 # restart it, as an admin's `systemctl restart containerd` would, once the toolkit has written its
-# drop-in (restart_containerd_for_toolkit). With the installer's own SIGHUP restart, two
+# drop-in (restart_containerd). With the installer's own SIGHUP restart, two
 # fresh-clone CI runs failed (a restart that never came after the flip back; a toolkit that never
 # settled), which runs here did not show; see the stop-30 note. Nothing the seeds' lines set.
 e2e_sim_node_args() {
@@ -216,9 +216,6 @@ sim_nvidia_module() { "$E2E_BUILD/tests/fixtures/gpuop-sim-node" --nvidia "$1" "
 # Restarts the cluster's containerd (tools/testenv/node-cluster), so that it loads or drops the
 # toolkit's handlers.
 restart_containerd() { "$E2E_ROOT/tools/testenv/node-cluster" restart-containerd "$E2E_STATE"; }
-
-# The pid of the cluster's containerd (tools/testenv/node-cluster starts it again when it exits).
-containerd_pid() { cat "$E2E_STATE/containerd/containerd.pid"; }
 
 # Applies pod NAME of the e2e workload image running the shell COMMAND, showing it as `kubectl
 # apply` does; a leftover of the name goes first. Options: `pgpu` asks for one nvidia.com/pgpu,
