@@ -39,7 +39,8 @@ std::optional<Workload> ParseWorkload(std::string_view value);
 std::string_view WorkloadName(Workload workload);
 
 // The spec sections with NVIDIA's common per-operand fields (repository, image, version,
-// imagePullPolicy, imagePullSecrets, env, resources, args), by their spec key.
+// imagePullPolicy, imagePullSecrets, env, resources, args), by their spec key. gds and gdrcopy
+// are the driver pod's sidecars: GPUDirect Storage (nvidia-fs) and GDRCopy (gdrdrv).
 inline constexpr const char* kOperandSpecKeys[] = {"driver",
                                                    "toolkit",
                                                    "devicePlugin",
@@ -55,7 +56,9 @@ inline constexpr const char* kOperandSpecKeys[] = {"driver",
                                                    "kataManager",
                                                    "sandboxDevicePlugin",
                                                    "kataSandboxDevicePlugin",
-                                                   "validator"};
+                                                   "validator",
+                                                   "gds",
+                                                   "gdrcopy"};
 
 struct OperandSpec {
   std::optional<bool> enabled;  // nil means "the operand's default" (OperandEnabled).

@@ -13,7 +13,8 @@ namespace gpuop::api {
 struct FallbackImage {
   std::string_view spec_key;  // The ClusterPolicy section: "driver".
   std::string_view env;       // The operator's variable that overrides the default.
-  std::string_view image;     // The default. The driver's tag gets "-<os tag>" appended.
+  // The default. The driver's tag, and its sidecars', get "-<os tag>" appended.
+  std::string_view image;
 };
 
 inline constexpr FallbackImage kFallbackImages[] = {
@@ -21,6 +22,8 @@ inline constexpr FallbackImage kFallbackImages[] = {
     {"toolkit", "CONTAINER_TOOLKIT_IMAGE", "nvcr.io/nvidia/k8s/container-toolkit:v1.20.0"},
     {"devicePlugin", "DEVICE_PLUGIN_IMAGE", "nvcr.io/nvidia/k8s-device-plugin:v0.20.0"},
     {"gfd", "GFD_IMAGE", "nvcr.io/nvidia/k8s-device-plugin:v0.20.0"},
+    {"gds", "GDS_IMAGE", "nvcr.io/nvidia/cloud-native/nvidia-fs:2.29.4"},
+    {"gdrcopy", "GDRCOPY_IMAGE", "nvcr.io/nvidia/cloud-native/gdrdrv:v2.6"},
 };
 
 }  // namespace gpuop::api

@@ -6,6 +6,8 @@
 // NFD's os_release labels give; and a driver DaemonSet is only worth an error when some node
 // would run it.
 
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -15,14 +17,31 @@ namespace gpuop::op {
 inline constexpr char kNfdOsIdLabel[] = "feature.node.kubernetes.io/system-os_release.ID";
 inline constexpr char kNfdOsVersionLabel[] =
     "feature.node.kubernetes.io/system-os_release.VERSION_ID";
+// NFD's full kernel release ("5.15.0-105-generic"): precompiled driver images are built per
+// kernel, so spec.driver.usePrecompiled runs one driver DaemonSet per value of it.
+inline constexpr char kNfdKernelLabel[] = "feature.node.kubernetes.io/kernel-version.full";
 
 // "ubuntu24.04", "rhel9" (rhel, rocky and ol keep only the major version, as NVIDIA tags their
 // driver images); "" when either part is missing.
 std::string OsTagOf(std::string_view id, std::string_view version_id);
 
+// The toolkit's RUNTIME for a Node's status.nodeInfo.containerRuntimeVersion, as NVIDIA's
+// operator reads it: "containerd://1.7.2" -> "containerd", "cri-o://1.30.4" -> "crio",
+// "docker://24.0.7" -> "docker"; "" for anything else.
+std::string ContainerRuntimeOf(std::string_view runtime_version);
+
 struct ContainerNodeFacts {
   std::string driver_os_tag;  // Of the first GPU node (by name) that has one.
   int container_gpu_nodes = 0;
+  // The kernels of the GPU nodes routed to the container workload, each with the OS tags of
+  // the nodes that run it ("" for a node without NFD's os_release labels), and how many such
+  // nodes have no kernel label.
+  std::map<std::string, std::set<std::string>> container_kernels;
+  int container_nodes_without_kernel = 0;
+  // The first container GPU node by name: the container runtime the toolkit configures is read
+  // from its Node's status.nodeInfo (ContainerRuntimeOf), which the metadata-only node cache
+  // does not hold.
+  std::string first_container_node;
   bool operator==(const ContainerNodeFacts&) const = default;
 };
 

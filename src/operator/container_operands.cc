@@ -307,6 +307,13 @@ absl::Status TransformDevicePlugin(json& pod, std::string_view state,
              absl::StrCat(install_dir == "/" ? "" : install_dir, "/toolkit/nvidia-cdi-hook"));
     }
   }
+  // The driver's GPUDirect Storage and GDRCopy sidecars: the plugin hands their devices (and,
+  // for GDS, the MOFED ones it needs) to GPU containers.
+  if (policy.OperandEnabled("gds")) {
+    SetEnv(*main, "GDS_ENABLED", "true");
+    SetEnv(*main, "MOFED_ENABLED", "true");
+  }
+  if (policy.OperandEnabled("gdrcopy")) SetEnv(*main, "GDRCOPY_ENABLED", "true");
   GPUOP_ASSIGN_OR_RETURN(const std::string mps_root, HostPathValue(policy.device_plugin_mps_root,
                                                                    "spec.devicePlugin.mps.root"));
   if (mps_root != kManifestMpsRoot) {

@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +23,20 @@ constexpr char kManagerContainer[] = "k8s-driver-manager";
 constexpr char kDriverContainer[] = "nvidia-driver-ctr";
 constexpr char kPeermemContainer[] = "nvidia-peermem-ctr";
 constexpr char kConfigDigestEnv[] = "DRIVER_CONFIG_DIGEST";
+
+// The sidecars that build and load a module of their own beside the driver's (the reference's
+// nvidia-fs-ctr and nvidia-gdrcopy-ctr), by the top-level ClusterPolicy section that turns each
+// on, and the flag the driver container then writes into .driver-ctr-ready, so that the
+// validator's driver step waits for that module too.
+struct DriverSidecar {
+  const char* spec_key;
+  const char* container;
+  const char* flag;
+};
+constexpr DriverSidecar kDriverSidecars[] = {
+    {"gds", "nvidia-fs-ctr", "GDS_ENABLED"},
+    {"gdrcopy", "nvidia-gdrcopy-ctr", "GDRCOPY_ENABLED"},
+};
 
 // The module parameter files NVIDIA's driver container reads as it loads each module
 // (nvidia-driver, _load_driver: /drivers/<module>.conf, each only if `-f` finds it).
@@ -230,6 +245,9 @@ absl::Status TransformDriverDaemonSet(json& daemonset, json& pod, const api::Clu
   // It installs the driver the NVIDIA runtime needs; it cannot run under that runtime.
   pod.erase("runtimeClassName");
   GPUOP_RETURN_IF_ERROR(TransformManager(pod, driver));
+  for (const DriverSidecar& sidecar : kDriverSidecars) {
+    if (!policy.OperandEnabled(sidecar.spec_key)) RemoveNamed(pod, "containers", sidecar.container);
+  }
   if (!driver.rdma_enabled) {
     RemoveNamed(pod, "containers", kPeermemContainer);
   } else if (driver.rdma_use_host_mofed) {
@@ -255,12 +273,30 @@ absl::Status TransformDriverDaemonSet(json& daemonset, json& pod, const api::Clu
       if (peermem != nullptr) SetEnv(*peermem, "USE_HOST_MOFED", "true");
     }
   }
-  const OsFamily family = FamilyOf(context.driver_os_tag);
-  if (!driver.repo_config_map.empty()) {
-    MountConfigMapDir(pod, *main, "repo-config", driver.repo_config_map, RepoDir(family));
+  // The sidecars' own section: env, args and pull secrets, as the common transform gives the
+  // driver container spec.driver's. They fetch packages as the driver does, so they get its
+  // repository and certificate folders too.
+  std::vector<json*> builders = {main};
+  for (const DriverSidecar& sidecar : kDriverSidecars) {
+    json* container = FindNamed(pod, "containers", sidecar.container);
+    if (container == nullptr) continue;
+    SetEnv(*main, sidecar.flag, "true");
+    builders.push_back(container);
+    const api::OperandSpec* spec = policy.Operand(sidecar.spec_key);
+    if (spec == nullptr) continue;
+    SetEnvList(*container, spec->env);
+    if (!spec->args.empty()) (*container)["args"] = spec->args;
+    if (spec->resources.is_object()) (*container)["resources"] = spec->resources;
+    AddPullSecrets(pod, spec->image_pull_secrets);
   }
-  if (!driver.cert_config_name.empty()) {
-    MountConfigMapDir(pod, *main, "cert-config", driver.cert_config_name, CertDir(family));
+  const OsFamily family = FamilyOf(context.driver_os_tag);
+  for (json* builder : builders) {
+    if (!driver.repo_config_map.empty()) {
+      MountConfigMapDir(pod, *builder, "repo-config", driver.repo_config_map, RepoDir(family));
+    }
+    if (!driver.cert_config_name.empty()) {
+      MountConfigMapDir(pod, *builder, "cert-config", driver.cert_config_name, CertDir(family));
+    }
   }
   if (!driver.kernel_module_config_name.empty()) {
     MountModuleParameters(pod, driver.kernel_module_config_name, {main, peermem});

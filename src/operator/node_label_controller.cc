@@ -44,6 +44,7 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
           for (const auto& [key, value] : pairs) {
             if (key == kNfdOsIdLabel) os_id = value;
             if (key == kNfdOsVersionLabel) os_version = value;
+            if (key == kNfdKernelLabel) view.kernel = std::string(value);
           }
           view.os_tag = OsTagOf(os_id, os_version);
         }
@@ -197,8 +198,36 @@ ContainerNodeFacts NodeLabelController::ContainerFacts() const {
 }
 
 ContainerNodeFacts NodeLabelController::ContainerFactsLocked() const {
-  return {.driver_os_tag = os_tag_of_gpu_node_.empty() ? "" : os_tag_of_gpu_node_.begin()->second,
-          .container_gpu_nodes = container_gpu_nodes_};
+  ContainerNodeFacts facts{
+      .driver_os_tag = os_tag_of_gpu_node_.empty() ? "" : os_tag_of_gpu_node_.begin()->second,
+      .container_gpu_nodes = container_gpu_nodes_};
+  if (!kernel_of_container_node_.empty()) {
+    facts.first_container_node = kernel_of_container_node_.begin()->first;
+  }
+  for (const auto& [kernel_and_os, nodes] : container_kernels_) {
+    const auto& [kernel, os_tag] = kernel_and_os;
+    if (kernel.empty()) {
+      facts.container_nodes_without_kernel += nodes;
+    } else {
+      facts.container_kernels[kernel].insert(os_tag);
+    }
+  }
+  return facts;
+}
+
+void NodeLabelController::CountKernel(const std::string& node_name, const NodeView& node) {
+  ForgetKernel(node_name);
+  const auto [entry, inserted] =
+      container_kernels_.try_emplace(std::make_pair(node.kernel, node.os_tag), 0);
+  ++entry->second;
+  kernel_of_container_node_.emplace(node_name, entry);
+}
+
+void NodeLabelController::ForgetKernel(const std::string& node_name) {
+  const auto it = kernel_of_container_node_.find(node_name);
+  if (it == kernel_of_container_node_.end()) return;
+  if (--it->second->second == 0) container_kernels_.erase(it->second);
+  kernel_of_container_node_.erase(it);
 }
 
 absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
@@ -222,6 +251,7 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
         --container_gpu_nodes_;
       }
       os_tag_of_gpu_node_.erase(node_name);
+      ForgetKernel(node_name);
       held_on_node_.erase(node_name);
       if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) +
               nfd_labelled_nodes_.erase(node_name) >
@@ -265,9 +295,13 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
       nfd_labelled_nodes_.erase(node_name);
     }
     if (before.second == api::kWorkloadContainer) --container_gpu_nodes_;
+    ForgetKernel(node_name);
     if (route.workload && route.has_gpu) {
       workload_of_node_[node_name] = std::string(api::WorkloadName(*route.workload));
-      if (*route.workload == api::Workload::kContainer) ++container_gpu_nodes_;
+      if (*route.workload == api::Workload::kContainer) {
+        ++container_gpu_nodes_;
+        CountKernel(node_name, *node);
+      }
     } else {
       workload_of_node_.erase(node_name);
     }

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -103,6 +104,7 @@ class NodeLabelController {
     kube::LabelSet labels;
     std::string uid;
     std::string os_tag;  // From NFD's os_release labels; "" without them.
+    std::string kernel;  // NFD's kernel-version.full; "" without it.
   };
   // A driver container or VFIO manager pod: where it is, and which of the two.
   struct HolderPodView {
@@ -112,6 +114,10 @@ class NodeLabelController {
   void OnHolderPod(const std::string& key, bool deleted);
   GpuHolderPods HoldersOn(const std::string& node_name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ContainerNodeFacts ContainerFactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A container GPU node's (kernel, OS tag) counted into container_kernels_, or taken out.
+  void CountKernel(const std::string& node_name, const NodeView& node)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetKernel(const std::string& node_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueAllNodes();
   void RunWorker();
   void RunResync();
@@ -142,6 +148,13 @@ class NodeLabelController {
   // nodes are routed to the container workload: kept as nodes change, never recounted.
   std::map<std::string, std::string> os_tag_of_gpu_node_ ABSL_GUARDED_BY(mu_);
   int container_gpu_nodes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The container GPU nodes by (kernel, OS tag), "" kernel for those without NFD's label; each
+  // node points at its entry, so a node costs one pointer beside its name, not two strings.
+  // Every container GPU node is in kernel_of_container_node_, whose first is the one the
+  // container runtime is read from.
+  using KernelCounts = std::map<std::pair<std::string, std::string>, int>;
+  KernelCounts container_kernels_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, KernelCounts::iterator> kernel_of_container_node_ ABSL_GUARDED_BY(mu_);
   // Nodes not yet reconciled since Start. Status waits for them: written from a half-known
   // fleet it would be wrong, and a restart would write it only to write it back.
   std::set<std::string> not_yet_reconciled_ ABSL_GUARDED_BY(mu_);

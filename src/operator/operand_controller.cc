@@ -249,6 +249,9 @@ absl::Status OperandController::ApplyPass(bool force) {
       options_.node_facts ? options_.node_facts() : ContainerNodeFacts{};
   context.driver_os_tag = node_facts.driver_os_tag;
   context.container_gpu_nodes = node_facts.container_gpu_nodes;
+  context.container_kernels = node_facts.container_kernels;
+  context.container_nodes_without_kernel = node_facts.container_nodes_without_kernel;
+  context.container_runtime = DetectContainerRuntime(node_facts.first_container_node, force);
   if (!force && first_pass_done_ && !apply_due_ && policy->uid == applied_policy_uid_ &&
       policy->generation == applied_generation_ && node_facts == applied_node_facts_) {
     ReadinessPass();  // A status or metadata update of the policy: nothing to render.
@@ -323,6 +326,36 @@ absl::Status OperandController::ApplyPass(bool force) {
   applied_policy_uid_ = policy->uid;
   ReadinessPass();
   return api_error;
+}
+
+std::string OperandController::DetectContainerRuntime(const std::string& node, bool force) {
+  std::string known =
+      detected_runtime_.empty() ? options_.render.container_runtime : detected_runtime_;
+  if (node.empty() || (node == runtime_node_ && !force)) return known;
+  absl::StatusOr<json> object = client_.Get(kube::resources::kNodes, "", node);
+  if (!object.ok()) {
+    // Tried again on the next pass: runtime_node_ still names another node.
+    log_.Warn("could not read the container runtime of a container node; keeping the last known",
+              {{"node", node}, {"runtime", known}, {"error", object.status().ToString()}});
+    return known;
+  }
+  const std::string version =
+      object->value("/status/nodeInfo/containerRuntimeVersion"_json_pointer, "");
+  std::string runtime = ContainerRuntimeOf(version);
+  if (runtime.empty()) {
+    // NVIDIA's operator falls back to containerd too.
+    log_.Warn(
+        "the node's container runtime is none the toolkit configures (containerd, cri-o, "
+        "docker); configuring containerd",
+        {{"node", node}, {"containerRuntimeVersion", version}});
+    runtime = "containerd";
+  }
+  if (runtime != detected_runtime_) {
+    log_.Info("container runtime detected", {{"node", node}, {"runtime", runtime}});
+  }
+  runtime_node_ = node;
+  detected_runtime_ = runtime;
+  return runtime;
 }
 
 bool OperandController::ReadinessPass() {

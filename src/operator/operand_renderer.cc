@@ -12,10 +12,12 @@
 #include "api/cc_mode.h"
 #include "api/container_images.h"
 #include "api/labels.h"
+#include "common/status_macros.h"
 #include "kube/manifest.h"
 #include "operator/container_node_facts.h"
 #include "operator/container_operands.h"
 #include "operator/operand_states.h"
+#include "operator/precompiled_driver.h"
 
 namespace gpuop::op {
 namespace {
@@ -253,6 +255,7 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
   };
   const api::OperandSpec* spec = state.spec_key.empty() ? nullptr : policy.Operand(state.spec_key);
   bool skip_daemonsets = false;
+  std::vector<PrecompiledDriverBuild> precompiled;
   switch (state.image) {
     case ImageSource::kNone:
       break;
@@ -263,10 +266,15 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
                                            : context.gpuop_image_pull_policy;
       break;
     case ImageSource::kPolicy: {
+      variables["IMAGE_PULL_POLICY"] = PullPolicy(spec != nullptr ? spec->image_pull_policy : "");
       if (state.name == kDriverState && policy.driver.use_precompiled) {
-        return absl::UnimplementedError(
-            "spec.driver.usePrecompiled: gpuop does not deploy precompiled driver images yet; "
-            "set it false (the driver container then builds its modules on the node)");
+        // One DaemonSet per kernel, each with its own image (below).
+        GPUOP_ASSIGN_OR_RETURN(const std::string base,
+                               UntaggedContainerImage(policy, state.spec_key, context));
+        GPUOP_ASSIGN_OR_RETURN(precompiled, PrecompiledDriverBuilds(policy, context, base));
+        skip_daemonsets = precompiled.empty();
+        variables["IMAGE"] = "";
+        break;
       }
       absl::StatusOr<std::string> image =
           IsContainerState(state.name) ? ContainerOperandImage(policy, state.spec_key, context)
@@ -282,8 +290,20 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
       } else {
         variables["IMAGE"] = *image;
       }
-      variables["IMAGE_PULL_POLICY"] = PullPolicy(spec != nullptr ? spec->image_pull_policy : "");
       break;
+    }
+  }
+  if (state.name == kDriverState) {
+    // The driver pod's sidecars, each an image of its own (tagged with the OS as the driver's);
+    // the driver's transform drops those that are off.
+    for (const auto& [key, variable] :
+         {std::pair{"gds", "GDS_IMAGE"}, std::pair{"gdrcopy", "GDRCOPY_IMAGE"}}) {
+      const api::OperandSpec* sidecar = policy.Operand(key);
+      variables[variable] = "";
+      variables[absl::StrCat(variable, "_PULL_POLICY")] =
+          PullPolicy(sidecar != nullptr ? sidecar->image_pull_policy : "");
+      if (skip_daemonsets || !policy.OperandEnabled(key)) continue;
+      GPUOP_ASSIGN_OR_RETURN(variables[variable], ContainerOperandImage(policy, key, context));
     }
   }
   if (IsContainerState(state.name)) {
@@ -327,33 +347,37 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
     for (const api::KataRuntimeClass* instance : instances) {
       Variables these = variables;
       if (instance != nullptr) these["RUNTIME_CLASS"] = instance->name;
-      for (json object : *parsed) {
-        if (absl::Status filled = FillStrings(object, these); !filled.ok()) {
-          return absl::InternalError(absl::StrCat(std::string(state.name), "/",
-                                                  std::string(file.name), ": ", filled.message()));
-        }
-        const std::string kind = object.value("kind", "");
+      for (const json& parsed_object : *parsed) {
+        const std::string kind = parsed_object.value("kind", "");
         if (kind == "DaemonSet" && skip_daemonsets) continue;
-        if (kind == "DaemonSet") {
-          TransformDaemonSet(object, state, policy);
-          if (IsContainerState(state.name)) {
-            if (absl::Status transformed =
-                    TransformContainerDaemonSet(object, state.name, policy, context);
-                !transformed.ok()) {
-              return transformed;
+        // The precompiled driver is one DaemonSet per kernel, the rest one object each.
+        const bool per_kernel = kind == "DaemonSet" && !precompiled.empty();
+        for (size_t i = 0; i < (per_kernel ? precompiled.size() : 1); ++i) {
+          json object = parsed_object;
+          if (per_kernel) these["IMAGE"] = precompiled[i].image;
+          if (absl::Status filled = FillStrings(object, these); !filled.ok()) {
+            return absl::InternalError(absl::StrCat(
+                std::string(state.name), "/", std::string(file.name), ": ", filled.message()));
+          }
+          if (kind == "DaemonSet") {
+            TransformDaemonSet(object, state, policy);
+            if (IsContainerState(state.name)) {
+              GPUOP_RETURN_IF_ERROR(
+                  TransformContainerDaemonSet(object, state.name, policy, context));
+            }
+            if (per_kernel) MakePrecompiledDaemonSet(object, precompiled[i]);
+          }
+          if (kind == "Role" && state.name == "state-kata-manager") {
+            LimitKataManagerSecrets(object, policy);
+          }
+          if (kind == "RuntimeClass" && instance != nullptr) {
+            for (const auto& [key, value] : instance->node_selector) {
+              object["scheduling"]["nodeSelector"][key] = value;
             }
           }
+          Mark(object, state, policy);
+          objects.push_back(std::move(object));
         }
-        if (kind == "Role" && state.name == "state-kata-manager") {
-          LimitKataManagerSecrets(object, policy);
-        }
-        if (kind == "RuntimeClass" && instance != nullptr) {
-          for (const auto& [key, value] : instance->node_selector) {
-            object["scheduling"]["nodeSelector"][key] = value;
-          }
-        }
-        Mark(object, state, policy);
-        objects.push_back(std::move(object));
       }
     }
   }
@@ -362,34 +386,38 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
 
 }  // namespace
 
+absl::StatusOr<std::string> UntaggedContainerImage(const api::ClusterPolicy& policy,
+                                                   std::string_view spec_key,
+                                                   const RenderContext& context) {
+  const api::OperandSpec* spec = policy.Operand(spec_key);
+  if (spec != nullptr &&
+      !(spec->repository.empty() && spec->image.empty() && spec->version.empty())) {
+    return OperandImage(spec, spec_key);
+  }
+  if (const auto it = context.fallback_images.find(std::string(spec_key));
+      it != context.fallback_images.end() && !it->second.empty()) {
+    return it->second;
+  }
+  for (const api::FallbackImage& fallback : api::kFallbackImages) {
+    if (fallback.spec_key == spec_key) return std::string(fallback.image);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("spec.", std::string(spec_key),
+                                                 ": no image; set repository, image and version"));
+}
+
 absl::StatusOr<std::string> ContainerOperandImage(const api::ClusterPolicy& policy,
                                                   std::string_view spec_key,
                                                   const RenderContext& context) {
-  const api::OperandSpec* spec = policy.Operand(spec_key);
-  std::string image;
-  if (spec != nullptr &&
-      !(spec->repository.empty() && spec->image.empty() && spec->version.empty())) {
-    absl::StatusOr<std::string> named = OperandImage(spec, spec_key);
-    if (!named.ok()) return named.status();
-    image = *std::move(named);
-  } else if (const auto it = context.fallback_images.find(std::string(spec_key));
-             it != context.fallback_images.end() && !it->second.empty()) {
-    image = it->second;
-  } else {
-    for (const api::FallbackImage& fallback : api::kFallbackImages) {
-      if (fallback.spec_key == spec_key) image = std::string(fallback.image);
-    }
-    if (image.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "spec.", std::string(spec_key), ": no image; set repository, image and version"));
-    }
-  }
-  if (spec_key != "driver" || IsDigest(image)) return image;
+  GPUOP_ASSIGN_OR_RETURN(std::string image, UntaggedContainerImage(policy, spec_key, context));
+  // NVIDIA builds the driver's images, and its sidecars', per OS.
+  const bool per_os = spec_key == "driver" || spec_key == "gds" || spec_key == "gdrcopy";
+  if (!per_os || IsDigest(image)) return image;
   if (context.driver_os_tag.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "spec.driver: the driver image's tag ends in the GPU nodes' OS (", image,
+        "spec.", std::string(spec_key), ": the image's tag ends in the GPU nodes' OS (", image,
         "-<os><version>), and no GPU node has Node Feature Discovery's labels ", kNfdOsIdLabel,
-        " and ", kNfdOsVersionLabel, "; deploy NFD, or set driver.version to a digest"));
+        " and ", kNfdOsVersionLabel, "; deploy NFD, or set ", std::string(spec_key),
+        ".version to a digest"));
   }
   return absl::StrCat(image, "-", context.driver_os_tag);
 }

@@ -11,6 +11,7 @@
 //   std::vector<RenderedState> states = RenderOperands(policy, context, EmbeddedManifests());
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ struct RenderContext {
   // GPU nodes routed to the container workload. Without any, a driver image whose tag needs an
   // OS tag nobody has is not an error: its DaemonSet would select no node (it is left out).
   int container_gpu_nodes = 0;
+  // spec.driver.usePrecompiled: the container GPU nodes' kernels (NFD's kernel-version.full),
+  // each with the OS tags of its nodes; one driver DaemonSet runs per kernel. And how many
+  // container GPU nodes have no kernel label, which such a driver cannot serve.
+  std::map<std::string, std::set<std::string>> container_kernels;
+  int container_nodes_without_kernel = 0;
   // spec key ("driver") -> the image used when the policy's section names none (the operator's
   // $DRIVER_IMAGE etc., defaulting to api::kFallbackImages). Empty: the table's defaults.
   std::map<std::string, std::string> fallback_images;
@@ -54,12 +60,17 @@ std::vector<RenderedState> RenderOperands(const api::ClusterPolicy& policy,
                                           const std::vector<ManifestFile>& files);
 
 // The image the container path's section `spec_key` runs: the section's own when it names one
-// (OperandImage), else the context's fallback, else api::kFallbackImages'. The driver's gets the
-// OS tag appended (NVIDIA's tag scheme) unless it is a digest; without an OS tag that is an
-// error naming the labels wanted.
+// (OperandImage), else the context's fallback, else api::kFallbackImages'. The driver's, and its
+// GDS and GDRCopy sidecars', get the OS tag appended (NVIDIA's tag scheme) unless a digest;
+// without an OS tag that is an error naming the labels wanted.
 absl::StatusOr<std::string> ContainerOperandImage(const api::ClusterPolicy& policy,
                                                   std::string_view spec_key,
                                                   const RenderContext& context);
+
+// The same before any OS tag: what a precompiled driver's tag is built on.
+absl::StatusOr<std::string> UntaggedContainerImage(const api::ClusterPolicy& policy,
+                                                   std::string_view spec_key,
+                                                   const RenderContext& context);
 
 // The image a section names (NVIDIA's imagePath()): repository/image:version,
 // repository/image@sha256:..., or image alone when repository and version are both empty.

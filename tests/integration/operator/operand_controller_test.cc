@@ -508,5 +508,81 @@ TEST_F(OperandControllerTest, AContainerNodeGetsTheContainerPathAndItsDriverTagg
   EXPECT_THAT(PolicyState(), HasSubstr(kNfdOsId));
 }
 
+TEST_F(OperandControllerTest, PrecompiledDriversFollowTheKernelsAndTheToolkitTheNodesRuntime) {
+  constexpr char kKernelLabel[] = "feature.node.kubernetes.io/kernel-version.full";
+  const std::string first = gpuop::testing::UniqueName("a-gpu-ctr");
+  const std::string second = gpuop::testing::UniqueName("b-gpu-ctr");
+  for (const auto& [name, kernel] :
+       {std::pair{first, "5.15.0-105-generic"}, std::pair{second, "6.8.0-1015-aws"}}) {
+    json node = kube::LabelledNode(name, kRun);
+    node["metadata"]["labels"].update({{kNfdGpu, "true"},
+                                       {"nvidia.com/gpu.workload.config", "container"},
+                                       {kNfdOsId, "ubuntu"},
+                                       {kNfdOsVersion, "22.04"},
+                                       {kKernelLabel, kernel}});
+    ASSERT_TRUE(client_->Create(kube::resources::kNodes, "", node).ok());
+  }
+  // As the kubelet of a CRI-O node reports itself.
+  ASSERT_TRUE(client_
+                  ->MergePatch(
+                      kube::resources::kNodes, "", first,
+                      {{"status", {{"nodeInfo", {{"containerRuntimeVersion", "cri-o://1.30.4"}}}}}},
+                      "status")
+                  .ok());
+  json spec = SeedSpec();
+  spec["driver"] = {{"usePrecompiled", true},
+                    {"repository", "nvcr.io/nvidia"},
+                    {"image", "driver"},
+                    {"version", "580"}};
+  ASSERT_TRUE(
+      client_->MergePatch(kClusterPolicies, "", policy_, {{"spec", {{"driver", spec["driver"]}}}})
+          .ok());
+  StartControllers();
+
+  const std::string generic = "nvidia-driver-daemonset-5.15.0-105-generic-ubuntu22.04";
+  const std::string aws = "nvidia-driver-daemonset-6.8.0-1015-aws-ubuntu22.04";
+  ASSERT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, generic); }, kPatience))
+      << PolicyState();
+  ASSERT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, aws); }, kPatience))
+      << PolicyState();
+  EXPECT_TRUE(Gone(kube::resources::kDaemonSets, "nvidia-driver-daemonset"));
+  EXPECT_EQ(MainContainer(aws).value("image", ""),
+            "nvcr.io/nvidia/driver:580-6.8.0-1015-aws-ubuntu22.04");
+  auto selected = Get(kube::resources::kDaemonSets, aws);
+  ASSERT_TRUE(selected.ok());
+  EXPECT_EQ((*selected)["spec"]["template"]["spec"]["nodeSelector"][kKernelLabel],
+            "6.8.0-1015-aws");
+  // The toolkit configures the runtime the first container node's kubelet reports.
+  EXPECT_TRUE(
+      WaitFor([&] { return EnvValue("nvidia-container-toolkit-daemonset", "RUNTIME") == "crio"; },
+              kPatience))
+      << EnvValue("nvidia-container-toolkit-daemonset", "RUNTIME") << "\n"
+      << PolicyState();
+  EXPECT_EQ(EnvValue("nvidia-container-toolkit-daemonset", "CRIO_CONFIG"),
+            "/runtime/config-dir/config.toml");
+  EXPECT_THAT(log_text_.str(), HasSubstr("container runtime detected"));
+
+  // The second node is upgraded to the first one's kernel: the other kernel's driver goes.
+  ASSERT_TRUE(client_
+                  ->MergePatch(kube::resources::kNodes, "", second,
+                               {{"metadata", {{"labels", {{kKernelLabel, "5.15.0-105-generic"}}}}}})
+                  .ok());
+  EXPECT_TRUE(WaitFor([&] { return Gone(kube::resources::kDaemonSets, aws); }, kPatience))
+      << PolicyState();
+  EXPECT_TRUE(Exists(kube::resources::kDaemonSets, generic));
+
+  // A container node without NFD's kernel label: no precompiled driver can be chosen for it,
+  // and the status says so while the driver that runs stays.
+  ASSERT_TRUE(client_
+                  ->MergePatch(kube::resources::kNodes, "", second,
+                               {{"metadata", {{"labels", {{kKernelLabel, nullptr}}}}}})
+                  .ok());
+  EXPECT_TRUE(
+      WaitFor([&] { return PolicyState().find(kKernelLabel) != std::string::npos; }, kPatience))
+      << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("1 container GPU node(s) have no"));
+  EXPECT_TRUE(Exists(kube::resources::kDaemonSets, generic));
+}
+
 }  // namespace
 }  // namespace gpuop::op

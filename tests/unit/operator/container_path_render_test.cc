@@ -7,12 +7,14 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "api/cluster_policy.h"
 #include "operator/container_node_facts.h"
 #include "operator/embedded_manifests.h"
 #include "operator/operand_renderer.h"
+#include "operator/precompiled_driver.h"
 
 namespace gpuop::op {
 namespace {
@@ -97,6 +99,15 @@ TEST(OsTagOf, KeepsTheMajorVersionOnlyWhereNvidiaTagsSo) {
   EXPECT_EQ(OsTagOf("sles", "15.6"), "sles15.6");
   EXPECT_EQ(OsTagOf("ubuntu", ""), "");
   EXPECT_EQ(OsTagOf("", "24.04"), "");
+}
+
+TEST(ContainerRuntimeOf, ReadsTheKubeletsRuntimeVersionAsNvidiasOperatorDoes) {
+  EXPECT_EQ(ContainerRuntimeOf("containerd://1.7.24"), "containerd");
+  EXPECT_EQ(ContainerRuntimeOf("cri-o://1.30.4"), "crio");
+  EXPECT_EQ(ContainerRuntimeOf("docker://24.0.7"), "docker");
+  EXPECT_EQ(ContainerRuntimeOf("remote://1.0"), "");
+  EXPECT_EQ(ContainerRuntimeOf("containerd"), "") << "no scheme: not a kubelet's report";
+  EXPECT_EQ(ContainerRuntimeOf(""), "");
 }
 
 TEST(ContainerPathRender, AnEmptyPolicyDeploysNvidiasContainerOperandsWithTheirChartImages) {
@@ -212,11 +223,179 @@ TEST(ContainerPathRender, DisabledOperandsAreNotRenderedAndCdiOffDropsItsRuntime
   EXPECT_EQ(Find(states, "RuntimeClass", "nvidia-legacy"), nullptr);
 }
 
-TEST(ContainerPathRender, PrecompiledDriversAreRefusedWithWhatToDo) {
+TEST(SanitizedKernel, DropsTheArchitectureAndMakesALowerCaseName) {
+  EXPECT_EQ(SanitizedKernel("5.15.0-105-generic"), "5.15.0-105-generic");
+  EXPECT_EQ(SanitizedKernel("5.14.0-427.13.1.el9_4.x86_64"), "5.14.0-427.13.1.el9.4");
+  EXPECT_EQ(SanitizedKernel("6.1.0-13-cloud-arm64"), "6.1.0-13-cloud-arm64");
+  EXPECT_EQ(SanitizedKernel("5.14.0-362.el9.aarch64_64k"), "5.14.0-362.el9");
+  EXPECT_EQ(SanitizedKernel("5.14.0-362.el9.aarch64"), "5.14.0-362.el9");
+  EXPECT_EQ(SanitizedKernel("6.8.0-1015-AWS"), "6.8.0-1015-aws");
+}
+
+RenderContext PrecompiledFleet(std::map<std::string, std::set<std::string>> kernels,
+                               int without_kernel = 0) {
+  RenderContext context = ContextWith("ubuntu22.04", 3);
+  context.container_kernels = std::move(kernels);
+  context.container_nodes_without_kernel = without_kernel;
+  return context;
+}
+
+const json kPrecompiledSpec = {{"driver",
+                                {{"usePrecompiled", true},
+                                 {"repository", "nvcr.io/nvidia"},
+                                 {"image", "driver"},
+                                 {"version", "580"}}}};
+
+TEST(PrecompiledDriver, OneDaemonSetPerKernelWithItsOwnImageAndNodes) {
   const auto states =
-      Render({{"driver", {{"usePrecompiled", true}}}}, ContextWith("ubuntu24.04", 1));
-  EXPECT_EQ(states.at("state-driver").error.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(states.at("state-driver").error.message(), HasSubstr("spec.driver.usePrecompiled"));
+      Render(kPrecompiledSpec, PrecompiledFleet({{"5.15.0-105-generic", {"ubuntu22.04"}},
+                                                 {"5.14.0-427.13.1.el9_4.x86_64", {"rhel9"}}}));
+  const RenderedState& driver = states.at("state-driver");
+  ASSERT_TRUE(driver.error.ok()) << driver.error;
+  EXPECT_EQ(Find(states, "DaemonSet", "nvidia-driver-daemonset"), nullptr)
+      << "no one-for-all driver beside the per-kernel ones";
+  const json* ubuntu =
+      Find(states, "DaemonSet", "nvidia-driver-daemonset-5.15.0-105-generic-ubuntu22.04");
+  const json* rhel =
+      Find(states, "DaemonSet", "nvidia-driver-daemonset-5.14.0-427.13.1.el9.4-rhel9");
+  ASSERT_NE(ubuntu, nullptr);
+  ASSERT_NE(rhel, nullptr);
+  EXPECT_EQ(ImageOf(*ubuntu, "nvidia-driver-ctr"),
+            "nvcr.io/nvidia/driver:580-5.15.0-105-generic-ubuntu22.04");
+  EXPECT_EQ(ImageOf(*rhel, "nvidia-driver-ctr"),
+            "nvcr.io/nvidia/driver:580-5.14.0-427.13.1.el9_4.x86_64-rhel9");
+  const json& pod = (*rhel)["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["nodeSelector"]["feature.node.kubernetes.io/kernel-version.full"],
+            "5.14.0-427.13.1.el9_4.x86_64");
+  EXPECT_EQ(pod["nodeSelector"]["nvidia.com/gpu.deploy.driver"], "true");
+  EXPECT_EQ((*rhel)["metadata"]["labels"]["nvidia.com/precompiled"], "true");
+  EXPECT_EQ((*rhel)["spec"]["template"]["metadata"]["labels"]["nvidia.com/precompiled"], "true");
+  // Distinct selectors: neither DaemonSet counts the other's pods as its own.
+  EXPECT_NE((*rhel)["spec"]["selector"], (*ubuntu)["spec"]["selector"]);
+  for (const json* daemonset : {rhel, ubuntu}) {
+    const json& labels = (*daemonset)["spec"]["template"]["metadata"]["labels"];
+    for (const auto& [key, value] : (*daemonset)["spec"]["selector"]["matchLabels"].items()) {
+      EXPECT_EQ(labels.value(key, ""), value) << key;
+    }
+    // The holder-pod watch and the validator find every driver pod by these.
+    EXPECT_EQ(labels["app"], "nvidia-driver-daemonset");
+    EXPECT_EQ(labels["app.kubernetes.io/component"], "nvidia-driver");
+  }
+  // Each has its own digest: the image is part of how the driver is installed.
+  EXPECT_NE(ubuntu->dump().find("DRIVER_CONFIG_DIGEST"), std::string::npos);
+}
+
+TEST(PrecompiledDriver, RefusesWhatNoPrecompiledImageCanServeNamingTheLabels) {
+  const auto mixed = Render(
+      kPrecompiledSpec, PrecompiledFleet({{"5.15.0-105-generic", {"ubuntu22.04", "ubuntu20.04"}}}));
+  EXPECT_EQ(mixed.at("state-driver").error.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(mixed.at("state-driver").error.message(), HasSubstr("ubuntu20.04, ubuntu22.04"));
+  EXPECT_THAT(mixed.at("state-driver").objects, IsEmpty());
+
+  const auto unlabelled =
+      Render(kPrecompiledSpec, PrecompiledFleet({{"5.15.0-105-generic", {"ubuntu22.04"}}}, 2));
+  EXPECT_EQ(unlabelled.at("state-driver").error.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(unlabelled.at("state-driver").error.message(),
+              HasSubstr("2 container GPU node(s) have no "
+                        "feature.node.kubernetes.io/kernel-version.full label"));
+
+  const auto no_os = Render(kPrecompiledSpec, PrecompiledFleet({{"5.15.0-105-generic", {""}}}));
+  EXPECT_THAT(no_os.at("state-driver").error.message(),
+              HasSubstr("feature.node.kubernetes.io/system-os_release.ID"));
+
+  json with_gds = kPrecompiledSpec;
+  with_gds["gds"] = {{"enabled", true}};
+  const auto gds = Render(with_gds, PrecompiledFleet({{"5.15.0-105-generic", {"ubuntu22.04"}}}));
+  EXPECT_EQ(gds.at("state-driver").error.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(gds.at("state-driver").error.message(), HasSubstr("spec.gds.enabled"));
+}
+
+TEST(PrecompiledDriver, NoContainerNodeIsNoDaemonSetAndNoError) {
+  RenderContext context = PrecompiledFleet({});
+  context.container_gpu_nodes = 0;
+  const auto states = Render(kPrecompiledSpec, context);
+  EXPECT_TRUE(states.at("state-driver").error.ok()) << states.at("state-driver").error;
+  for (const json& object : states.at("state-driver").objects) {
+    EXPECT_NE(object["kind"], "DaemonSet") << object["metadata"]["name"];
+  }
+}
+
+TEST(PrecompiledDriver, ADigestIsTheImageOfEveryKernel) {
+  const json spec = {{"driver",
+                      {{"usePrecompiled", true},
+                       {"repository", "registry.local/nvidia"},
+                       {"image", "driver"},
+                       {"version", "sha256:" + std::string(64, 'a')}}}};
+  const auto states = Render(spec, PrecompiledFleet({{"6.8.0-1015-aws", {"ubuntu24.04"}}}));
+  const json* driver =
+      Find(states, "DaemonSet", "nvidia-driver-daemonset-6.8.0-1015-aws-ubuntu24.04");
+  ASSERT_NE(driver, nullptr) << states.at("state-driver").error;
+  EXPECT_EQ(ImageOf(*driver, "nvidia-driver-ctr"),
+            "registry.local/nvidia/driver@sha256:" + std::string(64, 'a'));
+}
+
+TEST(DriverSidecars, GdsAndGdrcopyRunBesideTheDriverOnlyWhenOn) {
+  const auto plain = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1));
+  const json* driver = Find(plain, "DaemonSet", "nvidia-driver-daemonset");
+  ASSERT_NE(driver, nullptr);
+  EXPECT_EQ(ImageOf(*driver, "nvidia-fs-ctr"), "");
+  EXPECT_EQ(ImageOf(*driver, "nvidia-gdrcopy-ctr"), "");
+  EXPECT_EQ(driver->dump().find("GDS_ENABLED"), std::string::npos);
+
+  const json spec = {
+      {"gds", {{"enabled", true}, {"env", {{{"name", "GDS_DEBUG"}, {"value", "1"}}}}}},
+      {"gdrcopy",
+       {{"enabled", true},
+        {"repository", "registry.local/mirror"},
+        {"image", "gdrdrv"},
+        {"version", "v2.5"},
+        {"imagePullPolicy", "Always"},
+        {"imagePullSecrets", {"mirror-pull"}}}},
+      {"driver", {{"repoConfig", {{"configMapName", "apt-mirror"}}}}}};
+  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  ASSERT_TRUE(states.at("state-driver").error.ok()) << states.at("state-driver").error;
+  driver = Find(states, "DaemonSet", "nvidia-driver-daemonset");
+  ASSERT_NE(driver, nullptr);
+  EXPECT_EQ(ImageOf(*driver, "nvidia-fs-ctr"),
+            "nvcr.io/nvidia/cloud-native/nvidia-fs:2.29.4-ubuntu24.04");
+  EXPECT_EQ(ImageOf(*driver, "nvidia-gdrcopy-ctr"),
+            "registry.local/mirror/gdrdrv:v2.5-ubuntu24.04");
+  const json& pod = (*driver)["spec"]["template"]["spec"];
+  std::map<std::string, json> containers;
+  for (const json& container : pod["containers"]) containers[container["name"]] = container;
+  const auto env_of = [&](const std::string& container, const std::string& name) {
+    for (const json& variable : containers[container].value("env", json::array())) {
+      if (variable["name"] == name) return variable.value("value", "");
+    }
+    return std::string("<unset>");
+  };
+  EXPECT_EQ(env_of("nvidia-driver-ctr", "GDS_ENABLED"), "true");
+  EXPECT_EQ(env_of("nvidia-driver-ctr", "GDRCOPY_ENABLED"), "true");
+  EXPECT_EQ(env_of("nvidia-fs-ctr", "GDS_DEBUG"), "1");
+  EXPECT_EQ(containers["nvidia-gdrcopy-ctr"]["imagePullPolicy"], "Always");
+  EXPECT_THAT(pod["imagePullSecrets"].dump(), HasSubstr("mirror-pull"));
+  // The sidecars fetch packages too: the admin's repository list reaches them.
+  for (const char* name : {"nvidia-driver-ctr", "nvidia-fs-ctr", "nvidia-gdrcopy-ctr"}) {
+    EXPECT_THAT(containers[name]["volumeMounts"].dump(), HasSubstr("/etc/apt/sources.list.d"))
+        << name;
+  }
+  const json* plugin = Find(states, "DaemonSet", "nvidia-device-plugin-daemonset");
+  ASSERT_NE(plugin, nullptr);
+  const std::string plugin_env = (*plugin)["spec"]["template"]["spec"]["containers"].dump();
+  for (const char* flag : {"GDS_ENABLED", "MOFED_ENABLED", "GDRCOPY_ENABLED"}) {
+    EXPECT_THAT(plugin_env, HasSubstr(flag));
+  }
+}
+
+TEST(DriverSidecars, TheirImagesNeedTheNodesOsAsTheDriversDo) {
+  const auto states = Render({{"gds", {{"enabled", true}}},
+                              {"driver",
+                               {{"repository", "nvcr.io/nvidia"},
+                                {"image", "driver"},
+                                {"version", "sha256:" + std::string(64, 'b')}}}},
+                             ContextWith("", 1));
+  EXPECT_EQ(states.at("state-driver").error.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(states.at("state-driver").error.message(), HasSubstr("spec.gds"));
 }
 
 }  // namespace
