@@ -44,6 +44,8 @@ const std::vector<AgentNodeRights>& AgentNodeRightsTable() {
       CcManagerRights(),
       // NVIDIA's container-path operands that read Nodes and write none.
       {"nvidia-container-toolkit", {}, {}},
+      {"nvidia-dcgm", {}, {}},
+      {"nvidia-dcgm-exporter", {}, {}},
       {"nvidia-device-plugin", {}, {}},
       {"nvidia-gpu-feature-discovery", {}, {}},
       {"nvidia-kata-manager", {}, {kKataArtifactsAnnotation}},

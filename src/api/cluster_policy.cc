@@ -209,10 +209,46 @@ void ReadDriver(const json& section, const std::string& path, DriverSpec& driver
   driver.kernel_module_config_name = ReadObjectName(modules, "name", "ConfigMap");
 }
 
+// spec.dcgmExporter's fields beyond the common ones.
+void ReadDcgmExporter(const json& section, const std::string& path, DcgmExporterSpec& exporter,
+                      absl::Status& error) {
+  Fields fields(section, path, error);
+  Fields config(fields.Object("config"), fields.Path("config"), error);
+  exporter.config_name = ReadObjectName(config, "name", "ConfigMap");
+  Fields monitor(fields.Object("serviceMonitor"), fields.Path("serviceMonitor"), error);
+  exporter.service_monitor_enabled = monitor.Bool("enabled").value_or(false);
+  exporter.service_monitor_interval = monitor.String("interval");
+  exporter.service_monitor_scrape_timeout = monitor.String("scrapeTimeout");
+  exporter.service_monitor_honor_labels = monitor.Bool("honorLabels").value_or(false);
+  exporter.service_monitor_additional_labels = monitor.StringMap("additionalLabels");
+  if (const json* relabelings = monitor.Find("relabelings")) {
+    if (!relabelings->is_array()) {
+      monitor.Fail("relabelings", "is not a list");
+    } else {
+      exporter.service_monitor_relabelings = *relabelings;
+    }
+  }
+  Fields service(fields.Object("service"), fields.Path("service"), error);
+  exporter.service_type = service.Enum("type", {"ClusterIP", "NodePort", "LoadBalancer"});
+  exporter.service_internal_traffic_policy =
+      service.Enum("internalTrafficPolicy", {"Cluster", "Local"});
+  exporter.host_pid = fields.Bool("hostPID").value_or(false);
+  Fields hpc(fields.Object("hpcJobMapping"), fields.Path("hpcJobMapping"), error);
+  exporter.hpc_job_mapping_enabled = hpc.Bool("enabled").value_or(false);
+  exporter.hpc_job_mapping_dir =
+      ReadHostFolder(hpc, "directory", std::move(exporter.hpc_job_mapping_dir));
+  exporter.enable_pod_labels = fields.Bool("enablePodLabels").value_or(false);
+  exporter.enable_pod_uid = fields.Bool("enablePodUID").value_or(false);
+  exporter.pod_label_allowlist_regex = fields.Strings("podLabelAllowlistRegex");
+  exporter.annotations = fields.StringMap("annotations");
+}
+
 // The container path's settings outside spec.driver: the validator steps' env, the toolkit's
 // and device plugin's folders and config, CDI, the driver's install folder and the MIG strategy.
 void ReadContainerPath(Fields& spec, ClusterPolicy& policy, absl::Status& error) {
   ReadDriver(spec.Object("driver"), spec.Path("driver"), policy.driver, error);
+  ReadDcgmExporter(spec.Object("dcgmExporter"), spec.Path("dcgmExporter"), policy.dcgm_exporter,
+                   error);
 
   Fields validator(spec.Object("validator"), spec.Path("validator"), error);
   for (auto [step, env] : {std::pair{"driver", &policy.validator_steps.driver},

@@ -106,6 +106,26 @@ struct DriverSpec {
   std::string kernel_module_config_name;  // kernelModuleConfig.name
 };
 
+// spec.dcgmExporter's fields beyond the common ones (NVIDIA's DCGMExporterSpec).
+struct DcgmExporterSpec {
+  std::string config_name;  // config.name: a ConfigMap whose dcgm-metrics.csv lists the metrics.
+  bool service_monitor_enabled = false;
+  std::string service_monitor_interval;        // "15s"; "" leaves Prometheus' default.
+  std::string service_monitor_scrape_timeout;  // "" leaves Prometheus' default.
+  bool service_monitor_honor_labels = false;
+  std::map<std::string, std::string> service_monitor_additional_labels;
+  nlohmann::json service_monitor_relabelings = nlohmann::json::array();  // As given.
+  std::string service_type;                                              // "" is ClusterIP.
+  std::string service_internal_traffic_policy;  // "" leaves the API's default (Cluster).
+  bool host_pid = false;
+  bool hpc_job_mapping_enabled = false;
+  std::string hpc_job_mapping_dir = "/var/lib/dcgm-exporter/job-mapping";
+  bool enable_pod_labels = false;
+  bool enable_pod_uid = false;
+  std::vector<std::string> pod_label_allowlist_regex;
+  std::map<std::string, std::string> annotations;  // On the exporter's pods.
+};
+
 // NVIDIA's chart's k8s-driver-manager, used when spec.driver.manager names no image.
 inline constexpr char kDefaultDriverManagerImage[] =
     "nvcr.io/nvidia/cloud-native/k8s-driver-manager:v0.12.0";
@@ -146,6 +166,7 @@ struct ClusterPolicy {
 
   // The container path (NVIDIA's container-path operands).
   DriverSpec driver;
+  DcgmExporterSpec dcgm_exporter;
   ValidatorStepsEnv validator_steps;
   std::string toolkit_install_dir = "/usr/local/nvidia";   // spec.toolkit.installDir
   std::string device_plugin_config_name;                   // spec.devicePlugin.config.name

@@ -22,6 +22,9 @@ inline constexpr FallbackImage kFallbackImages[] = {
     {"toolkit", "CONTAINER_TOOLKIT_IMAGE", "nvcr.io/nvidia/k8s/container-toolkit:v1.20.0"},
     {"devicePlugin", "DEVICE_PLUGIN_IMAGE", "nvcr.io/nvidia/k8s-device-plugin:v0.20.0"},
     {"gfd", "GFD_IMAGE", "nvcr.io/nvidia/k8s-device-plugin:v0.20.0"},
+    {"dcgm", "DCGM_IMAGE", "nvcr.io/nvidia/cloud-native/dcgm:4.6.0-1-ubuntu24.04"},
+    {"dcgmExporter", "DCGM_EXPORTER_IMAGE",
+     "nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless"},
     {"gds", "GDS_IMAGE", "nvcr.io/nvidia/cloud-native/nvidia-fs:2.29.4"},
     {"gdrcopy", "GDRCOPY_IMAGE", "nvcr.io/nvidia/cloud-native/gdrdrv:v2.6"},
 };

@@ -10,6 +10,7 @@
 #include "common/printable.h"
 #include "common/status_macros.h"
 #include "kube/json_fields.h"
+#include "operator/dcgm_operands.h"
 #include "operator/driver_operand.h"
 #include "operator/pod_spec_edits.h"
 #include "operator/toolkit_operand.h"
@@ -346,7 +347,9 @@ absl::Status TransformContainerDaemonSet(json& daemonset, std::string_view state
   const bool validator = state == "state-operator-validation";
   const bool device_plugin = state == "state-device-plugin";
   const bool gfd = state == "gpu-feature-discovery";
-  if (!(driver || toolkit || validator || device_plugin || gfd)) {
+  const bool dcgm = state == "state-dcgm";
+  const bool dcgm_exporter = state == "state-dcgm-exporter";
+  if (!(driver || toolkit || validator || device_plugin || gfd || dcgm || dcgm_exporter)) {
     return absl::InvalidArgumentError(
         absl::StrCat("state ", Quoted(state), " has no container-path DaemonSet transform"));
   }
@@ -367,6 +370,14 @@ absl::Status TransformContainerDaemonSet(json& daemonset, std::string_view state
     GPUOP_RETURN_IF_ERROR(TransformValidator(*pod, policy, context));
   } else if (device_plugin) {
     GPUOP_RETURN_IF_ERROR(TransformDevicePlugin(*pod, state, policy, context));
+  } else if (dcgm) {
+    GPUOP_RETURN_IF_ERROR(SetRuntimeClass(*pod, policy, context));
+  } else if (dcgm_exporter) {
+    GPUOP_RETURN_IF_ERROR(SetRuntimeClass(*pod, policy, context));
+    GPUOP_RETURN_IF_ERROR(TransformDcgmExporterPod(*pod, policy));
+    for (const auto& [key, value] : policy.dcgm_exporter.annotations) {
+      daemonset["spec"]["template"]["metadata"]["annotations"][key] = value;
+    }
   } else {
     GPUOP_RETURN_IF_ERROR(TransformGpuFeatureDiscovery(*pod, state, policy, context));
   }

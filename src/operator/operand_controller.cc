@@ -136,9 +136,8 @@ std::optional<api::ClusterPolicy> OperandController::CurrentPolicy() const {
   return ActivePolicy(views);
 }
 
-absl::StatusOr<bool> OperandController::NodeFeatureRuleCrdExists() {
-  absl::StatusOr<json> crd =
-      client_.Get(kube::resources::kCustomResourceDefinitions, "", kNodeFeatureRuleCrd);
+absl::StatusOr<bool> OperandController::CrdExists(const char* name) {
+  absl::StatusOr<json> crd = client_.Get(kube::resources::kCustomResourceDefinitions, "", name);
   if (crd.ok()) return true;
   if (absl::IsNotFound(crd.status())) return false;
   return crd.status();
@@ -262,6 +261,7 @@ absl::Status OperandController::ApplyPass(bool force) {
   std::vector<RenderedState> states = RenderOperands(*policy, context, EmbeddedManifests());
 
   state_errors_.clear();
+  notes_.clear();
   wanted_daemonsets_.clear();
   applied_states_.clear();
   std::set<std::string> wanted;
@@ -269,7 +269,7 @@ absl::Status OperandController::ApplyPass(bool force) {
   for (RenderedState& state : states) {
     if (!state.enabled) continue;
     if (state.name == kNfdRulesState && state.error.ok()) {
-      absl::StatusOr<bool> crd = NodeFeatureRuleCrdExists();
+      absl::StatusOr<bool> crd = CrdExists(kNodeFeatureRuleCrd);
       if (!crd.ok()) {
         state.error = crd.status();
       } else if (!*crd) {
@@ -288,6 +288,20 @@ absl::Status OperandController::ApplyPass(bool force) {
       if (!resource.ok()) {
         state_errors_[state.name] = std::string(resource.status().message());
         continue;
+      }
+      if (resource->plural == kServiceMonitors.plural) {
+        // Asked for, but only Prometheus Operator's CRD makes it a kind the API knows.
+        absl::StatusOr<bool> crd = CrdExists(kServiceMonitorCrd);
+        if (!crd.ok()) {
+          state_errors_.try_emplace(state.name, crd.status().message());
+          continue;
+        }
+        if (!*crd) {
+          notes_.push_back(absl::StrCat("ServiceMonitor ", MetadataString(object, "name"),
+                                        " not applied: the ", kServiceMonitorCrd,
+                                        " CRD (Prometheus Operator) is not installed"));
+          continue;
+        }
       }
       const std::string name = MetadataString(object, "name");
       wanted.insert(AppliedKey(
@@ -366,6 +380,7 @@ bool OperandController::ReadinessPass() {
     errors.push_back(absl::StrCat(state, ": ", error));
   if (!namespace_error_.empty()) errors.push_back(namespace_error_);
   facts.error = absl::StrJoin(errors, "; ");
+  facts.notes = notes_;
 
   bool mismatch = false;
   std::map<std::string, bool> ready;

@@ -96,7 +96,8 @@ class OperandController {
   bool ReadinessPass();
   absl::StatusOr<bool> ApplyObject(const nlohmann::json& object, bool force);
   absl::Status Prune(const std::set<std::string>& wanted);
-  absl::StatusOr<bool> NodeFeatureRuleCrdExists();
+  // Whether the CustomResourceDefinition `name` ("plural.group") is installed.
+  absl::StatusOr<bool> CrdExists(const char* name);
   std::optional<api::ClusterPolicy> CurrentPolicy() const;
   // The container runtime of `node` (ContainerRuntimeOf its Node's status), read once per node
   // and again on forced passes; the last one known (at first the render context's) when the
@@ -122,8 +123,9 @@ class OperandController {
   int64_t applied_generation_ = -1;
   std::string applied_policy_uid_;
   ContainerNodeFacts applied_node_facts_;
-  std::string runtime_node_;      // The Node the runtime below was read from; "" for none yet.
-  std::string detected_runtime_;  // "" until one was read.
+  std::vector<std::string> notes_;  // OperandFacts::notes of the last apply pass.
+  std::string runtime_node_;        // The Node the runtime below was read from; "" for none yet.
+  std::string detected_runtime_;    // "" until one was read.
   // DaemonSet name -> (state, hash) of the last apply pass, for readiness.
   std::map<std::string, std::pair<std::string, std::string>> wanted_daemonsets_;
   std::map<std::string, std::string> state_errors_;  // state -> error of the last apply pass

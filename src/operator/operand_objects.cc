@@ -18,6 +18,8 @@ const std::vector<Kind>& Kinds() {
   static const std::vector<Kind> kinds = {
       {"apps/v1", "DaemonSet", &r::kDaemonSets},
       {"v1", "ConfigMap", &r::kConfigMaps},
+      {"v1", "Service", &r::kServices},
+      {"monitoring.coreos.com/v1", "ServiceMonitor", &kServiceMonitors},
       {"node.k8s.io/v1", "RuntimeClass", &r::kRuntimeClasses},
       {"nfd.k8s-sigs.io/v1alpha1", "NodeFeatureRule", &kNodeFeatureRules},
       {"rbac.authorization.k8s.io/v1", "RoleBinding", &r::kRoleBindings},

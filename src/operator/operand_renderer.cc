@@ -16,6 +16,7 @@
 #include "kube/manifest.h"
 #include "operator/container_node_facts.h"
 #include "operator/container_operands.h"
+#include "operator/dcgm_operands.h"
 #include "operator/operand_states.h"
 #include "operator/precompiled_driver.h"
 
@@ -34,6 +35,7 @@ constexpr char kDriverState[] = "state-driver";
 bool IsContainerState(std::string_view state) {
   return state == kDriverState || state == "state-container-toolkit" ||
          state == "state-operator-validation" || state == "state-device-plugin" ||
+         state == "state-dcgm" || state == "state-dcgm-exporter" ||
          state == "gpu-feature-discovery";
 }
 
@@ -366,6 +368,13 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
                   TransformContainerDaemonSet(object, state.name, policy, context));
             }
             if (per_kernel) MakePrecompiledDaemonSet(object, precompiled[i]);
+          }
+          if (kind == "Service" && state.name == "state-dcgm-exporter") {
+            TransformDcgmExporterService(object, policy);
+          }
+          if (kind == "ServiceMonitor") {
+            if (!policy.dcgm_exporter.service_monitor_enabled) continue;
+            GPUOP_RETURN_IF_ERROR(TransformDcgmServiceMonitor(object, policy));
           }
           if (kind == "Role" && state.name == "state-kata-manager") {
             LimitKataManagerSecrets(object, policy);

@@ -28,6 +28,12 @@ const std::vector<OperandState>& OperandStates() {
        [](const api::ClusterPolicy&) { return true; }},
       {"state-device-plugin", "devicePlugin", ImageSource::kPolicy,
        [](const api::ClusterPolicy& p) { return p.OperandEnabled("devicePlugin", true); }},
+      // NVIDIA's nil defaults turn both on (their chart turns the host engine off): the
+      // exporter then runs an engine of its own.
+      {"state-dcgm", "dcgm", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("dcgm", true); }},
+      {"state-dcgm-exporter", "dcgmExporter", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("dcgmExporter", true); }},
       {"gpu-feature-discovery", "gfd", ImageSource::kPolicy,
        [](const api::ClusterPolicy& p) { return p.OperandEnabled("gfd", true); }},
       {"state-sandbox-validation", "validator", ImageSource::kGpuop, Sandbox},

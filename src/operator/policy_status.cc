@@ -121,7 +121,11 @@ json WithoutTimes(json status) {
 }  // namespace
 
 json PolicyStatus(const PolicyFacts& facts, const json& current_status, const std::string& now) {
-  const Verdict verdict = Decide(facts);
+  Verdict verdict = Decide(facts);
+  // What was left out on purpose does not hold readiness back, but the admin reads it here.
+  if (verdict.ready && !facts.operands.notes.empty()) {
+    absl::StrAppend(&verdict.message, "; note: ", absl::StrJoin(facts.operands.notes, "; "));
+  }
   return {{"state", verdict.state},
           {"namespace", facts.operator_namespace},
           {"conditions",

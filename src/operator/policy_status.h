@@ -21,6 +21,9 @@ namespace gpuop::op {
 struct OperandFacts {
   std::string error;                   // Why a state could not be applied; empty when all were.
   std::vector<std::string> not_ready;  // "nvidia-vfio-manager: 1 of 2 pods available"
+  // What was left out on purpose and an admin should know, without holding readiness back:
+  // "ServiceMonitor nvidia-dcgm-exporter not applied: ...".
+  std::vector<std::string> notes;
   bool operator==(const OperandFacts&) const = default;
 };
 

@@ -8,6 +8,8 @@
 
 #include <sstream>
 
+#include "absl/cleanup/cleanup.h"
+
 #include "operator/operator_controllers.h"
 #include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/operator/operator_testing.h"
@@ -28,9 +30,12 @@ const char* const kSandboxDaemonSets[] = {"nvidia-sandbox-validator", "nvidia-vf
                                           "nvidia-kata-manager", "nvidia-cc-manager"};
 // The container path's, on by NVIDIA's nil defaults. The driver's is rendered only once some
 // container node's OS names its image tag.
-const char* const kContainerDaemonSets[] = {
-    "nvidia-container-toolkit-daemonset", "nvidia-operator-validator",
-    "nvidia-device-plugin-daemonset", "gpu-feature-discovery"};
+const char* const kContainerDaemonSets[] = {"nvidia-container-toolkit-daemonset",
+                                            "nvidia-operator-validator",
+                                            "nvidia-device-plugin-daemonset",
+                                            "gpu-feature-discovery",
+                                            "nvidia-dcgm",
+                                            "nvidia-dcgm-exporter"};
 constexpr char kNfdOsId[] = "feature.node.kubernetes.io/system-os_release.ID";
 constexpr char kNfdOsVersion[] = "feature.node.kubernetes.io/system-os_release.VERSION_ID";
 
@@ -225,12 +230,18 @@ TEST_F(OperandControllerTest, StatusFollowsTheRolloutOfEveryDaemonSet) {
   CreateNode("gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
   StartControllers();
   ASSERT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
-  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-vfio-manager: generation 1 not yet seen"));
-
-  for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 1);
-  // No container node: the DaemonSet controller schedules their DaemonSets nowhere.
   EXPECT_THAT(PolicyState(), HasSubstr("nvidia-operator-validator: generation 1 not yet seen"));
+
+  // No container node: the DaemonSet controller schedules their DaemonSets nowhere.
   for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 0);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return PolicyState().find("nvidia-vfio-manager: generation 1 not yet seen") !=
+               std::string::npos;
+      },
+      kPatience))
+      << PolicyState();
+  for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 1);
   EXPECT_TRUE(PolicyStateStartsWith("ready/Reconciled")) << PolicyState();
 
   // The seed's `kubectl patch clusterpolicies.nvidia.com/cluster-policy --type=merge -p
@@ -582,6 +593,83 @@ TEST_F(OperandControllerTest, PrecompiledDriversFollowTheKernelsAndTheToolkitThe
       << PolicyState();
   EXPECT_THAT(PolicyState(), HasSubstr("1 container GPU node(s) have no"));
   EXPECT_TRUE(Exists(kube::resources::kDaemonSets, generic));
+}
+
+TEST_F(OperandControllerTest, TheExportersServiceMonitorWaitsForItsCrdAndTheStatusSaysSo) {
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(kClusterPolicies, "", policy_,
+                       {{"spec",
+                         {{"dcgmExporter",
+                           {{"serviceMonitor", {{"enabled", true}, {"interval", "30s"}}}}}}}})
+          .ok());
+  StartControllers();
+  const kube::Resource services{"", "v1", "services", true};
+  const kube::Resource monitors{"monitoring.coreos.com", "v1", "servicemonitors", true};
+  ASSERT_TRUE(WaitFor([&] { return Exists(services, "nvidia-dcgm-exporter"); }, kPatience))
+      << PolicyState();
+  EXPECT_TRUE(Exists(services, "nvidia-dcgm"));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const char* name : kSandboxDaemonSets) {
+          if (!Exists(kube::resources::kDaemonSets, name)) return false;
+        }
+        return true;
+      },
+      kPatience));
+  for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 0);
+  for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 0);
+  // Ready (nothing is held back by it), and the status names what was left out and why.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string state = PolicyState();
+        return state.starts_with("ready/") &&
+               state.find("ServiceMonitor nvidia-dcgm-exporter not applied") != std::string::npos;
+      },
+      kPatience))
+      << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("servicemonitors.monitoring.coreos.com"));
+
+  // Prometheus Operator comes: the next pass applies it.
+  const std::string crd = R"(
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: servicemonitors.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: {plural: servicemonitors, singular: servicemonitor, kind: ServiceMonitor}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+)";
+  common::ProcessResult applied = gpuop::testing::Kubectl({"apply", "-f", "-"}, crd);
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  absl::Cleanup remove_crd = [] {
+    (void)gpuop::testing::Kubectl(
+        {"delete", "crd", "servicemonitors.monitoring.coreos.com", "--ignore-not-found"});
+  };
+  ASSERT_EQ(gpuop::testing::Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
+                                     "crd/servicemonitors.monitoring.coreos.com"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(kClusterPolicies, "", policy_,
+                       {{"spec", {{"dcgmExporter", {{"serviceMonitor", {{"interval", "15s"}}}}}}}})
+          .ok());
+  ASSERT_TRUE(WaitFor([&] { return Exists(monitors, "nvidia-dcgm-exporter"); }, kPatience))
+      << PolicyState();
+  auto monitor = Get(monitors, "nvidia-dcgm-exporter");
+  ASSERT_TRUE(monitor.ok());
+  EXPECT_EQ((*monitor)["spec"]["endpoints"][0]["interval"], "15s");
+  EXPECT_TRUE(
+      WaitFor([&] { return PolicyState().find("not applied") == std::string::npos; }, kPatience))
+      << PolicyState();
+  (void)client_->Delete(monitors, ns_, "nvidia-dcgm-exporter");
 }
 
 }  // namespace

@@ -40,8 +40,9 @@ api::OperandSpec Enabled(bool enabled) {
 
 TEST(ContainerOperands, RefusesAStateWithoutAContainerPathTransform) {
   json daemonset = DevicePluginDaemonSet();
-  EXPECT_THAT(TransformContainerDaemonSet(daemonset, "state-dcgm", api::ClusterPolicy{}, Context()),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("state-dcgm")));
+  EXPECT_THAT(
+      TransformContainerDaemonSet(daemonset, "state-mig-manager", api::ClusterPolicy{}, Context()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("state-mig-manager")));
 }
 
 TEST(ContainerOperands, ADaemonSetWithoutItsMainContainerIsAManifestBug) {

@@ -398,5 +398,121 @@ TEST(DriverSidecars, TheirImagesNeedTheNodesOsAsTheDriversDo) {
   EXPECT_THAT(states.at("state-driver").error.message(), HasSubstr("spec.gds"));
 }
 
+std::string EnvOf(const json& daemonset, const std::string& container, const std::string& name) {
+  for (const json& entry : daemonset["spec"]["template"]["spec"]["containers"]) {
+    if (entry.value("name", "") != container) continue;
+    for (const json& variable : entry.value("env", json::array())) {
+      if (variable["name"] == name) return variable.value("value", "");
+    }
+  }
+  return "<unset>";
+}
+
+TEST(DcgmRender, NvidiasNilDefaultsRunTheHostEngineAndTheExporterThatUsesIt) {
+  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1));
+  for (const char* name : {"state-dcgm", "state-dcgm-exporter"}) {
+    ASSERT_TRUE(states.at(name).enabled) << name;
+    EXPECT_TRUE(states.at(name).error.ok()) << name << ": " << states.at(name).error;
+  }
+  const json* engine = Find(states, "DaemonSet", "nvidia-dcgm");
+  const json* exporter = Find(states, "DaemonSet", "nvidia-dcgm-exporter");
+  ASSERT_NE(engine, nullptr);
+  ASSERT_NE(exporter, nullptr);
+  EXPECT_EQ(ImageOf(*engine, "nvidia-dcgm-ctr"),
+            "nvcr.io/nvidia/cloud-native/dcgm:4.6.0-1-ubuntu24.04");
+  EXPECT_EQ(ImageOf(*exporter, "nvidia-dcgm-exporter"),
+            "nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless");
+  EXPECT_EQ(ImageOf(*exporter, "toolkit-validation"), "registry.local/gpuop:0.5.0");
+  EXPECT_EQ(EnvOf(*exporter, "nvidia-dcgm-exporter", "DCGM_REMOTE_HOSTENGINE_INFO"),
+            "nvidia-dcgm:5555");
+  EXPECT_EQ(EnvOf(*exporter, "nvidia-dcgm-exporter", "DCGM_EXPORTER_COLLECTORS"),
+            "/etc/dcgm-exporter/dcp-metrics-included.csv");
+  const json& pod = (*exporter)["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["automountServiceAccountToken"], false) << "no API read is turned on";
+  EXPECT_EQ(pod["runtimeClassName"], "nvidia");
+  EXPECT_EQ(pod["nodeSelector"]["nvidia.com/gpu.deploy.dcgm-exporter"], "true");
+  const json* engine_service = Find(states, "Service", "nvidia-dcgm");
+  ASSERT_NE(engine_service, nullptr);
+  EXPECT_EQ((*engine_service)["spec"]["internalTrafficPolicy"], "Local");
+  const json* service = Find(states, "Service", "nvidia-dcgm-exporter");
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ((*service)["spec"]["ports"][0]["name"], "gpu-metrics");
+  EXPECT_EQ((*service)["spec"]["type"], "ClusterIP");
+  EXPECT_EQ(Find(states, "ServiceMonitor", "nvidia-dcgm-exporter"), nullptr);
+}
+
+TEST(DcgmRender, EveryExporterKeyReachesItsObject) {
+  const json spec = json::parse(R"({
+    "dcgm": {"enabled": false},
+    "dcgmExporter": {
+      "env": [{"name": "DCGM_REMOTE_HOSTENGINE_INFO", "value": "localhost:5555"}],
+      "config": {"name": "my-metrics"},
+      "serviceMonitor": {"enabled": true, "interval": "30s", "scrapeTimeout": "10s",
+                         "honorLabels": true, "additionalLabels": {"release": "prom"},
+                         "relabelings": [{"action": "labeldrop", "regex": "pod_uid"}]},
+      "service": {"type": "NodePort", "internalTrafficPolicy": "Local"},
+      "hostPID": true,
+      "hpcJobMapping": {"enabled": true, "directory": "/var/lib/slurm-jobs"},
+      "enablePodLabels": true, "enablePodUID": true,
+      "podLabelAllowlistRegex": ["^app$", "^team-.*"],
+      "annotations": {"example.com/owner": "gpu-team"}
+    }})");
+  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  ASSERT_TRUE(states.at("state-dcgm-exporter").error.ok())
+      << states.at("state-dcgm-exporter").error;
+  EXPECT_FALSE(states.at("state-dcgm").enabled);
+  const json* exporter = Find(states, "DaemonSet", "nvidia-dcgm-exporter");
+  ASSERT_NE(exporter, nullptr);
+  const std::string main = "nvidia-dcgm-exporter";
+  const json& pod = (*exporter)["spec"]["template"]["spec"];
+  // The admin's engine on the host: reached through the host's network.
+  EXPECT_EQ(EnvOf(*exporter, main, "DCGM_REMOTE_HOSTENGINE_INFO"), "localhost:5555");
+  EXPECT_EQ(pod["hostNetwork"], true);
+  EXPECT_EQ(pod["dnsPolicy"], "ClusterFirstWithHostNet");
+  EXPECT_EQ(EnvOf(*exporter, main, "DCGM_EXPORTER_COLLECTORS"),
+            "/etc/dcgm-exporter/dcgm-metrics.csv");
+  EXPECT_THAT(pod["volumes"].dump(), HasSubstr("my-metrics"));
+  EXPECT_EQ(EnvOf(*exporter, main, "DCGM_EXPORTER_KUBERNETES_ENABLE_POD_LABELS"), "true");
+  EXPECT_EQ(EnvOf(*exporter, main, "DCGM_EXPORTER_KUBERNETES_ENABLE_POD_UID"), "true");
+  EXPECT_EQ(EnvOf(*exporter, main, "DCGM_EXPORTER_KUBERNETES_POD_LABEL_ALLOWLIST_REGEX"),
+            "^app$,^team-.*");
+  EXPECT_EQ(pod["automountServiceAccountToken"], true) << "pod labels are read from the API";
+  EXPECT_EQ(EnvOf(*exporter, main, "DCGM_HPC_JOB_MAPPING_DIR"), "/var/lib/slurm-jobs");
+  EXPECT_THAT(pod["volumes"].dump(), HasSubstr("/var/lib/slurm-jobs"));
+  EXPECT_EQ(pod["hostPID"], true);
+  EXPECT_EQ((*exporter)["spec"]["template"]["metadata"]["annotations"]["example.com/owner"],
+            "gpu-team");
+  const json* service = Find(states, "Service", "nvidia-dcgm-exporter");
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ((*service)["spec"]["type"], "NodePort");
+  EXPECT_EQ((*service)["spec"]["internalTrafficPolicy"], "Local");
+  const json* monitor = Find(states, "ServiceMonitor", "nvidia-dcgm-exporter");
+  ASSERT_NE(monitor, nullptr);
+  EXPECT_EQ((*monitor)["metadata"]["labels"]["release"], "prom");
+  const json& endpoint = (*monitor)["spec"]["endpoints"][0];
+  EXPECT_EQ(endpoint["port"], "gpu-metrics");
+  EXPECT_EQ(endpoint["interval"], "30s");
+  EXPECT_EQ(endpoint["scrapeTimeout"], "10s");
+  EXPECT_EQ(endpoint["honorLabels"], true);
+  EXPECT_EQ(endpoint["relabelings"][0]["action"], "labeldrop");
+  EXPECT_EQ((*monitor)["spec"]["namespaceSelector"]["matchNames"][0], "gpu-operator");
+}
+
+TEST(DcgmRender, BadExporterSettingsAreRefusedNamingTheField) {
+  const auto relabel = Render(
+      {{"dcgmExporter", {{"serviceMonitor", {{"enabled", true}, {"relabelings", {"drop"}}}}}}},
+      ContextWith("ubuntu24.04", 1));
+  EXPECT_THAT(relabel.at("state-dcgm-exporter").error.message(),
+              HasSubstr("spec.dcgmExporter.serviceMonitor.relabelings"));
+  absl::StatusOr<api::ClusterPolicy> parsed = api::ParseClusterPolicy(
+      PolicyObject({{"dcgmExporter", {{"service", {{"type", "ExternalName"}}}}}}));
+  EXPECT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.status().message(), HasSubstr("spec.dcgmExporter.service.type"));
+  parsed = api::ParseClusterPolicy(
+      PolicyObject({{"dcgmExporter", {{"hpcJobMapping", {{"directory", "jobs"}}}}}}));
+  EXPECT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.status().message(), HasSubstr("spec.dcgmExporter.hpcJobMapping.directory"));
+}
+
 }  // namespace
 }  // namespace gpuop::op

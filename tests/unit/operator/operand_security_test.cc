@@ -141,11 +141,14 @@ TEST(OperandSecurity, OnlyTheAgentsThatNeedTheHostRunPrivileged) {
       {"nvidia-kata-manager", {"nvidia-kata-manager"}},
       {"nvidia-sandbox-device-plugin-daemonset", {"nvidia-sandbox-device-plugin-ctr"}},
       {"nvidia-driver-daemonset",
-       {"k8s-driver-manager", "nvidia-driver-ctr", "nvidia-peermem-ctr"}},
+       {"k8s-driver-manager", "nvidia-driver-ctr", "nvidia-peermem-ctr", "nvidia-fs-ctr",
+        "nvidia-gdrcopy-ctr"}},
       {"nvidia-container-toolkit-daemonset", {"driver-validation", "nvidia-container-toolkit-ctr"}},
       {"nvidia-operator-validator", {"driver-validation"}},
       {"nvidia-device-plugin-daemonset", {"nvidia-device-plugin"}},
       {"gpu-feature-discovery", {"gpu-feature-discovery"}},
+      {"nvidia-dcgm", {"nvidia-dcgm-ctr"}},
+      {"nvidia-dcgm-exporter", {"nvidia-dcgm-exporter"}},
   };
   std::set<std::string> seen;
   for (const char* mode : {"kata", "kubevirt"}) {
