@@ -14,6 +14,7 @@
 #include "operator/container_node_facts.h"
 #include "operator/embedded_manifests.h"
 #include "operator/operand_renderer.h"
+#include "operator/pod_spec_edits.h"
 #include "operator/precompiled_driver.h"
 
 namespace gpuop::op {
@@ -399,13 +400,9 @@ TEST(DriverSidecars, TheirImagesNeedTheNodesOsAsTheDriversDo) {
 }
 
 std::string EnvOf(const json& daemonset, const std::string& container, const std::string& name) {
-  for (const json& entry : daemonset["spec"]["template"]["spec"]["containers"]) {
-    if (entry.value("name", "") != container) continue;
-    for (const json& variable : entry.value("env", json::array())) {
-      if (variable["name"] == name) return variable.value("value", "");
-    }
-  }
-  return "<unset>";
+  json pod = daemonset["spec"]["template"]["spec"];
+  const json* entry = FindNamed(pod, "containers", container);
+  return entry == nullptr ? "<no container>" : EnvValue(*entry, name);
 }
 
 TEST(DcgmRender, NvidiasNilDefaultsRunTheHostEngineAndTheExporterThatUsesIt) {
