@@ -18,6 +18,18 @@ AgentNodeRights CcManagerRights() {
   return rights;
 }
 
+// NVIDIA's MIG manager: its progress, and the deploy labels of the operands that hold the GPUs,
+// which it pauses around a repartition (paused-for-mig-change) and sets back. nvsm is NVIDIA's
+// system management agent, which gpuop does not deploy but the manager pauses where it runs.
+AgentNodeRights MigManagerRights() {
+  AgentNodeRights rights{"nvidia-mig-manager", {kMigConfigStateLabel}, {}};
+  for (const char* operand : {operand::kDevicePlugin, operand::kGpuFeatureDiscovery,
+                              operand::kDcgmExporter, operand::kDcgm, "nvsm"}) {
+    rights.labels.push_back(DeployLabelOf(operand));
+  }
+  return rights;
+}
+
 // A CEL list of single-quoted strings. Keys are label and annotation names, which hold no quote
 // or backslash (Kubernetes' qualified-name rule), so no escaping is needed.
 std::string CelList(const std::vector<std::string>& items) {
@@ -50,6 +62,7 @@ const std::vector<AgentNodeRights>& AgentNodeRightsTable() {
       {"nvidia-gpu-feature-discovery", {}, {}},
       {"nvidia-kata-manager", {}, {kKataArtifactsAnnotation}},
       {"nvidia-kata-sandbox-device-plugin", {}, {}},
+      MigManagerRights(),
       {"nvidia-operator-validator", {}, {}},
       {"nvidia-sandbox-device-plugin", {}, {}},
       {"nvidia-sandbox-validator", {}, {}},

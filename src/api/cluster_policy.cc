@@ -289,6 +289,18 @@ void ReadContainerPath(Fields& spec, ClusterPolicy& policy, absl::Status& error)
   // plugin and GFD get no MIG_STRATEGY and keep their own default.
   Fields mig(spec.Object("mig"), spec.Path("mig"), error);
   policy.mig_strategy = mig.Enum("strategy", {"none", "single", "mixed"});
+
+  // The MIG manager's layouts: the admin's ConfigMap or the operator's default one, and the
+  // layout a MIG-capable node starts with ("all-disabled", NVIDIA's enum, or none).
+  Fields mig_manager(spec.Object("migManager"), spec.Path("migManager"), error);
+  Fields mig_config(mig_manager.Object("config"), mig_manager.Path("config"), error);
+  policy.mig_config_name = ReadObjectName(mig_config, "name", "ConfigMap");
+  if (mig_config.Find("default") != nullptr) {
+    policy.mig_config_default = mig_config.Enum("default", {"all-disabled", ""});
+  }
+  Fields gpu_clients(mig_manager.Object("gpuClientsConfig"), mig_manager.Path("gpuClientsConfig"),
+                     error);
+  policy.mig_gpu_clients_config_name = ReadObjectName(gpu_clients, "name", "ConfigMap");
 }
 
 void ReadKataConfig(const json& config, const std::string& path, ClusterPolicy& policy,

@@ -178,6 +178,15 @@ struct ClusterPolicy {
   // spec.mig.strategy: none, single or mixed; "" when the policy leaves it out (NVIDIA's CRD has
   // no default; their chart and ours write single).
   std::string mig_strategy;
+  // spec.migManager.config.name: the admin's ConfigMap of MIG layouts (key config.yaml); ""
+  // for the operator's default-mig-parted-config.
+  std::string mig_config_name;
+  // spec.migManager.config.default: "all-disabled" (NVIDIA's default) labels each MIG-capable
+  // container node nvidia.com/mig.config=all-disabled until the admin picks a layout; "" does not.
+  std::string mig_config_default = "all-disabled";
+  // spec.migManager.gpuClientsConfig.name: the admin's ConfigMap of host GPU clients; "" for
+  // default-gpu-clients.
+  std::string mig_gpu_clients_config_name;
 
   const OperandSpec* Operand(std::string_view spec_key) const;
   // The section's `enabled`, nil counting as `default_enabled`.

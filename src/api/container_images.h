@@ -25,6 +25,7 @@ inline constexpr FallbackImage kFallbackImages[] = {
     {"dcgm", "DCGM_IMAGE", "nvcr.io/nvidia/cloud-native/dcgm:4.6.0-1-ubuntu24.04"},
     {"dcgmExporter", "DCGM_EXPORTER_IMAGE",
      "nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless"},
+    {"migManager", "MIG_MANAGER_IMAGE", "nvcr.io/nvidia/cloud-native/k8s-mig-manager:v0.15.0"},
     {"gds", "GDS_IMAGE", "nvcr.io/nvidia/cloud-native/nvidia-fs:2.29.4"},
     {"gdrcopy", "GDRCOPY_IMAGE", "nvcr.io/nvidia/cloud-native/gdrdrv:v2.6"},
 };

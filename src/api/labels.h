@@ -39,6 +39,17 @@ inline constexpr char kNfdLabelPrefix[] = "feature.node.kubernetes.io/";
 inline constexpr char kMigCapableLabel[] = "nvidia.com/mig.capable";
 inline constexpr char kGpuProductLabel[] = "nvidia.com/gpu.product";
 inline constexpr char kVgpuHostDriverVersionLabel[] = "nvidia.com/vgpu.host-driver-version";
+// The admin's choice of MIG layout for a node (a key of the MIG manager's config), and the MIG
+// manager's report on applying it: pending, rebooting, success or failed (NVIDIA's labels).
+inline constexpr char kMigConfigLabel[] = "nvidia.com/mig.config";
+inline constexpr char kMigConfigStateLabel[] = "nvidia.com/mig.config.state";
+// The deploy label value NVIDIA's MIG manager sets on the operands that hold the GPUs while it
+// repartitions them, and sets back afterwards.
+inline constexpr char kPausedForMigChange[] = "paused-for-mig-change";
+// GPU feature discovery's report of how the device plugin shares a node's GPUs (none,
+// time-slicing or mps) and how many replicas each GPU is advertised as.
+inline constexpr char kGpuSharingStrategyLabel[] = "nvidia.com/gpu.sharing-strategy";
+inline constexpr char kGpuReplicasLabel[] = "nvidia.com/gpu.replicas";
 // The admin's choice of device plugin config for a node: a key of spec.devicePlugin.config.name's
 // ConfigMap, which the config-manager containers of the device plugin and GFD follow.
 inline constexpr char kDevicePluginConfigLabel[] = "nvidia.com/device-plugin.config";

@@ -95,6 +95,9 @@ json PlainScalar(const std::string& s) {
 // did ends the parse with an error. The first error sticks and later events are ignored.
 class JsonBuilder : public YAML::EventHandler {
  public:
+  // `lines`, when given, gets the line of every mapping key and sequence item.
+  explicit JsonBuilder(YamlLines* lines = nullptr) : lines_(lines) {}
+
   // The document just finished, or the error that stopped it.
   absl::StatusOr<json> TakeDocument() {
     if (!error_.ok()) return error_;
@@ -218,6 +221,9 @@ class JsonBuilder : public YAML::EventHandler {
     }
     Frame& parent = stack_.back();
     if (parent.value.is_array()) {
+      if (lines_ != nullptr) {
+        (*lines_)[absl::StrCat(OpenPath(), "/", parent.value.size())] = mark.line + 1;
+      }
       parent.value.push_back(std::move(value));
       return;
     }
@@ -227,11 +233,27 @@ class JsonBuilder : public YAML::EventHandler {
       if (parent.value.contains(key)) {
         return Fail(mark, absl::StrCat("key \"", key.substr(0, 80), "\" repeated"));
       }
+      if (lines_ != nullptr)
+        (*lines_)[absl::StrCat(OpenPath(), "/", PointerToken(key))] = mark.line + 1;
       parent.key = std::move(key);
       return;
     }
     parent.value[*parent.key] = std::move(value);
     parent.key.reset();
+  }
+
+  // The JSON pointer of the innermost open container.
+  std::string OpenPath() const {
+    std::string path;
+    for (size_t i = 0; i + 1 < stack_.size(); ++i) {
+      const Frame& frame = stack_[i];
+      if (frame.value.is_array()) {
+        absl::StrAppend(&path, "/", frame.value.size());
+      } else {
+        absl::StrAppend(&path, "/", PointerToken(frame.key.value_or("")));
+      }
+    }
+    return path;
   }
 
   bool Spend(const YAML::Mark& mark, Cost cost) {
@@ -263,9 +285,48 @@ class JsonBuilder : public YAML::EventHandler {
   int documents_ = 0;
   int last_document_pos_ = -1;
   absl::Status error_;
+  YamlLines* lines_;
 };
 
 }  // namespace
+
+std::string PointerToken(std::string_view key) {
+  std::string token;
+  for (char c : key) {
+    if (c == '~') {
+      token += "~0";
+    } else if (c == '/') {
+      token += "~1";
+    } else {
+      token += c;
+    }
+  }
+  return token;
+}
+
+absl::StatusOr<json> ParseYamlDocument(std::string_view yaml, YamlLines* lines) {
+  std::istringstream stream{std::string(yaml)};
+  JsonBuilder builder(lines);
+  json document;
+  try {
+    YAML::Parser parser(stream);
+    for (int i = 1;; ++i) {
+      if (!parser.HandleNextDocument(builder)) break;
+      absl::StatusOr<json> parsed = builder.TakeDocument();
+      if (!parsed.ok()) return parsed.status();
+      if (parsed->is_null()) continue;
+      if (!document.is_null()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("holds more than one YAML document (the second is document ", i, ")"));
+      }
+      document = *std::move(parsed);
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
+  }
+  return document;
+}
 
 absl::StatusOr<std::vector<json>> ParseManifests(std::string_view yaml) {
   std::istringstream stream{std::string(yaml)};

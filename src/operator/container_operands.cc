@@ -10,8 +10,10 @@
 #include "common/printable.h"
 #include "common/status_macros.h"
 #include "kube/json_fields.h"
+#include "operator/checked_configs.h"
 #include "operator/dcgm_operands.h"
 #include "operator/driver_operand.h"
+#include "operator/mig_manager_operand.h"
 #include "operator/pod_spec_edits.h"
 #include "operator/toolkit_operand.h"
 
@@ -244,8 +246,11 @@ absl::Status WireConfigManager(json& pod, const api::ClusterPolicy& policy, std:
     }
     SetNamed(pod, list, std::move(container));  // `main` may move here; it is not used after.
   }
-  SetNamed(pod, "volumes",
-           {{"name", kAvailableConfigsVolume}, {"configMap", {{"name", config_map}}}});
+  // The operator's checked copy of the admin's ConfigMap (checked_configs.h), not the ConfigMap
+  // itself: a config that fails its check never reaches the plugin.
+  SetNamed(
+      pod, "volumes",
+      {{"name", kAvailableConfigsVolume}, {"configMap", {{"name", kCheckedDevicePluginConfigs}}}});
   SetNamed(pod, "volumes", {{"name", kConfigVolume}, {"emptyDir", json::object()}});
   // The API refuses shareProcessNamespace beside hostPID, which shares the host's anyway.
   const auto host_pid = pod.find("hostPID");
@@ -349,7 +354,9 @@ absl::Status TransformContainerDaemonSet(json& daemonset, std::string_view state
   const bool gfd = state == "gpu-feature-discovery";
   const bool dcgm = state == "state-dcgm";
   const bool dcgm_exporter = state == "state-dcgm-exporter";
-  if (!(driver || toolkit || validator || device_plugin || gfd || dcgm || dcgm_exporter)) {
+  const bool mig_manager = state == "state-mig-manager";
+  if (!(driver || toolkit || validator || device_plugin || gfd || dcgm || dcgm_exporter ||
+        mig_manager)) {
     return absl::InvalidArgumentError(
         absl::StrCat("state ", Quoted(state), " has no container-path DaemonSet transform"));
   }
@@ -372,6 +379,9 @@ absl::Status TransformContainerDaemonSet(json& daemonset, std::string_view state
     GPUOP_RETURN_IF_ERROR(TransformDevicePlugin(*pod, state, policy, context));
   } else if (dcgm) {
     GPUOP_RETURN_IF_ERROR(SetRuntimeClass(*pod, policy, context));
+  } else if (mig_manager) {
+    GPUOP_RETURN_IF_ERROR(SetRuntimeClass(*pod, policy, context));
+    GPUOP_RETURN_IF_ERROR(TransformMigManagerPod(*pod, policy));
   } else if (dcgm_exporter) {
     GPUOP_RETURN_IF_ERROR(SetRuntimeClass(*pod, policy, context));
     GPUOP_RETURN_IF_ERROR(TransformDcgmExporterPod(*pod, policy));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +18,9 @@ namespace gpuop::op {
 namespace {
 
 using json = nlohmann::json;
+
+// The app label of the DCGM exporter's pods (deployments/operands/state-dcgm-exporter).
+constexpr char kDcgmExporterPodApp[] = "nvidia-dcgm-exporter";
 
 // A string field, or `fallback` when it is missing or empty.
 std::string TextOr(const json& object, const char* key, const std::string& fallback) {
@@ -87,6 +91,28 @@ bool PodReady(const json& pod) {
   return false;
 }
 
+// The MIG column: the layout the node's label asks for and the MIG manager's report on it
+// ("all-1g.10gb: success"); "reconfiguring" while the manager holds operands paused for it,
+// which is work in progress, not a fault; "-" on a node without a layout.
+std::string MigColumn(const json& labels, bool paused_for_mig) {
+  const std::string config = kube::StringField(labels, api::kMigConfigLabel);
+  const std::string state = kube::StringField(labels, api::kMigConfigStateLabel);
+  if (paused_for_mig) return absl::StrCat(config.empty() ? "?" : config, ": reconfiguring");
+  if (config.empty()) return "-";
+  return absl::StrCat(config, ": ", state.empty() ? "not applied yet" : state);
+}
+
+// The SHARING column: the device plugin config the node's label picks ("(default)" without one)
+// and the sharing GPU feature discovery reports with its replicas ("ts: time-slicing x4").
+std::string SharingColumn(const json& labels) {
+  std::string config = kube::StringField(labels, api::kDevicePluginConfigLabel);
+  if (config.empty()) config = "(default)";
+  const std::string strategy = kube::StringField(labels, api::kGpuSharingStrategyLabel);
+  if (strategy.empty() || strategy == "none") return config;
+  const std::string replicas = kube::StringField(labels, api::kGpuReplicasLabel);
+  return absl::StrCat(config, ": ", strategy, replicas.empty() ? "" : " x", replicas);
+}
+
 }  // namespace
 
 std::string OperatorNamespaceOf(const json& policies) {
@@ -102,6 +128,7 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes, const json& 
     int ready = 0;
     int total = 0;
     std::vector<std::string> not_ready;
+    std::optional<bool> exporter_ready;  // The DCGM exporter's pod, when there is one.
   };
   std::map<std::string, NodePods> pods_on;
   if (pods.is_array()) {
@@ -110,6 +137,10 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes, const json& 
       if (node.empty()) continue;
       NodePods& counts = pods_on[node];
       ++counts.total;
+      const json& pod_labels = kube::ObjectField(kube::ObjectField(pod, "metadata"), "labels");
+      if (kube::StringField(pod_labels, "app") == kDcgmExporterPodApp) {
+        counts.exporter_ready = counts.exporter_ready.value_or(false) || PodReady(pod);
+      }
       if (PodReady(pod)) {
         ++counts.ready;
       } else {
@@ -140,19 +171,21 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes, const json& 
     }
   }
   std::vector<std::vector<std::string>> rows = {
-      {"NODE", "WORKLOAD", "OPERANDS", "PODS READY", "CC MODE"}};
+      {"NODE", "WORKLOAD", "OPERANDS", "PODS READY", "CC MODE", "MIG", "SHARING", "EXPORTER"}};
   std::vector<std::string> not_ready_lines;
   if (nodes.is_array()) {
     for (const json& node : nodes) {
       const json& labels = kube::ObjectField(kube::ObjectField(node, "metadata"), "labels");
       if (kube::StringField(labels, api::kGpuPresentLabel) != "true") continue;
       std::vector<std::string> operands;
+      bool paused_for_mig = false;
       for (const auto& [key, value] : labels.items()) {
         if (!absl::StartsWith(key, api::kDeployLabelPrefix) || key == api::kDeployOperandsLabel ||
             !value.is_string() || value.get<std::string>() == "false") {
           continue;
         }
         std::string name = key.substr(std::string_view(api::kDeployLabelPrefix).size());
+        if (value.get<std::string>() == api::kPausedForMigChange) paused_for_mig = true;
         // A paused operand shows its pause: it is not running now.
         if (api::IsPausedValue(value.get<std::string>())) absl::StrAppend(&name, "(paused)");
         operands.push_back(std::move(name));
@@ -162,7 +195,10 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes, const json& 
       const std::string name = kube::StringField(kube::ObjectField(node, "metadata"), "name");
       const auto on_node = pods_on.find(name);
       std::string pods_ready = "-";
+      std::string exporter = "-";
       if (on_node != pods_on.end()) {
+        if (on_node->second.exporter_ready)
+          exporter = *on_node->second.exporter_ready ? "up" : "down";
         pods_ready = absl::StrCat(on_node->second.ready, "/", on_node->second.total);
         for (const std::string& line : on_node->second.not_ready) {
           not_ready_lines.push_back(absl::StrCat("  ", name, "  ", line));
@@ -170,7 +206,8 @@ FleetStatus SummarizeFleet(const json& policies, const json& nodes, const json& 
       }
       rows.push_back({name, TextOr(labels, api::kWorkloadConfigLabel, "(default)"),
                       operands.empty() ? "-" : absl::StrJoin(operands, ","), pods_ready,
-                      cc_state.empty() ? "-" : cc_state});
+                      cc_state.empty() ? "-" : cc_state, MigColumn(labels, paused_for_mig),
+                      SharingColumn(labels), exporter});
     }
   }
   if (rows.size() == 1) {

@@ -379,6 +379,30 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   return absl::OkStatus();
 }
 
+void NodeLabelController::ReportConfigProblems(const std::vector<PolicyView>& views,
+                                               const std::string& active,
+                                               const std::vector<ConfigProblem>& problems) {
+  if (problems == reported_config_problems_) return;
+  const auto view = std::find_if(views.begin(), views.end(),
+                                 [&](const PolicyView& v) { return v.name == active; });
+  const std::string uid = view != views.end() && view->policy.ok() ? view->policy->uid : "";
+  const kube::ObjectReference ref{api::kClusterPolicyApiVersion, api::kClusterPolicyKind, active,
+                                  "", uid};
+  for (const ConfigProblem& problem : problems) {
+    if (std::find(reported_config_problems_.begin(), reported_config_problems_.end(), problem) !=
+        reported_config_problems_.end()) {
+      continue;  // Told already.
+    }
+    if (absl::Status recorded =
+            recorder_.Warning(ref, problem.reason, "CheckConfig", problem.message);
+        !recorded.ok()) {
+      log_.Error("cannot record an event",
+                 {{"policy", active}, {"error", std::string(recorded.message())}});
+    }
+  }
+  reported_config_problems_ = problems;
+}
+
 absl::Status NodeLabelController::WriteStatuses() {
   {
     absl::MutexLock lock(&mu_);
@@ -394,6 +418,7 @@ absl::Status NodeLabelController::WriteStatuses() {
     if (!operands) return absl::OkStatus();  // RefreshStatus comes once they are known.
     facts.operands = *std::move(operands);
   }
+  ReportConfigProblems(views, *active, facts.operands.config_problems);
   {
     absl::MutexLock lock(&mu_);
     facts.invalid_nodes = invalid_nodes_;

@@ -124,6 +124,9 @@ class NodeLabelController {
   absl::Status Reconcile(const std::string& node_name);
   // Brings every ClusterPolicy's status up to date (the worker's kStatusKey).
   absl::Status WriteStatuses();
+  // An Event on the active policy for each operand config problem not told before.
+  void ReportConfigProblems(const std::vector<PolicyView>& views, const std::string& active,
+                            const std::vector<ConfigProblem>& problems);
 
   kube::RestClient& client_;
   kube::EventRecorder& recorder_;
@@ -142,6 +145,8 @@ class NodeLabelController {
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::string> invalid_nodes_ ABSL_GUARDED_BY(mu_);
+  // The operand config problems an Event was recorded for (the status worker's own).
+  std::vector<ConfigProblem> reported_config_problems_;
   std::map<std::string, std::string> workload_of_node_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> nfd_labelled_nodes_ ABSL_GUARDED_BY(mu_);  // For NFDLabelsMissing.
   // GPU nodes with an OS tag (the first by name names the driver image's), and how many GPU

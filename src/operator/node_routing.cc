@@ -14,6 +14,8 @@ namespace {
 
 namespace operand = api::operand;
 
+constexpr char kMigConfigAllDisabled[] = "all-disabled";
+
 bool HasLabelWithPrefix(const kube::LabelSet& labels, std::string_view prefix) {
   bool found = false;
   labels.ForEach([&](std::string_view key, std::string_view) {
@@ -80,7 +82,9 @@ std::set<std::string> DeployLabelsFor(api::Workload workload, const RoutingPolic
 RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy) {
   return {.sandbox_enabled = policy.sandbox_enabled,
           .default_workload = policy.default_workload,
-          .sandbox_mode = policy.sandbox_mode};
+          .sandbox_mode = policy.sandbox_mode,
+          .mig_manager_enabled = policy.OperandEnabled("migManager", true),
+          .mig_config_default = policy.mig_config_default};
 }
 
 NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
@@ -115,6 +119,14 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
       route.workload = policy.default_workload;
     }
     if (route.workload) wanted = DeployLabelsFor(*route.workload, policy, labels);
+  }
+
+  // NVIDIA's default layout: a MIG-capable container node starts with MIG off, which the MIG
+  // manager then applies and reports; the label is the admin's once set, and never removed.
+  if (wanted.contains(api::DeployLabelOf(operand::kMigManager)) && policy.mig_manager_enabled &&
+      policy.mig_config_default == kMigConfigAllDisabled &&
+      labels.Get(api::kMigConfigLabel).value_or("").empty()) {
+    route.changes[api::kMigConfigLabel] = kMigConfigAllDisabled;
   }
 
   // NVIDIA's add/remove rule: known keys not wanted go, whatever their value; wanted keys are

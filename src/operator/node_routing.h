@@ -34,6 +34,10 @@ struct RoutingPolicy {
   bool sandbox_enabled = false;
   api::Workload default_workload = api::Workload::kContainer;
   api::SandboxMode sandbox_mode = api::SandboxMode::kKubevirt;
+  // spec.migManager.enabled (nil: on) and spec.migManager.config.default: with both, a
+  // MIG-capable container node without a layout gets nvidia.com/mig.config=all-disabled.
+  bool mig_manager_enabled = true;
+  std::string mig_config_default = "all-disabled";
 };
 RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy);
 

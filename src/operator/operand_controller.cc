@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "kube/api_error.h"
 #include "kube/json_fields.h"
+#include "operator/checked_configs.h"
 #include "operator/embedded_manifests.h"
 #include "operator/namespace_security.h"
 #include "operator/operand_objects.h"
@@ -65,6 +66,18 @@ OperandController::OperandController(kube::RestClient& client, common::Logger& l
       client_, kube::resources::kDaemonSets, options_.render.operator_namespace,
       kube::ListWatchOptions{.label_selector = ManagedSelector()}, ProjectDaemonSet,
       kube::InformerHandlers{.on_add = readiness, .on_update = readiness, .on_delete = readiness});
+  // The admin's configs for the operands, and the checked copies of them: an edit is a pass.
+  const auto config_changed = [this](const std::string& key) {
+    const std::optional<api::ClusterPolicy> policy = CurrentPolicy();
+    if (policy && IsCheckedConfigSource(*policy, key.substr(key.find('/') + 1))) {
+      queue_.Add(kApplyKey);
+    }
+  };
+  configmaps_ = std::make_unique<kube::Informer<ConfigData>>(
+      client_, kube::resources::kConfigMaps, options_.render.operator_namespace,
+      kube::ListWatchOptions{}, ProjectConfigMapData,
+      kube::InformerHandlers{
+          .on_add = config_changed, .on_update = config_changed, .on_delete = config_changed});
 }
 
 OperandController::~OperandController() { Stop(); }
@@ -73,8 +86,9 @@ void OperandController::OnPolicyChanged() { queue_.Add(kApplyKey); }
 
 bool OperandController::Start(std::chrono::milliseconds sync_timeout) {
   daemonsets_->Start();
-  if (!daemonsets_->WaitForSync(sync_timeout)) {
-    log_.Error("the DaemonSet cache did not fill; is the API reachable?",
+  configmaps_->Start();
+  if (!daemonsets_->WaitForSync(sync_timeout) || !configmaps_->WaitForSync(sync_timeout)) {
+    log_.Error("the DaemonSet or ConfigMap cache did not fill; is the API reachable?",
                {{"timeout_ms", absl::StrCat(sync_timeout.count())}});
     Stop();
     return false;
@@ -91,6 +105,7 @@ void OperandController::Stop() {
   if (worker_.joinable()) worker_.join();
   if (resync_.joinable()) resync_.join();
   daemonsets_->Stop();
+  configmaps_->Stop();
 }
 
 std::optional<OperandFacts> OperandController::Facts() const {
@@ -239,6 +254,7 @@ absl::Status OperandController::ApplyPass(bool force) {
     // status says why the policy cannot be used.
     applied_generation_ = -1;
     applied_policy_uid_.clear();
+    applied_checked_configs_ = {};
     namespace_error_.clear();
     PublishFacts(OperandFacts{});
     return absl::OkStatus();
@@ -251,13 +267,27 @@ absl::Status OperandController::ApplyPass(bool force) {
   context.container_kernels = node_facts.container_kernels;
   context.container_nodes_without_kernel = node_facts.container_nodes_without_kernel;
   context.container_runtime = DetectContainerRuntime(node_facts.first_container_node, force);
+  const std::string& ns = options_.render.operator_namespace;
+  CheckedConfigs checked = CheckOperandConfigs(*policy, ns, [&](const std::string& name) {
+    return configmaps_->Get(absl::StrCat(ns, "/", name));
+  });
   if (!force && first_pass_done_ && !apply_due_ && policy->uid == applied_policy_uid_ &&
-      policy->generation == applied_generation_ && node_facts == applied_node_facts_) {
+      policy->generation == applied_generation_ && node_facts == applied_node_facts_ &&
+      checked == applied_checked_configs_) {
     ReadinessPass();  // A status or metadata update of the policy: nothing to render.
     return absl::OkStatus();
   }
   ++stats_.apply_passes;
   applied_node_facts_ = node_facts;
+  if (checked.problems != applied_checked_configs_.problems) {
+    for (const ConfigProblem& problem : checked.problems) {
+      log_.Warn("an operand config failed its check",
+                {{"reason", problem.reason}, {"problem", problem.message}});
+    }
+  }
+  context.checked_device_plugin_configs = checked.device_plugin;
+  context.checked_mig_config = checked.mig;
+  applied_checked_configs_ = std::move(checked);
   std::vector<RenderedState> states = RenderOperands(*policy, context, EmbeddedManifests());
 
   state_errors_.clear();
@@ -381,6 +411,7 @@ bool OperandController::ReadinessPass() {
   if (!namespace_error_.empty()) errors.push_back(namespace_error_);
   facts.error = absl::StrJoin(errors, "; ");
   facts.notes = notes_;
+  facts.config_problems = applied_checked_configs_.problems;
 
   bool mismatch = false;
   std::map<std::string, bool> ready;

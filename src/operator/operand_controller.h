@@ -37,6 +37,7 @@
 #include "kube/rest_client.h"
 #include "kube/workqueue.h"
 #include "operator/active_policy.h"
+#include "operator/checked_configs.h"
 #include "operator/container_node_facts.h"
 #include "operator/daemonset_readiness.h"
 #include "operator/operand_renderer.h"
@@ -111,6 +112,9 @@ class OperandController {
   kube::WorkQueue queue_;
   const kube::Informer<PolicyView>& policies_;
   std::unique_ptr<kube::Informer<DaemonSetView>> daemonsets_;
+  // The operator namespace's ConfigMaps' data: the admin's operand configs and their checked
+  // copies (checked_configs.h).
+  std::unique_ptr<kube::Informer<ConfigData>> configmaps_;
   std::thread worker_;
   std::thread resync_;
   common::StopSignal stop_;
@@ -123,9 +127,10 @@ class OperandController {
   int64_t applied_generation_ = -1;
   std::string applied_policy_uid_;
   ContainerNodeFacts applied_node_facts_;
-  std::vector<std::string> notes_;  // OperandFacts::notes of the last apply pass.
-  std::string runtime_node_;        // The Node the runtime below was read from; "" for none yet.
-  std::string detected_runtime_;    // "" until one was read.
+  CheckedConfigs applied_checked_configs_;  // What the last render handed to the copies.
+  std::vector<std::string> notes_;          // OperandFacts::notes of the last apply pass.
+  std::string runtime_node_;      // The Node the runtime below was read from; "" for none yet.
+  std::string detected_runtime_;  // "" until one was read.
   // DaemonSet name -> (state, hash) of the last apply pass, for readiness.
   std::map<std::string, std::pair<std::string, std::string>> wanted_daemonsets_;
   std::map<std::string, std::string> state_errors_;  // state -> error of the last apply pass

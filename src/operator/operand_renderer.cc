@@ -13,10 +13,13 @@
 #include "api/container_images.h"
 #include "api/labels.h"
 #include "common/status_macros.h"
+#include "kube/json_fields.h"
 #include "kube/manifest.h"
+#include "operator/checked_configs.h"
 #include "operator/container_node_facts.h"
 #include "operator/container_operands.h"
 #include "operator/dcgm_operands.h"
+#include "operator/mig_manager_operand.h"
 #include "operator/operand_states.h"
 #include "operator/precompiled_driver.h"
 
@@ -36,7 +39,7 @@ bool IsContainerState(std::string_view state) {
   return state == kDriverState || state == "state-container-toolkit" ||
          state == "state-operator-validation" || state == "state-device-plugin" ||
          state == "state-dcgm" || state == "state-dcgm-exporter" ||
-         state == "gpu-feature-discovery";
+         state == "gpu-feature-discovery" || state == "state-mig-manager";
 }
 
 bool IsDigest(std::string_view image) { return image.find("sha256:") != std::string_view::npos; }
@@ -368,6 +371,19 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
                   TransformContainerDaemonSet(object, state.name, policy, context));
             }
             if (per_kernel) MakePrecompiledDaemonSet(object, precompiled[i]);
+          }
+          if (kind == "ConfigMap") {
+            const std::string name = kube::StringField(object["metadata"], "name");
+            if (!MigManagerWantsConfigMap(name, policy)) continue;
+            // The checked copies hold the data the operator let through (checked_configs.h),
+            // set after the variables are filled: an admin's text is never read as a template.
+            if (name == kCheckedDevicePluginConfigs || name == kCheckedMigConfig) {
+              const auto& data = name == kCheckedDevicePluginConfigs
+                                     ? context.checked_device_plugin_configs
+                                     : context.checked_mig_config;
+              if (!data) continue;
+              object["data"] = *data;
+            }
           }
           if (kind == "Service" && state.name == "state-dcgm-exporter") {
             TransformDcgmExporterService(object, policy);

@@ -11,6 +11,7 @@
 //   std::vector<RenderedState> states = RenderOperands(policy, context, EmbeddedManifests());
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ struct RenderContext {
   // spec key ("driver") -> the image used when the policy's section names none (the operator's
   // $DRIVER_IMAGE etc., defaulting to api::kFallbackImages). Empty: the table's defaults.
   std::map<std::string, std::string> fallback_images;
+  // The checked copies of the admin's configs (checked_configs.h): the data of
+  // kCheckedDevicePluginConfigs and kCheckedMigConfig; unset, that copy is not rendered.
+  std::optional<std::map<std::string, std::string>> checked_device_plugin_configs;
+  std::optional<std::map<std::string, std::string>> checked_mig_config;
 };
 
 struct RenderedState {

@@ -36,6 +36,9 @@ const std::vector<OperandState>& OperandStates() {
        [](const api::ClusterPolicy& p) { return p.OperandEnabled("dcgmExporter", true); }},
       {"gpu-feature-discovery", "gfd", ImageSource::kPolicy,
        [](const api::ClusterPolicy& p) { return p.OperandEnabled("gfd", true); }},
+      // Only MIG-capable container nodes get its deploy label.
+      {"state-mig-manager", "migManager", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("migManager", true); }},
       {"state-sandbox-validation", "validator", ImageSource::kGpuop, Sandbox},
       {"state-vfio-manager", "vfioManager", ImageSource::kGpuop,
        [](const api::ClusterPolicy& p) { return Sandbox(p) && p.OperandEnabled("vfioManager"); }},

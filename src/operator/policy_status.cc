@@ -31,6 +31,14 @@ Verdict Decide(const PolicyFacts& facts) {
   if (!facts.operands.error.empty()) {
     return {"notReady", false, "ReconcileFailed", facts.operands.error};
   }
+  if (!facts.operands.config_problems.empty()) {
+    std::vector<std::string> messages;
+    for (const ConfigProblem& problem : facts.operands.config_problems) {
+      messages.push_back(problem.message);
+    }
+    return {"notReady", false, facts.operands.config_problems.front().reason,
+            absl::StrJoin(messages, "; ")};
+  }
   if (!facts.invalid_nodes.empty()) {
     std::vector<std::string> named;
     for (const auto& [node, value] : facts.invalid_nodes) {

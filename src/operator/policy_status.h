@@ -18,8 +18,18 @@
 namespace gpuop::op {
 
 // What the operand controller knows of the active policy's operands.
+// An admin's config the operator did not hand to its operand as it is (checked_configs.h).
+struct ConfigProblem {
+  std::string reason;   // kInvalidDevicePluginConfig, kInvalidMigConfig
+  std::string message;  // Names the ConfigMap, the config, the line and field, and the effect.
+  bool operator==(const ConfigProblem&) const = default;
+};
+
 struct OperandFacts {
-  std::string error;                   // Why a state could not be applied; empty when all were.
+  std::string error;  // Why a state could not be applied; empty when all were.
+  // Configs that failed their check: the policy is not ready until they are fixed, though the
+  // operands run on the last good version.
+  std::vector<ConfigProblem> config_problems;
   std::vector<std::string> not_ready;  // "nvidia-vfio-manager: 1 of 2 pods available"
   // What was left out on purpose and an admin should know, without holding readiness back:
   // "ServiceMonitor nvidia-dcgm-exporter not applied: ...".

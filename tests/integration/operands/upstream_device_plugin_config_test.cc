@@ -19,6 +19,7 @@
 #include <signal.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@
 #include "api/cluster_policy.h"
 #include "common/subprocess.h"
 #include "kube/manifest.h"
+#include "operator/checked_configs.h"
+#include "operator/device_plugin_config_check.h"
 #include "operator/embedded_manifests.h"
 #include "operator/operand_renderer.h"
 #include "tests/fixtures/node_files.h"
@@ -190,16 +193,27 @@ class UpstreamDevicePluginConfigTest : public ::testing::Test {
     policy_spec_ = policy_object["spec"];
     absl::StatusOr<api::ClusterPolicy> policy = api::ParseClusterPolicy(policy_object);
     ASSERT_TRUE(policy.ok()) << policy.status();
-    const op::RenderContext context{.operator_namespace = "gpu-operator",
-                                    .gpuop_image = "registry.local/gpuop:0.5.0",
-                                    .driver_os_tag = "debian12",
-                                    .container_gpu_nodes = 1};
+    op::RenderContext context{.operator_namespace = "gpu-operator",
+                              .gpuop_image = "registry.local/gpuop:0.5.0",
+                              .driver_os_tag = "debian12",
+                              .container_gpu_nodes = 1};
+    // The operator's check of the chart's configs, and the copy the pods mount.
+    const op::ConfigData data = config_map_["data"].get<op::ConfigData>();
+    checked_ = op::CheckOperandConfigs(
+        *policy, "gpu-operator", [&](const std::string& name) -> std::optional<op::ConfigData> {
+          if (name == "plugin-configs") return data;
+          return std::nullopt;
+        });
+    context.checked_device_plugin_configs = checked_.device_plugin;
     for (const op::RenderedState& state :
          op::RenderOperands(*policy, context, op::EmbeddedManifests())) {
       ASSERT_TRUE(state.error.ok()) << state.name << ": " << state.error;
       for (const json& object : state.objects) {
         if (object["metadata"].value("name", "") == "nvidia-device-plugin-daemonset") {
           pod_ = object["spec"]["template"]["spec"];
+        }
+        if (object["metadata"].value("name", "") == op::kCheckedDevicePluginConfigs) {
+          copy_ = object;
         }
       }
     }
@@ -216,15 +230,21 @@ class UpstreamDevicePluginConfigTest : public ::testing::Test {
   }
 
   // The plugin container's env, the host driver's roots from driver-ready, and the config-manager's
-  // copy of config `key` of the ConfigMap.
+  // copy of config `key` of the ConfigMap the pod mounts (the operator's checked copy).
   std::map<std::string, std::string> PluginEnv(const std::string& key) {
+    return PluginEnvWith(key, copy_["data"].value(key, ""));
+  }
+
+  // The same, with config `text` in place of the mounted one.
+  std::map<std::string, std::string> PluginEnvWith(const std::string& key,
+                                                   const std::string& text) {
     const json* main = FindNamed(pod_["containers"], "nvidia-device-plugin");
     EXPECT_NE(main, nullptr) << pod_.dump(2);
     std::map<std::string, std::string> env =
         main == nullptr ? std::map<std::string, std::string>{} : LiteralEnv(*main);
     EXPECT_EQ(env["CONFIG_FILE"], "/config/config.yaml") << "the DaemonSet reads no config file";
     const std::string path = dir_ + "/" + key + ".yaml";
-    WriteFile(path, config_map_["data"].value(key, ""));
+    WriteFile(path, text);
     env["CONFIG_FILE"] = path;
     EXPECT_EQ(env["FAIL_ON_INIT_ERROR"], "true");
     env["FAIL_ON_INIT_ERROR"] = "false";
@@ -235,6 +255,8 @@ class UpstreamDevicePluginConfigTest : public ::testing::Test {
   }
 
   json config_map_;
+  op::CheckedConfigs checked_;
+  json copy_;
   json policy_spec_;
   json pod_;
   std::string dir_;
@@ -246,11 +268,15 @@ TEST_F(UpstreamDevicePluginConfigTest, TheChartMakesTheConfigMapTheClusterPolicy
   // The ClusterPolicy gets the name and the default only: create and data are not its fields.
   EXPECT_EQ(policy_spec_["devicePlugin"]["config"],
             (json{{"name", "plugin-configs"}, {"default", "time-sliced"}}));
-  // The operator mounts that ConfigMap for the config-manager.
+  // The operator checks that ConfigMap, finds nothing wrong, copies it whole and mounts the copy
+  // for the config-manager.
+  EXPECT_THAT(checked_.problems, ::testing::IsEmpty());
+  ASSERT_TRUE(copy_.is_object()) << "the operator rendered no checked copy";
+  EXPECT_EQ(copy_["data"], config_map_["data"]);
   bool mounted = false;
   for (const json& volume : pod_["volumes"]) {
-    mounted =
-        mounted || volume.value("configMap", json::object()).value("name", "") == "plugin-configs";
+    mounted = mounted || volume.value("configMap", json::object()).value("name", "") ==
+                             op::kCheckedDevicePluginConfigs;
   }
   EXPECT_TRUE(mounted) << pod_["volumes"].dump(2);
 }
@@ -299,12 +325,56 @@ TEST_F(UpstreamDevicePluginConfigTest, APolicysMigStrategyWinsOverAConfigsOwn) {
 // The control: a config the plugin cannot take is refused by the plugin itself, so the runs
 // above prove it read each file rather than ignored it.
 TEST_F(UpstreamDevicePluginConfigTest, ThePluginRefusesAConfigItCannotRead) {
-  config_map_["data"]["one-replica"] =
+  const std::string one_replica =
       "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"
       "      - name: nvidia.com/gpu\n        replicas: 1\n";
-  const PluginRun run = RunPlugin(PluginEnv("one-replica"));
+  const PluginRun run = RunPlugin(PluginEnvWith("one-replica", one_replica));
   EXPECT_FALSE(run.waited_for_devices) << run.log;
   EXPECT_THAT(run.log, HasSubstr("number of replicas must be >= 2")) << run.log;
+}
+
+// The operator's check (device_plugin_config_check.h) and the real plugin agree: what the check
+// lets into the copy, the plugin runs with; what it keeps out, the plugin refuses too, except
+// where the check is stricter on purpose (`ours_only`): there the plugin would start and
+// silently do something other than the file says.
+TEST_F(UpstreamDevicePluginConfigTest, TheOperatorsCheckRefusesWhatThePluginRefuses) {
+  const struct {
+    const char* name;
+    const char* text;
+    bool ours_only;
+  } cases[] = {
+      {"one-replica",
+       "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"
+       "      - name: nvidia.com/gpu\n        replicas: 1\n",
+       false},
+      {"misspelt-key",
+       "version: v1\nsharing:\n  timeSlicing:\n    resource:\n"
+       "      - name: nvidia.com/gpu\n        replicas: 2\n",
+       false},
+      {"renamed-gpus",
+       "version: v1\nsharing:\n  timeSlicing:\n    renameByDefault: true\n    resources:\n"
+       "      - name: nvidia.com/gpu\n        replicas: 3\n        devices: [0]\n",
+       false},
+      // The plugin takes MPS and drops the time-slicing without a word.
+      {"both-sharings",
+       "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"
+       "      - name: nvidia.com/gpu\n        replicas: 2\n"
+       "  mps:\n    resources:\n      - name: nvidia.com/gpu\n        replicas: 2\n",
+       true},
+  };
+  for (const auto& [name, text, ours_only] : cases) {
+    SCOPED_TRACE(name);
+    const absl::StatusOr<op::DevicePluginConfigSummary> checked = op::CheckDevicePluginConfig(text);
+    const PluginRun run = RunPlugin(PluginEnvWith(name, text));
+    if (ours_only) {
+      EXPECT_FALSE(checked.ok());
+      EXPECT_TRUE(run.waited_for_devices) << run.log;
+    } else {
+      EXPECT_EQ(run.waited_for_devices, checked.ok())
+          << "the operator's check says " << checked.status() << "\nthe plugin says:\n"
+          << run.log;
+    }
+  }
 }
 
 TEST(DevicePluginConfigChart, RefusesAConfigMapItCannotMakeNamingTheKeyToFix) {

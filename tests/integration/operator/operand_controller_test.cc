@@ -22,6 +22,8 @@ using kube::WaitFor;
 using ::testing::HasSubstr;
 
 constexpr char kRun[] = "operands";
+// The operator's checked copy of the admin's device plugin configs (checked_configs.h).
+constexpr char kCopy[] = "nvidia-device-plugin-checked-configs";
 constexpr char kNfdGpu[] = "feature.node.kubernetes.io/pci-10de.present";
 constexpr auto kPatience = std::chrono::seconds(20);
 
@@ -35,7 +37,8 @@ const char* const kContainerDaemonSets[] = {"nvidia-container-toolkit-daemonset"
                                             "nvidia-device-plugin-daemonset",
                                             "gpu-feature-discovery",
                                             "nvidia-dcgm",
-                                            "nvidia-dcgm-exporter"};
+                                            "nvidia-dcgm-exporter",
+                                            "nvidia-mig-manager"};
 constexpr char kNfdOsId[] = "feature.node.kubernetes.io/system-os_release.ID";
 constexpr char kNfdOsVersion[] = "feature.node.kubernetes.io/system-os_release.VERSION_ID";
 
@@ -670,6 +673,148 @@ spec:
       WaitFor([&] { return PolicyState().find("not applied") == std::string::npos; }, kPatience))
       << PolicyState();
   (void)client_->Delete(monitors, ns_, "nvidia-dcgm-exporter");
+}
+
+// The admin's device plugin configs reach the plugin only through the operator's checked copy: a
+// bad edit turns the policy notReady with the line and field, warns once on the ClusterPolicy,
+// and leaves the last good version in the copy; the fix brings both back.
+TEST_F(OperandControllerTest, ABadConfigEditIsAStatusAndAnEventAndTheCopyKeepsTheLastGood) {
+  const std::string good =
+      "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"
+      "      - name: nvidia.com/gpu\n        replicas: 4\n";
+  const std::string bad =
+      "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"
+      "      - name: nvidia.com/gpu\n        replicas: 1\n";
+  const std::string fixed =
+      "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"
+      "      - name: nvidia.com/gpu\n        replicas: 8\n";
+  const json config_map = {{"apiVersion", "v1"},
+                           {"kind", "ConfigMap"},
+                           {"metadata", {{"name", "plugin-configs"}, {"namespace", ns_}}},
+                           {"data", {{"ts", good}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kConfigMaps, ns_, config_map).ok());
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(
+              kClusterPolicies, "", policy_,
+              {{"spec",
+                {{"devicePlugin", {{"config", {{"name", "plugin-configs"}, {"default", "ts"}}}}}}}})
+          .ok());
+  StartControllers();
+  const auto copy_holds = [&](const std::string& text) {
+    return WaitFor(
+        [&] {
+          auto copy = Get(kube::resources::kConfigMaps, kCopy);
+          return copy.ok() && (*copy)["data"].value("ts", "") == text;
+        },
+        kPatience);
+  };
+  ASSERT_TRUE(copy_holds(good)) << PolicyState();
+  ASSERT_TRUE(WaitFor(
+      [&] { return Exists(kube::resources::kDaemonSets, "nvidia-device-plugin-daemonset"); },
+      kPatience));
+  auto plugin = Get(kube::resources::kDaemonSets, "nvidia-device-plugin-daemonset");
+  ASSERT_TRUE(plugin.ok()) << plugin.status();
+  bool mounts_copy = false;
+  for (const json& volume : (*plugin)["spec"]["template"]["spec"]["volumes"]) {
+    mounts_copy =
+        mounts_copy || volume.value("configMap", json::object()).value("name", "") == kCopy;
+  }
+  EXPECT_TRUE(mounts_copy) << (*plugin)["spec"]["template"]["spec"]["volumes"].dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const char* name : kSandboxDaemonSets) {
+          if (!Exists(kube::resources::kDaemonSets, name)) return false;
+        }
+        for (const char* name : kContainerDaemonSets) {
+          if (!Exists(kube::resources::kDaemonSets, name)) return false;
+        }
+        return true;
+      },
+      kPatience));
+  for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 0);
+  for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 0);
+  ASSERT_TRUE(PolicyStateStartsWith("ready/")) << PolicyState();
+
+  ASSERT_TRUE(client_
+                  ->MergePatch(kube::resources::kConfigMaps, ns_, "plugin-configs",
+                               {{"data", {{"ts", bad}}}})
+                  .ok());
+  ASSERT_TRUE(PolicyStateStartsWith("notReady/InvalidDevicePluginConfig")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("config \"ts\": line 6: sharing.timeSlicing.resources[0]"
+                                       ".replicas"));
+  EXPECT_THAT(PolicyState(), HasSubstr("the last good version stays in use"));
+  EXPECT_TRUE(copy_holds(good));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto events = client_->ListAll(kube::resources::kEvents, "default");
+        if (!events.ok()) return false;
+        for (const json& event : events->items) {
+          if (event["regarding"].value("name", "") == policy_ &&
+              event.value("reason", "") == "InvalidDevicePluginConfig") {
+            return event.value("type", "") == "Warning" &&
+                   event.value("note", "").find("replicas") != std::string::npos;
+          }
+        }
+        return false;
+      },
+      kPatience));
+
+  ASSERT_TRUE(client_
+                  ->MergePatch(kube::resources::kConfigMaps, ns_, "plugin-configs",
+                               {{"data", {{"ts", fixed}}}})
+                  .ok());
+  EXPECT_TRUE(copy_holds(fixed));
+  EXPECT_TRUE(PolicyStateStartsWith("ready/")) << PolicyState();
+}
+
+// A MIG-capable container node starts with MIG off and gets the MIG manager; the deploy labels
+// the manager pauses for a repartition stay paused through an operator restart.
+TEST_F(OperandControllerTest, AMigNodeStartsWithMigOffAndTheManagersPausesOutliveARestart) {
+  const std::string node_name = gpuop::testing::UniqueName("gpu-mig");
+  json node = kube::LabelledNode(node_name, kRun);
+  node["metadata"]["labels"].update(
+      {{kNfdGpu, "true"},
+       {"nvidia.com/gpu.workload.config", "container"},
+       {"nvidia.com/mig.capable", "true"},
+       {kNfdOsId, "ubuntu"},
+       {kNfdOsVersion, "24.04"},
+       {"nvidia.com/gpu.deploy.device-plugin", "paused-for-mig-change"}});
+  ASSERT_TRUE(client_->Create(kube::resources::kNodes, "", node).ok());
+  const auto label = [&](const std::string& key) {
+    auto object = client_->Get(kube::resources::kNodes, "", node_name);
+    return object.ok() ? (*object)["metadata"]["labels"].value(key, "<unset>")
+                       : object.status().ToString();
+  };
+  StartControllers();
+  ASSERT_TRUE(
+      WaitFor([&] { return label("nvidia.com/gpu.deploy.mig-manager") == "true"; }, kPatience))
+      << label("nvidia.com/gpu.deploy.mig-manager");
+  EXPECT_EQ(label("nvidia.com/mig.config"), "all-disabled");
+  EXPECT_EQ(label("nvidia.com/gpu.deploy.device-plugin"), "paused-for-mig-change");
+  EXPECT_EQ(label("nvidia.com/gpu.deploy.container-toolkit"), "true");
+  EXPECT_TRUE(WaitFor([&] { return Exists(kube::resources::kDaemonSets, "nvidia-mig-manager"); },
+                      kPatience));
+
+  // The admin picks a layout, and the operator restarts mid-repartition.
+  ASSERT_TRUE(client_
+                  ->MergePatch(kube::resources::kNodes, "", node_name,
+                               {{"metadata",
+                                 {{"labels",
+                                   {{"nvidia.com/mig.config", "all-1g.10gb"},
+                                    {"nvidia.com/mig.config.state", "pending"}}}}}})
+                  .ok());
+  controllers_->Stop();
+  controllers_.reset();
+  StartControllers();
+  // A pass over the node has run once the restarted operator has written the policy's status.
+  for (const char* name : kSandboxDaemonSets) MarkRolledOut(name, 0);
+  for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 1);
+  ASSERT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
+  MarkRolledOut("nvidia-driver-daemonset", 1);
+  EXPECT_TRUE(PolicyStateStartsWith("ready/Reconciled")) << PolicyState();
+  EXPECT_EQ(label("nvidia.com/gpu.deploy.device-plugin"), "paused-for-mig-change");
+  EXPECT_EQ(label("nvidia.com/mig.config"), "all-1g.10gb") << "the admin's layout is kept";
 }
 
 }  // namespace

@@ -167,5 +167,38 @@ TEST(ParseManifests, KeysAreTheirTextAndAnchorsStayInTheirDocument) {
   EXPECT_THAT(ParseManifests("? [a, b]\n: c\n").status().message(), HasSubstr("not a scalar"));
 }
 
+TEST(ParseYamlDocument, GivesTheLineOfEveryKeyAndItem) {
+  YamlLines lines;
+  absl::StatusOr<json> doc = ParseYamlDocument(
+      "version: v1\n"
+      "sharing:\n"
+      "  timeSlicing:\n"
+      "    resources:\n"
+      "    - name: nvidia.com/gpu\n"
+      "      replicas: 4\n"
+      "    - {name: a/b, replicas: 2}\n",
+      &lines);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ((*doc)["sharing"]["timeSlicing"]["resources"][0]["replicas"], 4);
+  EXPECT_EQ(lines.at("/version"), 1);
+  EXPECT_EQ(lines.at("/sharing"), 2);
+  EXPECT_EQ(lines.at("/sharing/timeSlicing/resources"), 4);
+  EXPECT_EQ(lines.at("/sharing/timeSlicing/resources/0"), 5);
+  EXPECT_EQ(lines.at("/sharing/timeSlicing/resources/0/replicas"), 6);
+  EXPECT_EQ(lines.at("/sharing/timeSlicing/resources/1/name"), 7);
+  EXPECT_EQ(PointerToken("a/b~c"), "a~1b~0c");
+}
+
+TEST(ParseYamlDocument, TakesAnyShapeButOneDocumentOnly) {
+  EXPECT_EQ(*ParseYamlDocument("- 1\n- two\n"), json::array({1, "two"}));
+  EXPECT_TRUE(ParseYamlDocument("").value().is_null());
+  absl::StatusOr<json> two = ParseYamlDocument("a: 1\n---\nb: 2\n");
+  ASSERT_FALSE(two.ok());
+  EXPECT_THAT(two.status().message(), HasSubstr("more than one YAML document"));
+  absl::StatusOr<json> broken = ParseYamlDocument("a: [1,\n");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_THAT(broken.status().message(), HasSubstr("line "));
+}
+
 }  // namespace
 }  // namespace gpuop::kube

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "operator/checked_configs.h"
 #include "tests/fixtures/status_matchers.h"
 #include "tests/unit/operator/container_daemonsets.h"
 
@@ -41,8 +42,8 @@ api::OperandSpec Enabled(bool enabled) {
 TEST(ContainerOperands, RefusesAStateWithoutAContainerPathTransform) {
   json daemonset = DevicePluginDaemonSet();
   EXPECT_THAT(
-      TransformContainerDaemonSet(daemonset, "state-mig-manager", api::ClusterPolicy{}, Context()),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("state-mig-manager")));
+      TransformContainerDaemonSet(daemonset, "state-vfio-manager", api::ClusterPolicy{}, Context()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("state-vfio-manager")));
 }
 
 TEST(ContainerOperands, ADaemonSetWithoutItsMainContainerIsAManifestBug) {
@@ -428,8 +429,9 @@ TEST(DevicePlugin, AConfigNameAddsConfigManagerBeforeAndBesideThePlugin) {
   EXPECT_EQ(Env(PluginOf(out), "CONFIG_FILE"), "/config/config.yaml");
   EXPECT_EQ(MountPath(PluginOf(out), "config"), "/config");
   EXPECT_EQ(MountPath(PluginOf(out), "device-plugin-configs"), "/available-configs");
+  // The operator's checked copy of the admin's ConfigMap (checked_configs.h), never the original.
   EXPECT_EQ(Named(out, "volumes", "device-plugin-configs").at("configMap"),
-            json({{"name", "plugin-configs"}}));
+            json({{"name", kCheckedDevicePluginConfigs}}));
   EXPECT_EQ(Named(out, "volumes", "config").at("emptyDir"), json::object());
   // The sidecar's SIGHUP must reach the plugin's process.
   EXPECT_EQ(PodSpec(out).at("shareProcessNamespace"), true);

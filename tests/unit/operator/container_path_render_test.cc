@@ -16,6 +16,7 @@
 #include "operator/operand_renderer.h"
 #include "operator/pod_spec_edits.h"
 #include "operator/precompiled_driver.h"
+#include "render_helpers.h"
 
 namespace gpuop::op {
 namespace {
@@ -23,60 +24,6 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-json PolicyObject(const json& spec) {
-  return {{"apiVersion", "nvidia.com/v1"},
-          {"kind", "ClusterPolicy"},
-          {"metadata",
-           {{"name", "cluster-policy"},
-            {"uid", "uid-1"},
-            {"generation", 1},
-            {"creationTimestamp", "2026-12-01T00:00:00Z"}}},
-          {"spec", spec}};
-}
-
-api::ClusterPolicy Parse(const json& spec) {
-  absl::StatusOr<api::ClusterPolicy> policy = api::ParseClusterPolicy(PolicyObject(spec));
-  EXPECT_TRUE(policy.ok()) << policy.status();
-  return policy.ok() ? *policy : api::ClusterPolicy{};
-}
-
-RenderContext ContextWith(std::string os_tag, int container_nodes) {
-  return {.operator_namespace = "gpu-operator",
-          .gpuop_image = "registry.local/gpuop:0.5.0",
-          .driver_os_tag = std::move(os_tag),
-          .container_gpu_nodes = container_nodes};
-}
-
-std::map<std::string, RenderedState> Render(const json& spec, const RenderContext& context) {
-  std::map<std::string, RenderedState> by_name;
-  for (RenderedState& state : RenderOperands(Parse(spec), context, EmbeddedManifests())) {
-    by_name[state.name] = std::move(state);
-  }
-  return by_name;
-}
-
-const json* Find(const std::map<std::string, RenderedState>& states, const std::string& kind,
-                 const std::string& name) {
-  for (const auto& [state_name, state] : states) {
-    for (const json& object : state.objects) {
-      if (object["kind"] == kind && object["metadata"]["name"] == name) return &object;
-    }
-  }
-  return nullptr;
-}
-
-// The image of the container named `name` (init or main) in a DaemonSet; "" when absent.
-std::string ImageOf(const json& daemonset, const std::string& name) {
-  const json& pod = daemonset["spec"]["template"]["spec"];
-  for (const char* list : {"initContainers", "containers"}) {
-    if (!pod.contains(list)) continue;
-    for (const json& container : pod[list]) {
-      if (container.value("name", "") == name) return container.value("image", "");
-    }
-  }
-  return "";
-}
 
 void CollectUnfilled(const json& value, const std::string& path, std::vector<std::string>& out) {
   if (value.is_string()) {
@@ -397,12 +344,6 @@ TEST(DriverSidecars, TheirImagesNeedTheNodesOsAsTheDriversDo) {
                              ContextWith("", 1));
   EXPECT_EQ(states.at("state-driver").error.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(states.at("state-driver").error.message(), HasSubstr("spec.gds"));
-}
-
-std::string EnvOf(const json& daemonset, const std::string& container, const std::string& name) {
-  json pod = daemonset["spec"]["template"]["spec"];
-  const json* entry = FindNamed(pod, "containers", container);
-  return entry == nullptr ? "<no container>" : EnvValue(*entry, name);
 }
 
 TEST(DcgmRender, NvidiasNilDefaultsRunTheHostEngineAndTheExporterThatUsesIt) {

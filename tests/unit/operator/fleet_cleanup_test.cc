@@ -4,6 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+
 #include "operator/fleet_status.h"
 #include "operator/uninstall_cleanup.h"
 
@@ -123,6 +130,50 @@ TEST(SummarizeFleet, EachNodeCountsItsReadyOperandPodsAndNamesTheOthersWithWhy) 
   EXPECT_EQ(OperatorNamespaceOf(json::array()), "");
   // Without pods (no right to list them), the table still stands, with "-" for the count.
   EXPECT_THAT(SummarizeFleet(policies, nodes).text, Not(HasSubstr("not ready:")));
+}
+
+TEST(SummarizeFleet, ContainerNodesShowTheirMigLayoutSharingAndExporter) {
+  const json policies = json::parse(R"([{"metadata": {"name": "cluster-policy"},
+      "status": {"state": "ready"}}])");
+  const json nodes = json::array(
+      {Node("gpu-mig", {{"nvidia.com/gpu.present", "true"},
+                        {"nvidia.com/mig.config", "all-1g.10gb"},
+                        {"nvidia.com/mig.config.state", "pending"},
+                        {"nvidia.com/gpu.deploy.device-plugin", "paused-for-mig-change"},
+                        {"nvidia.com/gpu.deploy.dcgm-exporter", "paused-for-mig-change"}}),
+       Node("gpu-ts", {{"nvidia.com/gpu.present", "true"},
+                       {"nvidia.com/mig.config", "all-disabled"},
+                       {"nvidia.com/mig.config.state", "success"},
+                       {"nvidia.com/device-plugin.config", "ts-4"},
+                       {"nvidia.com/gpu.sharing-strategy", "time-slicing"},
+                       {"nvidia.com/gpu.replicas", "4"},
+                       {"nvidia.com/gpu.deploy.dcgm-exporter", "true"}}),
+       Node("gpu-plain", {{"nvidia.com/gpu.present", "true"}})});
+  const json pods = json::parse(R"([
+      {"metadata": {"name": "nvidia-dcgm-exporter-a", "labels": {"app": "nvidia-dcgm-exporter"}},
+       "spec": {"nodeName": "gpu-ts"},
+       "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+      {"metadata": {"name": "nvidia-dcgm-exporter-b", "labels": {"app": "nvidia-dcgm-exporter"}},
+       "spec": {"nodeName": "gpu-plain"},
+       "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}}
+  ])");
+  const std::string text = SummarizeFleet(policies, nodes, pods).text;
+  EXPECT_THAT(text, HasSubstr("MIG"));
+  EXPECT_THAT(text, HasSubstr("SHARING"));
+  EXPECT_THAT(text, HasSubstr("EXPORTER"));
+  std::map<std::string, std::string> rows;
+  for (const std::string& line : std::vector<std::string>(absl::StrSplit(text, '\n'))) {
+    if (line.starts_with("gpu-")) rows[line.substr(0, line.find(' '))] = line;
+  }
+  // A repartition in progress reads as such, not as a fault.
+  EXPECT_THAT(rows["gpu-mig"], HasSubstr("all-1g.10gb: reconfiguring"));
+  EXPECT_THAT(rows["gpu-mig"], HasSubstr("device-plugin(paused)"));
+  EXPECT_THAT(rows["gpu-ts"], HasSubstr("all-disabled: success"));
+  EXPECT_THAT(rows["gpu-ts"], HasSubstr("ts-4: time-slicing x4"));
+  EXPECT_THAT(rows["gpu-ts"], testing::EndsWith("up"));
+  EXPECT_THAT(rows["gpu-plain"], HasSubstr("(default)"));
+  EXPECT_THAT(rows["gpu-plain"], testing::EndsWith("down"));
+  EXPECT_THAT(rows["gpu-mig"], testing::EndsWith("-")) << "no exporter pod there";
 }
 
 }  // namespace

@@ -224,6 +224,48 @@ TEST_P(RouteNodeTable, GivesTheDeployLabelsOfItsWorkload) {
 INSTANTIATE_TEST_SUITE_P(NodeRouter, RouteNodeTable, ::testing::ValuesIn(Rows()),
                          [](const auto& info) { return std::string(info.param.name); });
 
+TEST(NodeRouter, AMigCapableContainerNodeStartsWithMigOffUntilTheAdminPicksALayout) {
+  const Labels node = {{kNfdGpu, "true"}, {"nvidia.com/mig.capable", "true"}};
+  NodeRoute route = RouteNode(ToLabelSet(node), kSandboxKata);
+  ASSERT_TRUE(route.changes.contains("nvidia.com/mig.config"));
+  EXPECT_EQ(route.changes.at("nvidia.com/mig.config"), "all-disabled");
+
+  // The admin's layout is theirs: never replaced, and kept when the node leaves the container
+  // path (the MIG manager has gone with it).
+  route =
+      RouteNode(ToLabelSet(With(node, {{"nvidia.com/mig.config", "all-1g.10gb"}})), kSandboxKata);
+  EXPECT_FALSE(route.changes.contains("nvidia.com/mig.config"));
+  route = RouteNode(ToLabelSet(With(node, {{"nvidia.com/mig.config", "all-1g.10gb"},
+                                           {"nvidia.com/gpu.workload.config", "vm-passthrough"}})),
+                    kSandboxKata);
+  EXPECT_FALSE(route.changes.contains("nvidia.com/mig.config"));
+
+  // Not without MIG, nor with the MIG manager off or no default layout.
+  EXPECT_FALSE(RouteNode(ToLabelSet({{kNfdGpu, "true"}}), kSandboxKata)
+                   .changes.contains("nvidia.com/mig.config"));
+  RoutingPolicy off = kSandboxKata;
+  off.mig_manager_enabled = false;
+  EXPECT_FALSE(RouteNode(ToLabelSet(node), off).changes.contains("nvidia.com/mig.config"));
+  RoutingPolicy no_default = kSandboxKata;
+  no_default.mig_config_default = "";
+  EXPECT_FALSE(RouteNode(ToLabelSet(node), no_default).changes.contains("nvidia.com/mig.config"));
+}
+
+TEST(NodeRouter, TheMigManagersPausesAreLeftForItToSetBack) {
+  // As NVIDIA's MIG manager leaves a node mid-repartition.
+  const Labels node = With(With({{kNfdGpu, "true"},
+                                 {"nvidia.com/mig.capable", "true"},
+                                 {"nvidia.com/mig.config", "all-1g.10gb"},
+                                 {"nvidia.com/mig.config.state", "pending"}},
+                                kContainerSet),
+                           Deploy({{"mig-manager", "true"},
+                                   {"device-plugin", "paused-for-mig-change"},
+                                   {"gpu-feature-discovery", "paused-for-mig-change"},
+                                   {"dcgm-exporter", "paused-for-mig-change"},
+                                   {"dcgm", "paused-for-mig-change"}}));
+  EXPECT_TRUE(RouteNode(ToLabelSet(node), kSandboxKata).changes.empty());
+}
+
 TEST(NodeRouter, ANodeAlreadyRightNeedsNoChanges) {
   const Labels node = With({{kNfdGpu, "true"}}, kPassthroughKata);
   const NodeRoute route = RouteNode(

@@ -97,7 +97,7 @@ bool HasPlaceholder(const json& value) {
 // The container path's states, on (NVIDIA's nil defaults) unless the policy turns them off.
 const std::set<std::string> kContainerStates = {
     "state-driver", "state-container-toolkit", "state-operator-validation", "state-device-plugin",
-    "state-dcgm",   "state-dcgm-exporter",     "gpu-feature-discovery"};
+    "state-dcgm",   "state-dcgm-exporter",     "gpu-feature-discovery",     "state-mig-manager"};
 
 std::set<std::string> With(std::set<std::string> states, const std::set<std::string>& more) {
   states.insert(more.begin(), more.end());

@@ -149,6 +149,7 @@ TEST(OperandSecurity, OnlyTheAgentsThatNeedTheHostRunPrivileged) {
       {"gpu-feature-discovery", {"gpu-feature-discovery"}},
       {"nvidia-dcgm", {"nvidia-dcgm-ctr"}},
       {"nvidia-dcgm-exporter", {"nvidia-dcgm-exporter"}},
+      {"nvidia-mig-manager", {"nvidia-mig-manager"}},
   };
   std::set<std::string> seen;
   for (const char* mode : {"kata", "kubevirt"}) {

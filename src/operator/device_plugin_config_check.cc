@@ -1,0 +1,306 @@
+#include "operator/device_plugin_config_check.h"
+
+#include <initializer_list>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#include "api/names.h"
+#include "common/printable.h"
+#include "common/status_macros.h"
+#include "kube/manifest.h"
+#include "operator/config_field.h"
+
+namespace gpuop::op {
+namespace {
+
+using nlohmann::json;
+
+// The plugin's limit on a resource name with its prefix (api/config/v1/consts.go).
+constexpr size_t kMaxResourceNameLength = 63;
+constexpr char kResourcePrefix[] = "nvidia.com/";
+// Fewer than two replicas shares nothing; the plugin refuses it.
+constexpr int64_t kMinReplicas = 2;
+
+std::string Shown(std::string_view value) {
+  return absl::StrCat("\"", common::Printable(value, 80), "\"");
+}
+
+class Checker {
+ public:
+  explicit Checker(const kube::YamlLines& lines) : lines_(lines) {}
+
+  absl::Status Document(const json& doc) {
+    const ConfigField root;
+    if (doc.is_null()) return absl::OkStatus();  // Empty: the plugin's defaults.
+    if (!doc.is_object()) return root.Error(lines_, "is not a mapping of version, flags, sharing");
+    for (const auto& [key, value] : doc.items()) {
+      if (!IsOneOf(key, {"version", "flags", "resources", "sharing", "imex"})) {
+        return root.Key(key).Error(lines_,
+                                   "is not a field of the device plugin's config (version, flags, "
+                                   "resources, sharing, imex): the plugin would ignore it");
+      }
+    }
+    if (const json* version = Find(doc, "version")) {
+      if (!version->is_string() ||
+          (*version != "v1" && !version->get_ref<const std::string&>().empty())) {
+        return root.Key("version").Error(lines_, absl::StrCat(Text(*version),
+                                                              " is not a version the plugin reads "
+                                                              "(v1)"));
+      }
+    }
+    if (const json* flags = Find(doc, "flags")) {
+      GPUOP_RETURN_IF_ERROR(Flags(*flags, root.Key("flags")));
+    }
+    if (const json* resources = Find(doc, "resources")) {
+      GPUOP_RETURN_IF_ERROR(Resources(*resources, root.Key("resources")));
+    }
+    if (const json* sharing = Find(doc, "sharing")) {
+      GPUOP_RETURN_IF_ERROR(Sharing(*sharing, root.Key("sharing")));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static bool IsOneOf(std::string_view value, std::initializer_list<std::string_view> allowed) {
+    for (std::string_view candidate : allowed) {
+      if (value == candidate) return true;
+    }
+    return false;
+  }
+  static const json* Find(const json& object, const char* key) {
+    const auto it = object.find(key);
+    return it == object.end() || it->is_null() ? nullptr : &*it;
+  }
+  static std::string Text(const json& value) {
+    return value.is_string() ? Shown(value.get<std::string>())
+                             : common::Printable(value.dump(), 80);
+  }
+
+  absl::Status Bool(const json& object, const char* key, const ConfigField& at) {
+    const json* value = Find(object, key);
+    if (value != nullptr && !value->is_boolean()) {
+      return at.Key(key).Error(lines_, absl::StrCat(Text(*value), " is not true or false"));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Enum(const json& object, const char* key, const ConfigField& at,
+                    std::initializer_list<std::string_view> allowed) {
+    const json* value = Find(object, key);
+    if (value == nullptr) return absl::OkStatus();
+    if (value->is_string() && IsOneOf(value->get<std::string>(), allowed)) return absl::OkStatus();
+    return at.Key(key).Error(
+        lines_, absl::StrCat(
+                    Text(*value), " is not one of ",
+                    absl::StrJoin(std::vector<std::string>(allowed.begin(), allowed.end()), ", ")));
+  }
+
+  absl::Status Flags(const json& flags, const ConfigField& at) {
+    if (!flags.is_object()) return at.Error(lines_, "is not a mapping");
+    GPUOP_RETURN_IF_ERROR(Enum(flags, "migStrategy", at, {"none", "single", "mixed"}));
+    GPUOP_RETURN_IF_ERROR(Bool(flags, "failOnInitError", at));
+    GPUOP_RETURN_IF_ERROR(Bool(flags, "gdsEnabled", at));
+    GPUOP_RETURN_IF_ERROR(Bool(flags, "mofedEnabled", at));
+    const json* plugin = Find(flags, "plugin");
+    if (plugin == nullptr) return absl::OkStatus();
+    const ConfigField plugin_at = at.Key("plugin");
+    if (!plugin->is_object()) return plugin_at.Error(lines_, "is not a mapping");
+    GPUOP_RETURN_IF_ERROR(Bool(*plugin, "passDeviceSpecs", plugin_at));
+    GPUOP_RETURN_IF_ERROR(Enum(*plugin, "deviceIDStrategy", plugin_at, {"uuid", "index"}));
+    if (const json* strategies = Find(*plugin, "deviceListStrategy")) {
+      const ConfigField list_at = plugin_at.Key("deviceListStrategy");
+      // One strategy, or a list of them.
+      const json list = strategies->is_array() ? *strategies : json::array({*strategies});
+      for (size_t i = 0; i < list.size(); ++i) {
+        const json& strategy = list[i];
+        if (!strategy.is_string() ||
+            !IsOneOf(strategy.get<std::string>(),
+                     {"envvar", "volume-mounts", "cdi-annotations", "cdi-cri"})) {
+          return (strategies->is_array() ? list_at.Index(i) : list_at)
+              .Error(lines_, absl::StrCat(Text(strategy),
+                                          " is not one of envvar, volume-mounts, "
+                                          "cdi-annotations, cdi-cri"));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // A resource name as the plugin takes it: "nvidia.com/" is added where missing, and the rest
+  // must be a DNS subdomain.
+  absl::Status ResourceName(const json& value, const ConfigField& at) {
+    if (!value.is_string()) return at.Error(lines_, absl::StrCat(Text(value), " is not a string"));
+    std::string name = value.get<std::string>();
+    if (!absl::StartsWith(name, kResourcePrefix)) name = absl::StrCat(kResourcePrefix, name);
+    if (name.size() > kMaxResourceNameLength) {
+      return at.Error(lines_, absl::StrCat(Shown(name), " is longer than ", kMaxResourceNameLength,
+                                           " characters"));
+    }
+    if (!api::IsDnsSubdomain(name.substr(std::string_view(kResourcePrefix).size()))) {
+      return at.Error(lines_, absl::StrCat(Shown(name),
+                                           " is not a resource name (nvidia.com/ and lower-case "
+                                           "letters, digits, '-' and '.')"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Resources(const json& resources, const ConfigField& at) {
+    if (!resources.is_object()) return at.Error(lines_, "is not a mapping of gpus and mig");
+    for (const auto& [key, list] : resources.items()) {
+      const ConfigField list_at = at.Key(key);
+      if (key != "gpus" && key != "mig") {
+        return list_at.Error(lines_, "is not gpus or mig: the plugin would ignore it");
+      }
+      if (list.is_null()) continue;
+      if (!list.is_array()) return list_at.Error(lines_, "is not a list of {pattern, name}");
+      for (size_t i = 0; i < list.size(); ++i) {
+        const ConfigField item_at = list_at.Index(i);
+        const json& item = list[i];
+        if (!item.is_object()) return item_at.Error(lines_, "is not a mapping of pattern, name");
+        const json* pattern = Find(item, "pattern");
+        if (pattern == nullptr || !pattern->is_string()) {
+          return item_at.Key("pattern").Error(lines_, "is missing or not a string");
+        }
+        const json* name = Find(item, "name");
+        if (name == nullptr) return item_at.Key("name").Error(lines_, "is missing");
+        GPUOP_RETURN_IF_ERROR(ResourceName(*name, item_at.Key("name")));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // A device of a replicated resource's list: a GPU index, a MIG index ("0:1"), or a GPU or MIG
+  // UUID.
+  static bool IsDeviceRef(const json& device) {
+    if (device.is_number_unsigned()) return true;
+    if (device.is_number_integer()) return device.get<int64_t>() >= 0;
+    if (!device.is_string()) return false;
+    const std::string text = device.get<std::string>();
+    uint64_t index = 0;
+    if (absl::SimpleAtoi(text, &index) && absl::ascii_isdigit(text.front())) return true;
+    const size_t colon = text.find(':');
+    if (colon != std::string::npos && IsDigits(std::string_view(text).substr(0, colon)) &&
+        IsDigits(std::string_view(text).substr(colon + 1))) {
+      return true;
+    }
+    return absl::StartsWith(text, "GPU-") || absl::StartsWith(text, "MIG-");
+  }
+  static bool IsDigits(std::string_view text) {
+    if (text.empty()) return false;
+    for (char c : text) {
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+  }
+
+  absl::Status Replicated(const json& section, const ConfigField& at) {
+    if (!section.is_object()) {
+      return at.Error(lines_,
+                      "is not a mapping of resources, renameByDefault, "
+                      "failRequestsGreaterThanOne");
+    }
+    GPUOP_RETURN_IF_ERROR(Bool(section, "renameByDefault", at));
+    GPUOP_RETURN_IF_ERROR(Bool(section, "failRequestsGreaterThanOne", at));
+    const json* resources = Find(section, "resources");
+    const ConfigField resources_at = at.Key("resources");
+    if (resources == nullptr) return resources_at.Error(lines_, "is missing: nothing to share");
+    if (!resources->is_array() || resources->empty()) {
+      return resources_at.Error(lines_, "is not a list of {name, replicas} with one or more");
+    }
+    for (size_t i = 0; i < resources->size(); ++i) {
+      const ConfigField item_at = resources_at.Index(i);
+      const json& item = (*resources)[i];
+      if (!item.is_object()) return item_at.Error(lines_, "is not a mapping of name, replicas");
+      const json* name = Find(item, "name");
+      if (name == nullptr) return item_at.Key("name").Error(lines_, "is missing");
+      GPUOP_RETURN_IF_ERROR(ResourceName(*name, item_at.Key("name")));
+      if (const json* rename = Find(item, "rename")) {
+        GPUOP_RETURN_IF_ERROR(ResourceName(*rename, item_at.Key("rename")));
+      }
+      const json* replicas = Find(item, "replicas");
+      const ConfigField replicas_at = item_at.Key("replicas");
+      if (replicas == nullptr) return replicas_at.Error(lines_, "is missing");
+      if (!replicas->is_number_integer()) {
+        return replicas_at.Error(lines_, absl::StrCat(Text(*replicas), " is not a whole number"));
+      }
+      if (replicas->get<int64_t>() < kMinReplicas) {
+        return replicas_at.Error(lines_, absl::StrCat("must be ", kMinReplicas, " or more, not ",
+                                                      replicas->get<int64_t>()));
+      }
+      if (const json* devices = Find(item, "devices")) {
+        const ConfigField devices_at = item_at.Key("devices");
+        if (devices->is_string()) {
+          if (*devices != "all") {
+            return devices_at.Error(
+                lines_, absl::StrCat(Text(*devices), " is not \"all\", a count or a list"));
+          }
+        } else if (devices->is_number_integer()) {
+          if (devices->get<int64_t>() <= 0) {
+            return devices_at.Error(lines_, "a count of devices must be 1 or more");
+          }
+        } else if (devices->is_array()) {
+          for (size_t d = 0; d < devices->size(); ++d) {
+            if (!IsDeviceRef((*devices)[d])) {
+              return devices_at.Index(d).Error(
+                  lines_, absl::StrCat(Text((*devices)[d]),
+                                       " is not a GPU index, a MIG index (\"0:1\") or a UUID"));
+            }
+          }
+        } else {
+          return devices_at.Error(lines_, "is not \"all\", a count or a list");
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Sharing(const json& sharing, const ConfigField& at) {
+    if (!sharing.is_object()) return at.Error(lines_, "is not a mapping of timeSlicing or mps");
+    for (const auto& [key, value] : sharing.items()) {
+      if (key != "timeSlicing" && key != "mps") {
+        return at.Key(key).Error(lines_,
+                                 "is not timeSlicing or mps: the plugin would ignore it and not "
+                                 "share");
+      }
+    }
+    const json* time_slicing = Find(sharing, "timeSlicing");
+    const json* mps = Find(sharing, "mps");
+    if (time_slicing != nullptr && mps != nullptr) {
+      return at.Error(lines_, "has both timeSlicing and mps: a GPU is shared one way");
+    }
+    if (time_slicing != nullptr) return Replicated(*time_slicing, at.Key("timeSlicing"));
+    if (mps != nullptr) return Replicated(*mps, at.Key("mps"));
+    return absl::OkStatus();
+  }
+
+  const kube::YamlLines& lines_;
+};
+
+}  // namespace
+
+absl::StatusOr<DevicePluginConfigSummary> CheckDevicePluginConfig(std::string_view yaml) {
+  kube::YamlLines lines;
+  GPUOP_ASSIGN_OR_RETURN(const json doc, kube::ParseYamlDocument(yaml, &lines));
+  GPUOP_RETURN_IF_ERROR(Checker(lines).Document(doc));
+  DevicePluginConfigSummary summary;
+  if (!doc.is_object()) return summary;
+  const json& flags = doc.value("flags", json::object());
+  if (flags.is_object() && flags.contains("migStrategy") && flags["migStrategy"].is_string()) {
+    summary.mig_strategy = flags["migStrategy"].get<std::string>();
+  }
+  const json& sharing = doc.value("sharing", json::object());
+  if (sharing.is_object()) {
+    if (sharing.contains("mps") && !sharing["mps"].is_null()) {
+      summary.sharing = "mps";
+    } else if (sharing.contains("timeSlicing") && !sharing["timeSlicing"].is_null()) {
+      summary.sharing = "time-slicing";
+    }
+  }
+  return summary;
+}
+
+}  // namespace gpuop::op
