@@ -27,6 +27,15 @@ bool AdminMigConfigNamed(const api::ClusterPolicy& policy) {
          MigConfigMapName(policy) != kDefaultMigConfigMap;
 }
 
+// The config-manager (the plugin's and GFD's init container and sidecar) stops when the copy
+// holds no config at all, or lacks the one a node's label or the policy's default names; the
+// pod then never starts. A name the copy cannot serve from the admin's text gets the plugin's
+// built-in config instead, so the node runs as with no config.
+void KeepUsable(ConfigData& copy, const std::string& fallback) {
+  if (!fallback.empty() && !copy.contains(fallback)) copy[fallback] = kBuiltInDevicePluginConfig;
+  if (copy.empty()) copy["default"] = kBuiltInDevicePluginConfig;
+}
+
 void CheckDevicePluginConfigs(const api::ClusterPolicy& policy, const std::string& ns,
                               const ConfigMapLookup& lookup, CheckedConfigs& checked) {
   const std::string& name = policy.device_plugin_config_name;
@@ -48,6 +57,7 @@ void CheckDevicePluginConfigs(const api::ClusterPolicy& policy, const std::strin
                              ? ": the device plugin and GFD run with their built-in config"
                              : ": the device plugin and GFD keep the configs they had"));
     checked.device_plugin = last_good;
+    KeepUsable(*checked.device_plugin, policy.device_plugin_config_default);
     return;
   }
   ConfigData good;
@@ -70,10 +80,11 @@ void CheckDevicePluginConfigs(const api::ClusterPolicy& policy, const std::strin
       continue;
     }
     const auto before = last_good.find(key);
-    const bool kept = before != last_good.end() && CheckDevicePluginConfig(before->second).ok();
+    const bool kept = before != last_good.end() && before->second != kBuiltInDevicePluginConfig &&
+                      CheckDevicePluginConfig(before->second).ok();
     // (A last good MPS config under a policy now mixed is kept: the plugin's refusal then says
     // so in its own log, and the status here already names the policy.)
-    if (kept) good[key] = before->second;
+    good[key] = kept ? before->second : kBuiltInDevicePluginConfig;
     problem(absl::StrCat(shown, ", config \"", key, "\": ", check.message(),
                          kept ? " (the last good version stays in use)"
                               : " (nodes that pick it get the plugin's built-in config)"));
@@ -87,6 +98,12 @@ void CheckDevicePluginConfigs(const api::ClusterPolicy& policy, const std::strin
                          "): nodes without a ", api::kDevicePluginConfigLabel,
                          " label get the plugin's built-in config"));
   }
+  if (admin->empty()) {
+    problem(absl::StrCat(shown,
+                         " holds no configs: the device plugin and GFD run with their "
+                         "built-in config"));
+  }
+  KeepUsable(good, fallback);
   checked.device_plugin = std::move(good);
 }
 

@@ -30,6 +30,10 @@ namespace gpuop::op {
 inline constexpr char kCheckedDevicePluginConfigs[] = "nvidia-device-plugin-checked-configs";
 inline constexpr char kCheckedMigConfig[] = "nvidia-mig-manager-checked-config";
 
+// What the copy holds under a config name it cannot serve from the admin's ConfigMap (a config
+// that never passed, a missing default, no configs at all): the plugin's built-in settings.
+inline constexpr char kBuiltInDevicePluginConfig[] = "version: v1\n";
+
 // The ClusterPolicy status reasons and Event reasons of a config that failed its check.
 inline constexpr char kInvalidDevicePluginConfig[] = "InvalidDevicePluginConfig";
 inline constexpr char kInvalidMigConfig[] = "InvalidMigConfig";

@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -187,7 +188,46 @@ class Checker {
         IsDigits(std::string_view(text).substr(colon + 1))) {
       return true;
     }
-    return absl::StartsWith(text, "GPU-") || absl::StartsWith(text, "MIG-");
+    return IsGpuUuid(text) || IsMigUuid(text);
+  }
+  // A UUID in a form github.com/google/uuid's Parse takes, which the plugin uses: 36 characters
+  // with dashes, 32 hex digits, in braces, or after "urn:uuid:".
+  static bool IsUuid(std::string_view text) {
+    if (text.size() == 38 && text.front() == '{' && text.back() == '}') {
+      text = text.substr(1, 36);
+    } else if (text.size() == 45 &&
+               absl::AsciiStrToLower(std::string(text.substr(0, 9))) == "urn:uuid:") {
+      text = text.substr(9);
+    }
+    if (text.size() == 32) {
+      for (char c : text) {
+        if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+      }
+      return true;
+    }
+    if (text.size() != 36) return false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+      if (dash ? text[i] != '-' : !absl::ascii_isxdigit(static_cast<unsigned char>(text[i]))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  static bool IsGpuUuid(std::string_view text) {
+    return text.starts_with("GPU-") && IsUuid(text.substr(4));
+  }
+  // MIG-<uuid>, or the older MIG-GPU-<uuid>/<gi>/<ci>.
+  static bool IsMigUuid(std::string_view text) {
+    if (!text.starts_with("MIG-")) return false;
+    text.remove_prefix(4);
+    if (IsUuid(text)) return true;
+    const size_t first = text.find('/');
+    const size_t second = first == std::string_view::npos ? first : text.find('/', first + 1);
+    if (second == std::string_view::npos) return false;
+    return IsGpuUuid(text.substr(0, first)) &&
+           IsDigits(text.substr(first + 1, second - first - 1)) &&
+           IsDigits(text.substr(second + 1));
   }
   static bool IsDigits(std::string_view text) {
     if (text.empty()) return false;
@@ -266,6 +306,11 @@ class Checker {
                                  "is not timeSlicing or mps: the plugin would ignore it and not "
                                  "share");
       }
+    }
+    // The plugin reads timeSlicing into a value whose reader refuses null ("no resources
+    // specified"); mps is a pointer, left nil by null.
+    if (sharing.contains("timeSlicing") && sharing.at("timeSlicing").is_null()) {
+      return at.Key("timeSlicing").Error(lines_, "is empty: the plugin refuses it (no resources)");
     }
     const json* time_slicing = Find(sharing, "timeSlicing");
     const json* mps = Find(sharing, "mps");

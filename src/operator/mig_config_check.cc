@@ -117,8 +117,14 @@ absl::Status CheckEntry(const json& entry, const ConfigField& at, const kube::Ya
     return enabled_at.Error(lines, absl::StrCat(Text(*enabled), " is not true or false"));
   }
   const json* mig_devices = Find(entry, "mig-devices");
-  if (mig_devices == nullptr) return absl::OkStatus();
   const ConfigField mig_devices_at = at.Key("mig-devices");
+  if (mig_devices == nullptr) {
+    // mig-parted refuses an entry that enables MIG without saying which devices to make
+    // ("mig-devices: {}" makes none).
+    if (enabled->get<bool>())
+      return mig_devices_at.Error(lines, "is missing (mig-enabled is true)");
+    return absl::OkStatus();
+  }
   if (!mig_devices->is_object()) {
     return mig_devices_at.Error(lines, "is not a mapping of MIG profile to count");
   }
@@ -145,6 +151,12 @@ absl::StatusOr<std::set<std::string>> CheckMigConfig(std::string_view yaml) {
   GPUOP_ASSIGN_OR_RETURN(const json doc, kube::ParseYamlDocument(yaml, &lines));
   const ConfigField root;
   if (!doc.is_object()) return root.Error(lines, "is not a mapping of version and mig-configs");
+  for (const auto& [key, value] : doc.items()) {
+    if (key != "version" && key != "mig-configs") {
+      // mig-parted reads the file strictly: an unknown field fails the whole file.
+      return root.Key(key).Error(lines, "is not version or mig-configs: mig-parted refuses it");
+    }
+  }
   const json* version = Find(doc, "version");
   if (version == nullptr || *version != "v1") {
     return root.Key("version").Error(

@@ -355,6 +355,20 @@ TEST_F(UpstreamDevicePluginConfigTest, TheOperatorsCheckRefusesWhatThePluginRefu
        "version: v1\nsharing:\n  timeSlicing:\n    renameByDefault: true\n    resources:\n"
        "      - name: nvidia.com/gpu\n        replicas: 3\n        devices: [0]\n",
        false},
+      {"null-time-slicing", "version: v1\nsharing:\n  timeSlicing:\n", false},
+      {"null-mps", "version: v1\nsharing:\n  mps:\n", false},
+      {"bad-uuid",
+       "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"
+       "      - name: nvidia.com/gpu\n        replicas: 2\n        devices: [GPU-b1028956-cfa2]\n",
+       false},
+      {"uuids",
+       "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"
+       "      - name: nvidia.com/gpu\n        replicas: 2\n        devices:\n"
+       "          - GPU-b1028956-cfa2-0990-bf4a-5da9abb51763\n"
+       "          - MIG-GPU-b1028956-cfa2-0990-bf4a-5da9abb51763/3/0\n",
+       false},
+      // What the operator's copy serves where the admin's config cannot be used.
+      {"built-in", op::kBuiltInDevicePluginConfig, false},
       // The plugin takes MPS and drops the time-slicing without a word.
       {"both-sharings",
        "version: v1\nsharing:\n  timeSlicing:\n    resources:\n"

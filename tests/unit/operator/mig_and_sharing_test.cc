@@ -145,6 +145,10 @@ TEST(MigConfigCheck, BadLayoutsAreRefusedWithTheLineAndField) {
        "line 5: mig-configs.custom[0].mig-enable: is not device-filter, devices, mig-enabled or "
        "mig-devices"},
       {"version: v1\nmig-configs:\n  custom: [\n", "line"},
+      {"version: v1\nmig-configs:\n  custom:\n    - devices: all\n      mig-enabled: true\n",
+       "mig-configs.custom[0].mig-devices: is missing (mig-enabled is true)"},
+      {"version: v1\nmig-config:\n  custom: []\n",
+       "line 2: mig-config: is not version or mig-configs: mig-parted refuses it"},
   };
   for (const auto& c : cases) {
     absl::StatusOr<std::set<std::string>> layouts = CheckMigConfig(c.text);
@@ -173,7 +177,12 @@ TEST(DevicePluginConfigCheck, TimeSlicingAndMpsConfigsAsNvidiasDocsWriteThemPass
            "      replicas: 2\n      rename: gpu.shared\n",
            "version: v1\nflags:\n  plugin:\n    deviceListStrategy: [envvar, cdi-cri]\n"
            "    deviceIDStrategy: index\n    passDeviceSpecs: true\n",
-           "",  // The plugin's defaults.
+           "",                                 // The plugin's defaults.
+           "version: v1\nsharing:\n  mps:\n",  // mps: null is no MPS to the plugin.
+           "version: v1\nsharing:\n  timeSlicing:\n    resources:\n    - name: gpu\n"
+           "      replicas: 2\n      devices:\n      - GPU-b1028956-cfa2-0990-bf4a-5da9abb51763\n"
+           "      - MIG-b1028956-cfa2-0990-bf4a-5da9abb51763\n"
+           "      - MIG-GPU-b1028956-cfa2-0990-bf4a-5da9abb51763/3/0\n",
        }) {
     EXPECT_TRUE(CheckDevicePluginConfig(text).ok())
         << text << CheckDevicePluginConfig(text).status();
@@ -186,6 +195,13 @@ TEST(DevicePluginConfigCheck, BadConfigsAreRefusedWithTheLineAndField) {
     const char* error;
   } cases[] = {
       {"version: v2\n", "line 1: version: \"v2\" is not a version the plugin reads (v1)"},
+      {"version: v1\nsharing:\n  timeSlicing:\n", "sharing.timeSlicing: is empty"},
+      {"version: v1\nsharing:\n  timeSlicing:\n    resources:\n    - name: gpu\n"
+       "      replicas: 2\n      devices: [GPU-b1028956-cfa2]\n",
+       "line 7: sharing.timeSlicing.resources[0].devices[0]: \"GPU-b1028956-cfa2\" is not"},
+      {"version: v1\nsharing:\n  timeSlicing:\n    resources:\n    - name: gpu\n"
+       "      replicas: 2\n      devices: [MIG-GPU-b1028956-cfa2-0990-bf4a-5da9abb51763/x/0]\n",
+       "is not a GPU index"},
       {"version: v1\nsharing:\n  timeslicing:\n    resources: []\n",
        "line 3: sharing.timeslicing: is not timeSlicing or mps: the plugin would ignore it"},
       {"version: v1\nshareing: {}\n", "line 2: shareing: is not a field of the device plugin's"},
@@ -272,18 +288,42 @@ TEST(CheckedConfigs, ABadEditKeepsTheLastGoodVersionAndSaysWhy) {
                         "(the last good version stays in use)"));
 }
 
-TEST(CheckedConfigs, ABadNewConfigIsLeftOutAndAMissingDefaultIsNamed) {
+// The config-manager stops the plugin's pod when the copy lacks the config a node asks for, so a
+// name the admin's text cannot serve gets the plugin's built-in config, as the status says.
+TEST(CheckedConfigs, ABadNewConfigAndAMissingDefaultGetTheBuiltInConfig) {
   const CheckedConfigs checked =
       CheckOperandConfigs(PluginConfigPolicy("everyone"), "gpu-operator",
                           Lookup({{"sharing", {{"ts", kTimeSlicing1}}}}));
   ASSERT_TRUE(checked.device_plugin);
-  EXPECT_THAT(*checked.device_plugin, IsEmpty());
+  EXPECT_EQ(*checked.device_plugin, (ConfigData{{"ts", kBuiltInDevicePluginConfig},
+                                                {"everyone", kBuiltInDevicePluginConfig}}));
   ASSERT_EQ(checked.problems.size(), 2u);
   EXPECT_THAT(checked.problems[0].message, HasSubstr("(nodes that pick it get the plugin's "
                                                      "built-in config)"));
   EXPECT_THAT(checked.problems[1].message,
               HasSubstr("spec.devicePlugin.config.default \"everyone\" is not a config of "
                         "ConfigMap gpu-operator/sharing (ts)"));
+  // Fixed later: the admin's text replaces the built-in one, never the reverse.
+  const CheckedConfigs fixed =
+      CheckOperandConfigs(PluginConfigPolicy("ts"), "gpu-operator",
+                          Lookup({{"sharing", {{"ts", kTimeSlicing1}}},
+                                  {kCheckedDevicePluginConfigs, *checked.device_plugin}}));
+  ASSERT_TRUE(fixed.device_plugin);
+  EXPECT_EQ(*fixed.device_plugin, (ConfigData{{"ts", kBuiltInDevicePluginConfig}}));
+  EXPECT_THAT(fixed.problems[0].message, HasSubstr("built-in config")) << "no last good to keep";
+}
+
+TEST(CheckedConfigs, AnEmptyOrMissingConfigMapStillLeavesTheConfigManagerAConfig) {
+  const CheckedConfigs empty =
+      CheckOperandConfigs(PluginConfigPolicy(""), "gpu-operator", Lookup({{"sharing", {}}}));
+  ASSERT_TRUE(empty.device_plugin);
+  EXPECT_EQ(*empty.device_plugin, (ConfigData{{"default", kBuiltInDevicePluginConfig}}));
+  ASSERT_EQ(empty.problems.size(), 1u);
+  EXPECT_THAT(empty.problems[0].message, HasSubstr("holds no configs"));
+  const CheckedConfigs missing =
+      CheckOperandConfigs(PluginConfigPolicy("ts"), "gpu-operator", Lookup({}));
+  ASSERT_TRUE(missing.device_plugin);
+  EXPECT_EQ(*missing.device_plugin, (ConfigData{{"ts", kBuiltInDevicePluginConfig}}));
 }
 
 TEST(CheckedConfigs, MpsBesideTheMixedMigStrategyIsRefusedAsThePluginWould) {
