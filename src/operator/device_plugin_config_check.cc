@@ -63,6 +63,7 @@ class Checker {
     if (const json* sharing = Find(doc, "sharing")) {
       GPUOP_RETURN_IF_ERROR(Sharing(*sharing, root.Key("sharing")));
     }
+    if (const json* imex = Find(doc, "imex")) GPUOP_RETURN_IF_ERROR(Imex(*imex, root.Key("imex")));
     return absl::OkStatus();
   }
 
@@ -79,7 +80,9 @@ class Checker {
   }
   static std::string Text(const json& value) {
     return value.is_string() ? Shown(value.get<std::string>())
-                             : common::Printable(value.dump(), 80);
+                             : common::Printable(
+                                   // An admin's bytes need not be UTF-8: dump replaces them.
+                                   value.dump(-1, ' ', false, json::error_handler_t::replace), 80);
   }
 
   absl::Status Bool(const json& object, const char* key, const ConfigField& at) {
@@ -100,18 +103,80 @@ class Checker {
                     absl::StrJoin(std::vector<std::string>(allowed.begin(), allowed.end()), ", ")));
   }
 
+  absl::Status String(const json& object, const char* key, const ConfigField& at) {
+    const json* value = Find(object, key);
+    if (value != nullptr && !value->is_string()) {
+      return at.Key(key).Error(lines_, absl::StrCat(Text(*value), " is not a string"));
+    }
+    return absl::OkStatus();
+  }
+
+  // A Go duration as time.ParseDuration reads it ("30s", "1m30s", "1.5h", "0"), or a number
+  // of nanoseconds: GFD's sleepInterval.
+  static bool IsGoDuration(const json& value) {
+    if (value.is_number()) return true;
+    if (!value.is_string()) return false;
+    std::string_view text = value.get_ref<const std::string&>();
+    if (!text.empty() && (text.front() == '+' || text.front() == '-')) text.remove_prefix(1);
+    if (text == "0") return true;
+    if (text.empty()) return false;
+    while (!text.empty()) {
+      size_t digits = 0;
+      bool point = false;
+      while (digits < text.size() &&
+             (absl::ascii_isdigit(static_cast<unsigned char>(text[digits])) ||
+              (text[digits] == '.' && !point))) {
+        point = point || text[digits] == '.';
+        ++digits;
+      }
+      if (digits == 0 || text.substr(0, digits) == ".") return false;
+      text.remove_prefix(digits);
+      bool unit = false;
+      for (std::string_view candidate : {"ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h"}) {
+        if (text.starts_with(candidate)) {
+          text.remove_prefix(candidate.size());
+          unit = true;
+          break;
+        }
+      }
+      if (!unit) return false;
+    }
+    return true;
+  }
+
   absl::Status Flags(const json& flags, const ConfigField& at) {
     if (!flags.is_object()) return at.Error(lines_, "is not a mapping");
     GPUOP_RETURN_IF_ERROR(Enum(flags, "migStrategy", at, {"none", "single", "mixed"}));
     GPUOP_RETURN_IF_ERROR(Bool(flags, "failOnInitError", at));
     GPUOP_RETURN_IF_ERROR(Bool(flags, "gdsEnabled", at));
     GPUOP_RETURN_IF_ERROR(Bool(flags, "mofedEnabled", at));
+    GPUOP_RETURN_IF_ERROR(Bool(flags, "useNodeFeatureAPI", at));
+    for (const char* key : {"mpsRoot", "nvidiaDriverRoot", "nvidiaDevRoot"}) {
+      GPUOP_RETURN_IF_ERROR(String(flags, key, at));
+    }
+    GPUOP_RETURN_IF_ERROR(Enum(flags, "deviceDiscoveryStrategy", at, {"auto", "nvml", "tegra"}));
+    if (const json* gfd = Find(flags, "gfd")) {
+      const ConfigField gfd_at = at.Key("gfd");
+      if (!gfd->is_object()) return gfd_at.Error(lines_, "is not a mapping");
+      GPUOP_RETURN_IF_ERROR(Bool(*gfd, "oneshot", gfd_at));
+      GPUOP_RETURN_IF_ERROR(Bool(*gfd, "noTimestamp", gfd_at));
+      GPUOP_RETURN_IF_ERROR(String(*gfd, "outputFile", gfd_at));
+      GPUOP_RETURN_IF_ERROR(String(*gfd, "machineTypeFile", gfd_at));
+      if (const json* interval = Find(*gfd, "sleepInterval");
+          interval && !IsGoDuration(*interval)) {
+        return gfd_at.Key("sleepInterval")
+            .Error(lines_, absl::StrCat(Text(*interval), " is not a duration (60s, 1m30s)"));
+      }
+    }
     const json* plugin = Find(flags, "plugin");
     if (plugin == nullptr) return absl::OkStatus();
     const ConfigField plugin_at = at.Key("plugin");
     if (!plugin->is_object()) return plugin_at.Error(lines_, "is not a mapping");
     GPUOP_RETURN_IF_ERROR(Bool(*plugin, "passDeviceSpecs", plugin_at));
     GPUOP_RETURN_IF_ERROR(Enum(*plugin, "deviceIDStrategy", plugin_at, {"uuid", "index"}));
+    for (const char* key : {"cdiAnnotationPrefix", "nvidiaCTKPath", "containerDriverRoot"}) {
+      GPUOP_RETURN_IF_ERROR(String(*plugin, key, plugin_at));
+    }
     if (const json* strategies = Find(*plugin, "deviceListStrategy")) {
       const ConfigField list_at = plugin_at.Key("deviceListStrategy");
       // One strategy, or a list of them.
@@ -294,6 +359,21 @@ class Checker {
           return devices_at.Error(lines_, "is not \"all\", a count or a list");
         }
       }
+    }
+    return absl::OkStatus();
+  }
+
+  // IMEX channels: the plugin injects channel 0 or none (AssertChannelIDsValid).
+  absl::Status Imex(const json& imex, const ConfigField& at) {
+    if (!imex.is_object()) return at.Error(lines_, "is not a mapping of channelIDs, required");
+    GPUOP_RETURN_IF_ERROR(Bool(imex, "required", at));
+    const json* ids = Find(imex, "channelIDs");
+    if (ids == nullptr) return absl::OkStatus();
+    const bool valid =
+        ids->is_array() && (ids->empty() || (ids->size() == 1 && (*ids)[0].is_number_integer() &&
+                                             (*ids)[0].get<int64_t>() == 0));
+    if (!valid) {
+      return at.Key("channelIDs").Error(lines_, absl::StrCat(Text(*ids), " is not [] or [0]"));
     }
     return absl::OkStatus();
   }

@@ -18,7 +18,9 @@ using nlohmann::json;
 std::string Text(const json& value) {
   return value.is_string()
              ? absl::StrCat("\"", common::Printable(value.get<std::string>(), 80), "\"")
-             : common::Printable(value.dump(), 80);
+             : common::Printable(
+                   // An admin's bytes need not be UTF-8: dump replaces them.
+                   value.dump(-1, ' ', false, json::error_handler_t::replace), 80);
 }
 
 // Digits from `at`; false when there are none.

@@ -367,6 +367,13 @@ TEST_F(UpstreamDevicePluginConfigTest, TheOperatorsCheckRefusesWhatThePluginRefu
        "          - GPU-b1028956-cfa2-0990-bf4a-5da9abb51763\n"
        "          - MIG-GPU-b1028956-cfa2-0990-bf4a-5da9abb51763/3/0\n",
        false},
+      {"discovery", "version: v1\nflags:\n  deviceDiscoveryStrategy: gpu\n", false},
+      {"imex-channel", "version: v1\nimex:\n  channelIDs: [1]\n", false},
+      {"gfd-interval", "version: v1\nflags:\n  gfd:\n    sleepInterval: 1 minute\n", false},
+      {"gfd-flags",
+       "version: v1\nflags:\n  deviceDiscoveryStrategy: auto\n  gfd:\n"
+       "    sleepInterval: 1m30s\nimex:\n  channelIDs: [0]\n",
+       false},
       // What the operator's copy serves where the admin's config cannot be used.
       {"built-in", op::kBuiltInDevicePluginConfig, false},
       // The plugin takes MPS and drops the time-slicing without a word.

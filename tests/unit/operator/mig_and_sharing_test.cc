@@ -179,6 +179,9 @@ TEST(DevicePluginConfigCheck, TimeSlicingAndMpsConfigsAsNvidiasDocsWriteThemPass
            "    deviceIDStrategy: index\n    passDeviceSpecs: true\n",
            "",                                 // The plugin's defaults.
            "version: v1\nsharing:\n  mps:\n",  // mps: null is no MPS to the plugin.
+           "version: v1\nflags:\n  deviceDiscoveryStrategy: nvml\n  gfd:\n"
+           "    sleepInterval: 1m30s\n    oneshot: true\nimex:\n  channelIDs: [0]\n",
+           "version: v1\nflags:\n  gfd:\n    sleepInterval: 60000000000\n",
            "version: v1\nsharing:\n  timeSlicing:\n    resources:\n    - name: gpu\n"
            "      replicas: 2\n      devices:\n      - GPU-b1028956-cfa2-0990-bf4a-5da9abb51763\n"
            "      - MIG-b1028956-cfa2-0990-bf4a-5da9abb51763\n"
@@ -196,6 +199,12 @@ TEST(DevicePluginConfigCheck, BadConfigsAreRefusedWithTheLineAndField) {
   } cases[] = {
       {"version: v2\n", "line 1: version: \"v2\" is not a version the plugin reads (v1)"},
       {"version: v1\nsharing:\n  timeSlicing:\n", "sharing.timeSlicing: is empty"},
+      {"version: v1\nflags:\n  deviceDiscoveryStrategy: gpu\n",
+       "line 3: flags.deviceDiscoveryStrategy: \"gpu\" is not one of auto, nvml, tegra"},
+      {"version: v1\nflags:\n  mpsRoot: 5\n", "line 3: flags.mpsRoot: 5 is not a string"},
+      {"version: v1\nflags:\n  gfd:\n    sleepInterval: 1 minute\n",
+       "line 4: flags.gfd.sleepInterval: \"1 minute\" is not a duration"},
+      {"version: v1\nimex:\n  channelIDs: [1]\n", "line 3: imex.channelIDs: [1] is not [] or [0]"},
       {"version: v1\nsharing:\n  timeSlicing:\n    resources:\n    - name: gpu\n"
        "      replicas: 2\n      devices: [GPU-b1028956-cfa2]\n",
        "line 7: sharing.timeSlicing.resources[0].devices[0]: \"GPU-b1028956-cfa2\" is not"},
