@@ -135,6 +135,8 @@ bool NodeLabelController::Start(std::chrono::milliseconds sync_timeout) {
 }
 
 void NodeLabelController::Stop() {
+  nodes_->RequestStop();
+  holder_pods_->RequestStop();
   stop_.Stop();
   queue_.ShutDown();
   for (std::thread& worker : workers_) worker.join();

@@ -100,6 +100,8 @@ bool OperandController::Start(std::chrono::milliseconds sync_timeout) {
 }
 
 void OperandController::Stop() {
+  daemonsets_->RequestStop();
+  configmaps_->RequestStop();
   stop_.Stop();
   queue_.ShutDown();
   if (worker_.joinable()) worker_.join();

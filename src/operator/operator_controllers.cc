@@ -140,6 +140,9 @@ bool OperatorControllers::Start(std::chrono::milliseconds sync_timeout) {
 }
 
 void OperatorControllers::Stop() {
+  // Its watch may end at once (about a second, overlapping the others'); its thread is joined
+  // last, below, since its events call into both controllers.
+  policies_->RequestStop();
   // Operands first: their worker calls into the labels controller.
   if (operands_) operands_->Stop();
   labels_->Stop();
