@@ -13,7 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include <nlohmann/json.hpp>
 
+#include "common/printable.h"
 #include "kube/manifest.h"
 
 namespace gpuop::op {
@@ -41,5 +43,21 @@ struct ConfigField {
                      name.empty() ? "the document" : name, ": ", std::string(why)));
   }
 };
+
+// The value at `key` of a mapping; nullptr when it is absent or null (YAML's `key:` alone).
+inline const nlohmann::json* FindConfigValue(const nlohmann::json& object, const char* key) {
+  const auto it = object.find(key);
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+// A value as an error shows it: a string quoted, anything else as JSON, cut at 80 characters.
+inline std::string ShownConfigValue(const nlohmann::json& value) {
+  if (value.is_string()) {
+    return absl::StrCat("\"", common::Printable(value.get<std::string>(), 80), "\"");
+  }
+  // An admin's bytes need not be UTF-8: dump replaces them.
+  return common::Printable(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                           80);
+}
 
 }  // namespace gpuop::op

@@ -46,24 +46,25 @@ class Checker {
                                    "resources, sharing, imex): the plugin would ignore it");
       }
     }
-    if (const json* version = Find(doc, "version")) {
+    if (const json* version = FindConfigValue(doc, "version")) {
       if (!version->is_string() ||
           (*version != "v1" && !version->get_ref<const std::string&>().empty())) {
-        return root.Key("version").Error(lines_, absl::StrCat(Text(*version),
+        return root.Key("version").Error(lines_, absl::StrCat(ShownConfigValue(*version),
                                                               " is not a version the plugin reads "
                                                               "(v1)"));
       }
     }
-    if (const json* flags = Find(doc, "flags")) {
+    if (const json* flags = FindConfigValue(doc, "flags")) {
       GPUOP_RETURN_IF_ERROR(Flags(*flags, root.Key("flags")));
     }
-    if (const json* resources = Find(doc, "resources")) {
+    if (const json* resources = FindConfigValue(doc, "resources")) {
       GPUOP_RETURN_IF_ERROR(Resources(*resources, root.Key("resources")));
     }
-    if (const json* sharing = Find(doc, "sharing")) {
+    if (const json* sharing = FindConfigValue(doc, "sharing")) {
       GPUOP_RETURN_IF_ERROR(Sharing(*sharing, root.Key("sharing")));
     }
-    if (const json* imex = Find(doc, "imex")) GPUOP_RETURN_IF_ERROR(Imex(*imex, root.Key("imex")));
+    if (const json* imex = FindConfigValue(doc, "imex"))
+      GPUOP_RETURN_IF_ERROR(Imex(*imex, root.Key("imex")));
     return absl::OkStatus();
   }
 
@@ -74,39 +75,29 @@ class Checker {
     }
     return false;
   }
-  static const json* Find(const json& object, const char* key) {
-    const auto it = object.find(key);
-    return it == object.end() || it->is_null() ? nullptr : &*it;
-  }
-  static std::string Text(const json& value) {
-    return value.is_string() ? Shown(value.get<std::string>())
-                             : common::Printable(
-                                   // An admin's bytes need not be UTF-8: dump replaces them.
-                                   value.dump(-1, ' ', false, json::error_handler_t::replace), 80);
-  }
-
   absl::Status Bool(const json& object, const char* key, const ConfigField& at) {
-    const json* value = Find(object, key);
+    const json* value = FindConfigValue(object, key);
     if (value != nullptr && !value->is_boolean()) {
-      return at.Key(key).Error(lines_, absl::StrCat(Text(*value), " is not true or false"));
+      return at.Key(key).Error(lines_,
+                               absl::StrCat(ShownConfigValue(*value), " is not true or false"));
     }
     return absl::OkStatus();
   }
   absl::Status Enum(const json& object, const char* key, const ConfigField& at,
                     std::initializer_list<std::string_view> allowed) {
-    const json* value = Find(object, key);
+    const json* value = FindConfigValue(object, key);
     if (value == nullptr) return absl::OkStatus();
     if (value->is_string() && IsOneOf(value->get<std::string>(), allowed)) return absl::OkStatus();
     return at.Key(key).Error(
         lines_, absl::StrCat(
-                    Text(*value), " is not one of ",
+                    ShownConfigValue(*value), " is not one of ",
                     absl::StrJoin(std::vector<std::string>(allowed.begin(), allowed.end()), ", ")));
   }
 
   absl::Status String(const json& object, const char* key, const ConfigField& at) {
-    const json* value = Find(object, key);
+    const json* value = FindConfigValue(object, key);
     if (value != nullptr && !value->is_string()) {
-      return at.Key(key).Error(lines_, absl::StrCat(Text(*value), " is not a string"));
+      return at.Key(key).Error(lines_, absl::StrCat(ShownConfigValue(*value), " is not a string"));
     }
     return absl::OkStatus();
   }
@@ -155,20 +146,21 @@ class Checker {
       GPUOP_RETURN_IF_ERROR(String(flags, key, at));
     }
     GPUOP_RETURN_IF_ERROR(Enum(flags, "deviceDiscoveryStrategy", at, {"auto", "nvml", "tegra"}));
-    if (const json* gfd = Find(flags, "gfd")) {
+    if (const json* gfd = FindConfigValue(flags, "gfd")) {
       const ConfigField gfd_at = at.Key("gfd");
       if (!gfd->is_object()) return gfd_at.Error(lines_, "is not a mapping");
       GPUOP_RETURN_IF_ERROR(Bool(*gfd, "oneshot", gfd_at));
       GPUOP_RETURN_IF_ERROR(Bool(*gfd, "noTimestamp", gfd_at));
       GPUOP_RETURN_IF_ERROR(String(*gfd, "outputFile", gfd_at));
       GPUOP_RETURN_IF_ERROR(String(*gfd, "machineTypeFile", gfd_at));
-      if (const json* interval = Find(*gfd, "sleepInterval");
+      if (const json* interval = FindConfigValue(*gfd, "sleepInterval");
           interval && !IsGoDuration(*interval)) {
         return gfd_at.Key("sleepInterval")
-            .Error(lines_, absl::StrCat(Text(*interval), " is not a duration (60s, 1m30s)"));
+            .Error(lines_,
+                   absl::StrCat(ShownConfigValue(*interval), " is not a duration (60s, 1m30s)"));
       }
     }
-    const json* plugin = Find(flags, "plugin");
+    const json* plugin = FindConfigValue(flags, "plugin");
     if (plugin == nullptr) return absl::OkStatus();
     const ConfigField plugin_at = at.Key("plugin");
     if (!plugin->is_object()) return plugin_at.Error(lines_, "is not a mapping");
@@ -177,7 +169,7 @@ class Checker {
     for (const char* key : {"cdiAnnotationPrefix", "nvidiaCTKPath", "containerDriverRoot"}) {
       GPUOP_RETURN_IF_ERROR(String(*plugin, key, plugin_at));
     }
-    if (const json* strategies = Find(*plugin, "deviceListStrategy")) {
+    if (const json* strategies = FindConfigValue(*plugin, "deviceListStrategy")) {
       const ConfigField list_at = plugin_at.Key("deviceListStrategy");
       // One strategy, or a list of them.
       const json list = strategies->is_array() ? *strategies : json::array({*strategies});
@@ -187,7 +179,7 @@ class Checker {
             !IsOneOf(strategy.get<std::string>(),
                      {"envvar", "volume-mounts", "cdi-annotations", "cdi-cri"})) {
           return (strategies->is_array() ? list_at.Index(i) : list_at)
-              .Error(lines_, absl::StrCat(Text(strategy),
+              .Error(lines_, absl::StrCat(ShownConfigValue(strategy),
                                           " is not one of envvar, volume-mounts, "
                                           "cdi-annotations, cdi-cri"));
         }
@@ -199,7 +191,8 @@ class Checker {
   // A resource name as the plugin takes it: "nvidia.com/" is added where missing, and the rest
   // must be a DNS subdomain.
   absl::Status ResourceName(const json& value, const ConfigField& at) {
-    if (!value.is_string()) return at.Error(lines_, absl::StrCat(Text(value), " is not a string"));
+    if (!value.is_string())
+      return at.Error(lines_, absl::StrCat(ShownConfigValue(value), " is not a string"));
     std::string name = value.get<std::string>();
     if (!absl::StartsWith(name, kResourcePrefix)) name = absl::StrCat(kResourcePrefix, name);
     if (name.size() > kMaxResourceNameLength) {
@@ -227,11 +220,11 @@ class Checker {
         const ConfigField item_at = list_at.Index(i);
         const json& item = list[i];
         if (!item.is_object()) return item_at.Error(lines_, "is not a mapping of pattern, name");
-        const json* pattern = Find(item, "pattern");
+        const json* pattern = FindConfigValue(item, "pattern");
         if (pattern == nullptr || !pattern->is_string()) {
           return item_at.Key("pattern").Error(lines_, "is missing or not a string");
         }
-        const json* name = Find(item, "name");
+        const json* name = FindConfigValue(item, "name");
         if (name == nullptr) return item_at.Key("name").Error(lines_, "is missing");
         GPUOP_RETURN_IF_ERROR(ResourceName(*name, item_at.Key("name")));
       }
@@ -310,7 +303,7 @@ class Checker {
     }
     GPUOP_RETURN_IF_ERROR(Bool(section, "renameByDefault", at));
     GPUOP_RETURN_IF_ERROR(Bool(section, "failRequestsGreaterThanOne", at));
-    const json* resources = Find(section, "resources");
+    const json* resources = FindConfigValue(section, "resources");
     const ConfigField resources_at = at.Key("resources");
     if (resources == nullptr) return resources_at.Error(lines_, "is missing: nothing to share");
     if (!resources->is_array() || resources->empty()) {
@@ -320,28 +313,29 @@ class Checker {
       const ConfigField item_at = resources_at.Index(i);
       const json& item = (*resources)[i];
       if (!item.is_object()) return item_at.Error(lines_, "is not a mapping of name, replicas");
-      const json* name = Find(item, "name");
+      const json* name = FindConfigValue(item, "name");
       if (name == nullptr) return item_at.Key("name").Error(lines_, "is missing");
       GPUOP_RETURN_IF_ERROR(ResourceName(*name, item_at.Key("name")));
-      if (const json* rename = Find(item, "rename")) {
+      if (const json* rename = FindConfigValue(item, "rename")) {
         GPUOP_RETURN_IF_ERROR(ResourceName(*rename, item_at.Key("rename")));
       }
-      const json* replicas = Find(item, "replicas");
+      const json* replicas = FindConfigValue(item, "replicas");
       const ConfigField replicas_at = item_at.Key("replicas");
       if (replicas == nullptr) return replicas_at.Error(lines_, "is missing");
       if (!replicas->is_number_integer()) {
-        return replicas_at.Error(lines_, absl::StrCat(Text(*replicas), " is not a whole number"));
+        return replicas_at.Error(
+            lines_, absl::StrCat(ShownConfigValue(*replicas), " is not a whole number"));
       }
       if (replicas->get<int64_t>() < kMinReplicas) {
         return replicas_at.Error(lines_, absl::StrCat("must be ", kMinReplicas, " or more, not ",
                                                       replicas->get<int64_t>()));
       }
-      if (const json* devices = Find(item, "devices")) {
+      if (const json* devices = FindConfigValue(item, "devices")) {
         const ConfigField devices_at = item_at.Key("devices");
         if (devices->is_string()) {
           if (*devices != "all") {
-            return devices_at.Error(
-                lines_, absl::StrCat(Text(*devices), " is not \"all\", a count or a list"));
+            return devices_at.Error(lines_, absl::StrCat(ShownConfigValue(*devices),
+                                                         " is not \"all\", a count or a list"));
           }
         } else if (devices->is_number_integer()) {
           if (devices->get<int64_t>() <= 0) {
@@ -351,7 +345,7 @@ class Checker {
           for (size_t d = 0; d < devices->size(); ++d) {
             if (!IsDeviceRef((*devices)[d])) {
               return devices_at.Index(d).Error(
-                  lines_, absl::StrCat(Text((*devices)[d]),
+                  lines_, absl::StrCat(ShownConfigValue((*devices)[d]),
                                        " is not a GPU index, a MIG index (\"0:1\") or a UUID"));
             }
           }
@@ -367,13 +361,14 @@ class Checker {
   absl::Status Imex(const json& imex, const ConfigField& at) {
     if (!imex.is_object()) return at.Error(lines_, "is not a mapping of channelIDs, required");
     GPUOP_RETURN_IF_ERROR(Bool(imex, "required", at));
-    const json* ids = Find(imex, "channelIDs");
+    const json* ids = FindConfigValue(imex, "channelIDs");
     if (ids == nullptr) return absl::OkStatus();
     const bool valid =
         ids->is_array() && (ids->empty() || (ids->size() == 1 && (*ids)[0].is_number_integer() &&
                                              (*ids)[0].get<int64_t>() == 0));
     if (!valid) {
-      return at.Key("channelIDs").Error(lines_, absl::StrCat(Text(*ids), " is not [] or [0]"));
+      return at.Key("channelIDs")
+          .Error(lines_, absl::StrCat(ShownConfigValue(*ids), " is not [] or [0]"));
     }
     return absl::OkStatus();
   }
@@ -392,8 +387,8 @@ class Checker {
     if (sharing.contains("timeSlicing") && sharing.at("timeSlicing").is_null()) {
       return at.Key("timeSlicing").Error(lines_, "is empty: the plugin refuses it (no resources)");
     }
-    const json* time_slicing = Find(sharing, "timeSlicing");
-    const json* mps = Find(sharing, "mps");
+    const json* time_slicing = FindConfigValue(sharing, "timeSlicing");
+    const json* mps = FindConfigValue(sharing, "mps");
     if (time_slicing != nullptr && mps != nullptr) {
       return at.Error(lines_, "has both timeSlicing and mps: a GPU is shared one way");
     }

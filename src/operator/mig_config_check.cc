@@ -5,7 +5,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
-#include "common/printable.h"
 #include "common/status_macros.h"
 #include "kube/manifest.h"
 #include "operator/config_field.h"
@@ -14,14 +13,6 @@ namespace gpuop::op {
 namespace {
 
 using nlohmann::json;
-
-std::string Text(const json& value) {
-  return value.is_string()
-             ? absl::StrCat("\"", common::Printable(value.get<std::string>(), 80), "\"")
-             : common::Printable(
-                   // An admin's bytes need not be UTF-8: dump replaces them.
-                   value.dump(-1, ' ', false, json::error_handler_t::replace), 80);
-}
 
 // Digits from `at`; false when there are none.
 bool Digits(std::string_view text, size_t& at) {
@@ -68,11 +59,6 @@ bool IsDeviceFilter(const json& value) {
   return true;
 }
 
-const json* Find(const json& object, const char* key) {
-  const auto it = object.find(key);
-  return it == object.end() || it->is_null() ? nullptr : &*it;
-}
-
 absl::Status CheckEntry(const json& entry, const ConfigField& at, const kube::YamlLines& lines) {
   if (!entry.is_object()) {
     return at.Error(lines, "is not a mapping of device-filter, devices, mig-enabled, mig-devices");
@@ -83,42 +69,45 @@ absl::Status CheckEntry(const json& entry, const ConfigField& at, const kube::Ya
       return at.Key(key).Error(lines, "is not device-filter, devices, mig-enabled or mig-devices");
     }
   }
-  if (const json* filter = Find(entry, "device-filter")) {
+  if (const json* filter = FindConfigValue(entry, "device-filter")) {
     const ConfigField filter_at = at.Key("device-filter");
     const json list = filter->is_array() ? *filter : json::array({*filter});
     for (size_t i = 0; i < list.size(); ++i) {
       if (!IsDeviceFilter(list[i])) {
         return (filter->is_array() ? filter_at.Index(i) : filter_at)
-            .Error(lines, absl::StrCat(Text(list[i]),
+            .Error(lines, absl::StrCat(ShownConfigValue(list[i]),
                                        " is not a PCI device ID (0x and eight hex digits, device "
                                        "then vendor: 0x20B010DE)"));
       }
     }
   }
-  const json* devices = Find(entry, "devices");
+  const json* devices = FindConfigValue(entry, "devices");
   const ConfigField devices_at = at.Key("devices");
   if (devices == nullptr) return devices_at.Error(lines, "is missing (all, or a list of indices)");
   if (devices->is_string()) {
     if (*devices != "all") {
-      return devices_at.Error(lines, absl::StrCat(Text(*devices), " is not all or a list"));
+      return devices_at.Error(lines,
+                              absl::StrCat(ShownConfigValue(*devices), " is not all or a list"));
     }
   } else if (devices->is_array()) {
     for (size_t i = 0; i < devices->size(); ++i) {
       const json& index = (*devices)[i];
       if (!index.is_number_integer() || index.get<int64_t>() < 0) {
-        return devices_at.Index(i).Error(lines, absl::StrCat(Text(index), " is not a GPU index"));
+        return devices_at.Index(i).Error(
+            lines, absl::StrCat(ShownConfigValue(index), " is not a GPU index"));
       }
     }
   } else {
     return devices_at.Error(lines, "is not all or a list of GPU indices");
   }
-  const json* enabled = Find(entry, "mig-enabled");
+  const json* enabled = FindConfigValue(entry, "mig-enabled");
   const ConfigField enabled_at = at.Key("mig-enabled");
   if (enabled == nullptr) return enabled_at.Error(lines, "is missing (true or false)");
   if (!enabled->is_boolean()) {
-    return enabled_at.Error(lines, absl::StrCat(Text(*enabled), " is not true or false"));
+    return enabled_at.Error(lines,
+                            absl::StrCat(ShownConfigValue(*enabled), " is not true or false"));
   }
-  const json* mig_devices = Find(entry, "mig-devices");
+  const json* mig_devices = FindConfigValue(entry, "mig-devices");
   const ConfigField mig_devices_at = at.Key("mig-devices");
   if (mig_devices == nullptr) {
     // mig-parted refuses an entry that enables MIG without saying which devices to make
@@ -140,7 +129,8 @@ absl::Status CheckEntry(const json& entry, const ConfigField& at, const kube::Ya
                               "is not a MIG profile ([<C>c.]<G>g.<M>gb[+attribute], 1g.10gb)");
     }
     if (!count.is_number_integer() || count.get<int64_t>() < 0) {
-      return profile_at.Error(lines, absl::StrCat(Text(count), " is not a count of 0 or more"));
+      return profile_at.Error(
+          lines, absl::StrCat(ShownConfigValue(count), " is not a count of 0 or more"));
     }
   }
   return absl::OkStatus();
@@ -159,13 +149,14 @@ absl::StatusOr<std::set<std::string>> CheckMigConfig(std::string_view yaml) {
       return root.Key(key).Error(lines, "is not version or mig-configs: mig-parted refuses it");
     }
   }
-  const json* version = Find(doc, "version");
+  const json* version = FindConfigValue(doc, "version");
   if (version == nullptr || *version != "v1") {
     return root.Key("version").Error(
-        lines, absl::StrCat(version == nullptr ? "is missing" : Text(*version) + " is not v1",
-                            ": mig-parted reads version v1"));
+        lines,
+        absl::StrCat(version == nullptr ? "is missing" : ShownConfigValue(*version) + " is not v1",
+                     ": mig-parted reads version v1"));
   }
-  const json* configs = Find(doc, "mig-configs");
+  const json* configs = FindConfigValue(doc, "mig-configs");
   const ConfigField configs_at = root.Key("mig-configs");
   if (configs == nullptr || !configs->is_object() || configs->empty()) {
     return configs_at.Error(lines, "is missing or not a mapping of layout names to lists");
