@@ -63,6 +63,7 @@ const std::vector<AgentNodeRights>& AgentNodeRightsTable() {
       {"nvidia-kata-manager", {}, {kKataArtifactsAnnotation}},
       {"nvidia-kata-sandbox-device-plugin", {}, {}},
       MigManagerRights(),
+      {"nvidia-node-status-exporter", {}, {}},
       {"nvidia-operator-validator", {}, {}},
       {"nvidia-sandbox-device-plugin", {}, {}},
       {"nvidia-sandbox-validator", {}, {}},

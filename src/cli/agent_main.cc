@@ -39,8 +39,8 @@ void AgentMain::KubeconfigFlag(absl::string_view what) {
                 "the kubeconfig's context to use (default: its current-context)");
 }
 
-void AgentMain::MetricsAddressFlag(std::string help) {
-  metrics_address_ = api::kAgentMetricsAddress;
+void AgentMain::MetricsAddressFlag(std::string help, std::string fallback) {
+  metrics_address_ = std::move(fallback);
   flags_.String("metrics-address", &metrics_address_, std::move(help));
 }
 

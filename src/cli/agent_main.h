@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
+#include "api/agent_endpoints.h"
 #include "cli/flag_parser.h"
 #include "cli/signals.h"
 #include "common/logger.h"
@@ -51,7 +52,8 @@ class AgentMain {
   void NodeNameFlag(std::string help);  // --node-name, $NODE_NAME.
   // --kubeconfig; `what` says what it is for ("kubeconfig for the events").
   void KubeconfigFlag(absl::string_view what = "kubeconfig");
-  void MetricsAddressFlag(std::string help);  // --metrics-address, default ":8080".
+  // --metrics-address, default `fallback`.
+  void MetricsAddressFlag(std::string help, std::string fallback = api::kAgentMetricsAddress);
   // --log-format, text or json: from $`env` (none: nullptr) else `fallback`. Parse refuses any
   // other value with `refusal`.
   void LogFormatFlag(std::string help, std::string fallback = "text",

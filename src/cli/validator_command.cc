@@ -3,6 +3,7 @@
 // the sandbox path.
 
 #include <iostream>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,7 @@
 #include "operands/validator/cuda_workload.h"
 #include "operands/validator/driver_validation.h"
 #include "operands/validator/node_labels.h"
+#include "operands/validator/node_status_exporter.h"
 #include "operands/validator/nvidia_smi.h"
 #include "operands/validator/plugin_validation.h"
 #include "operands/validator/ready_files.h"
@@ -27,7 +29,8 @@
 namespace gpuop::cli {
 namespace {
 
-constexpr char kSteps[] = "driver|toolkit|cuda|cuda-workload|plugin|vfio-pci|cc-manager|wait|hold";
+constexpr char kSteps[] =
+    "driver|toolkit|cuda|cuda-workload|plugin|vfio-pci|cc-manager|wait|hold|metrics";
 
 constexpr char kSummary[] =
     "Container path, in order: driver finds the working driver (the host's, else the driver\n"
@@ -42,7 +45,10 @@ constexpr char kSummary[] =
     "node's mode once, then writes cc-manager-ready.\n"
     "Each step exits non-zero with a one-line reason when its check fails.\n"
     "wait FILE waits until FILE exists (the agents' init containers); hold FILE... runs until\n"
-    "SIGTERM, then removes the FILEs (the validator pod's main container).";
+    "SIGTERM, then removes the FILEs (the validator pod's main container).\n"
+    "metrics serves the node's progress along the container path for Prometheus (the ready\n"
+    "files, a driver check, the GPUs the Node advertises, the NVIDIA PCI functions) with\n"
+    "NVIDIA's gpu_operator_node_* names, until SIGTERM (the node status exporter).";
 
 int RunWaitStep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   AgentMain main("validator wait", kSummary, out, err);
@@ -320,6 +326,51 @@ int RunCudaWorkloadStep(const std::vector<std::string>& args, std::ostream& out,
   return 0;
 }
 
+int RunMetricsStep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  AgentMain main("validator metrics", kSummary, out, err);
+  operands::NodeStatusExporterOptions options;
+  operands::DriverValidationOptions driver{
+      .driver_install_dir = EnvOr("DRIVER_INSTALL_DIR", api::kDefaultDriverInstallDir),
+      .driver_install_dir_ctr_path =
+          EnvOr("DRIVER_INSTALL_DIR_CTR_PATH", api::kDefaultDriverInstallDir)};
+  main.HostRootFlag();
+  main.NodeNameFlag("this node, whose capacity to read and name in the metrics ($NODE_NAME)");
+  main.KubeconfigFlag();
+  main.Flags().String("driver-install-dir-ctr-path", &driver.driver_install_dir_ctr_path,
+                      "where a driver container's root is mounted here "
+                      "($DRIVER_INSTALL_DIR_CTR_PATH)");
+  OutputDirFlag(main, options.validations_dir);
+  // NVIDIA's DaemonSet sets METRICS_PORT=8000.
+  main.MetricsAddressFlag("[host]:port for /metrics, /healthz, /readyz (:$METRICS_PORT)",
+                          ":" + EnvOr("METRICS_PORT", "8000"));
+  main.LogFormatFlag("text or json ($LOG_FORMAT)");
+  if (std::optional<int> exit = main.Parse(args)) return *exit;
+  if (main.NodeName().empty()) return main.UsageError("--node-name ($NODE_NAME) is needed");
+  options.node_name = main.NodeName();
+  const host::HostRoot host_root(main.HostRoot());
+  operands::ProcessNvidiaSmiRunner runner;
+  operands::NodeStatusProbes probes{
+      .check_driver = [&]() { return operands::ProbeDriver(host_root, driver, runner); },
+      .read_node = [&main]() -> absl::StatusOr<nlohmann::json> {
+        absl::StatusOr<kube::RestClient*> client = main.Api();
+        if (!client.ok()) return client.status();
+        return (*client)->Get(kube::resources::kNodes, "", main.NodeName());
+      },
+      .count_nvidia_pci = [&]() { return operands::CountNvidiaPciFunctions(host_root); },
+      .now_seconds = operands::WallClockSeconds};
+  auto registry = std::make_shared<prometheus::Registry>();
+  operands::NodeStatusExporter exporter(*registry, options, probes, main.Log());
+  absl::StatusOr<std::unique_ptr<common::MetricsServer>> server = main.ServeMetrics(registry);
+  if (!server.ok()) return main.Failure(server.status().message());
+  if (*server != nullptr) (*server)->SetReady(true);
+  main.CatchSignals();
+  main.Log().Info("node status exporter started",
+                  {{"node", options.node_name}, {"address", main.MetricsAddress()}});
+  exporter.Run(main.Stop());
+  main.Log().Info("node status exporter stopped");
+  return 0;
+}
+
 int RunValidator(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     (args.empty() ? err : out) << "usage: gpuop validator " << kSteps << " [flags]\n"
@@ -336,6 +387,7 @@ int RunValidator(const std::vector<std::string>& args, std::ostream& out, std::o
   if (args[0] == "cuda") return RunCudaStep(step_args, out, err);
   if (args[0] == "cuda-workload") return RunCudaWorkloadStep(step_args, out, err);
   if (args[0] == "plugin") return RunPluginStep(step_args, out, err);
+  if (args[0] == "metrics") return RunMetricsStep(step_args, out, err);
   err << "validator: unknown step \"" << args[0] << "\" (steps: " << kSteps << ")\n";
   return kExitUsage;
 }

@@ -31,13 +31,27 @@ bool AdminMigConfigNamed(const api::ClusterPolicy& policy) {
 // holds no config at all, or lacks the one a node's label or the policy's default names; the
 // pod then never starts. A name the copy cannot serve from the admin's text gets the plugin's
 // built-in config instead, so the node runs as with no config.
-void KeepUsable(ConfigData& copy, const std::string& fallback) {
+void KeepUsable(ConfigData& copy, const std::string& fallback,
+                const std::map<std::string, ConfigPick>& picked) {
   if (!fallback.empty() && !copy.contains(fallback)) copy[fallback] = kBuiltInDevicePluginConfig;
+  for (const auto& [name, pick] : picked) {
+    if (!copy.contains(name)) copy[name] = kBuiltInDevicePluginConfig;
+  }
   if (copy.empty()) copy["default"] = kBuiltInDevicePluginConfig;
 }
 
+// "node gpu-1 picks nvidia.com/mig.config=x", "3 nodes (gpu-1 and 2 more) pick ...".
+std::string PickedBy(const ConfigPick& pick, const char* label, const std::string& name) {
+  const std::string who = pick.nodes == 1 ? absl::StrCat("node ", pick.first_node, " picks")
+                                          : absl::StrCat(pick.nodes, " nodes (", pick.first_node,
+                                                         " and ", pick.nodes - 1, " more) pick");
+  return absl::StrCat(who, " ", label, "=", name);
+}
+
 void CheckDevicePluginConfigs(const api::ClusterPolicy& policy, const std::string& ns,
-                              const ConfigMapLookup& lookup, CheckedConfigs& checked) {
+                              const ConfigMapLookup& lookup, const ContainerNodeFacts& nodes,
+                              CheckedConfigs& checked) {
+  const std::map<std::string, ConfigPick>& picked = nodes.device_plugin_configs;
   const std::string& name = policy.device_plugin_config_name;
   const std::string shown = ConfigMapName(ns, name);
   const auto problem = [&](std::string message) {
@@ -57,7 +71,7 @@ void CheckDevicePluginConfigs(const api::ClusterPolicy& policy, const std::strin
                              ? ": the device plugin and GFD run with their built-in config"
                              : ": the device plugin and GFD keep the configs they had"));
     checked.device_plugin = last_good;
-    KeepUsable(*checked.device_plugin, policy.device_plugin_config_default);
+    KeepUsable(*checked.device_plugin, policy.device_plugin_config_default, picked);
     return;
   }
   ConfigData good;
@@ -103,12 +117,19 @@ void CheckDevicePluginConfigs(const api::ClusterPolicy& policy, const std::strin
                          " holds no configs: the device plugin and GFD run with their "
                          "built-in config"));
   }
-  KeepUsable(good, fallback);
+  for (const auto& [picked_name, pick] : picked) {
+    if (admin->empty() || admin->contains(picked_name)) continue;
+    problem(absl::StrCat(PickedBy(pick, api::kDevicePluginConfigLabel, picked_name),
+                         ", which is not a config of ", shown,
+                         ": the device plugin and GFD there run with their built-in config"));
+  }
+  KeepUsable(good, fallback, picked);
   checked.device_plugin = std::move(good);
 }
 
 void CheckAdminMigConfig(const api::ClusterPolicy& policy, const std::string& ns,
-                         const ConfigMapLookup& lookup, CheckedConfigs& checked) {
+                         const ConfigMapLookup& lookup, const ContainerNodeFacts& nodes,
+                         CheckedConfigs& checked) {
   const std::string& name = policy.mig_config_name;
   const std::string shown = ConfigMapName(ns, name);
   const auto problem = [&](std::string message) {
@@ -142,6 +163,14 @@ void CheckAdminMigConfig(const api::ClusterPolicy& policy, const std::string& ns
     return;
   }
   checked.mig = ConfigData{{kMigConfigKey, text->second}};
+  // Only against the admin's layouts: with the operator's default, NVIDIA's manager first
+  // generates layouts from the GPUs it finds, which may have names the default lacks.
+  for (const auto& [picked_name, pick] : nodes.mig_configs) {
+    if (layouts->contains(picked_name)) continue;
+    problem(absl::StrCat(PickedBy(pick, api::kMigConfigLabel, picked_name),
+                         ", which is not a layout of ", shown,
+                         ": the MIG manager there will report nvidia.com/mig.config.state=failed"));
+  }
 }
 
 }  // namespace
@@ -162,12 +191,14 @@ ConfigData ProjectConfigMapData(kube::JsonElement object) {
 
 CheckedConfigs CheckOperandConfigs(const api::ClusterPolicy& policy,
                                    const std::string& operator_namespace,
-                                   const ConfigMapLookup& lookup) {
+                                   const ConfigMapLookup& lookup, const ContainerNodeFacts& nodes) {
   CheckedConfigs checked;
   if (DevicePluginConfigNamed(policy)) {
-    CheckDevicePluginConfigs(policy, operator_namespace, lookup, checked);
+    CheckDevicePluginConfigs(policy, operator_namespace, lookup, nodes, checked);
   }
-  if (AdminMigConfigNamed(policy)) CheckAdminMigConfig(policy, operator_namespace, lookup, checked);
+  if (AdminMigConfigNamed(policy)) {
+    CheckAdminMigConfig(policy, operator_namespace, lookup, nodes, checked);
+  }
   return checked;
 }
 

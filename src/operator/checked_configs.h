@@ -21,6 +21,7 @@
 
 #include "api/cluster_policy.h"
 #include "kube/json_element.h"
+#include "operator/container_node_facts.h"
 #include "operator/policy_status.h"
 
 namespace gpuop::op {
@@ -55,9 +56,13 @@ struct CheckedConfigs {
 // out: no operand config is binary).
 ConfigData ProjectConfigMapData(kube::JsonElement object);
 
+// `nodes` says which configs the container nodes' labels pick: a name the admin's ConfigMap
+// lacks is a problem too (NVIDIA's config-manager stops the plugin's pod on it, and the MIG
+// manager fails the node), and the copy serves the plugin's built-in config under it.
 CheckedConfigs CheckOperandConfigs(const api::ClusterPolicy& policy,
                                    const std::string& operator_namespace,
-                                   const ConfigMapLookup& lookup);
+                                   const ConfigMapLookup& lookup,
+                                   const ContainerNodeFacts& nodes = {});
 
 // Whether a change to ConfigMap `name` can change what CheckOperandConfigs gives under `policy`.
 bool IsCheckedConfigSource(const api::ClusterPolicy& policy, const std::string& name);

@@ -30,6 +30,14 @@ std::string OsTagOf(std::string_view id, std::string_view version_id);
 // "docker://24.0.7" -> "docker"; "" for anything else.
 std::string ContainerRuntimeOf(std::string_view runtime_version);
 
+// The container GPU nodes whose label picks one named config: how many, and the first by name
+// (for a message that names one).
+struct ConfigPick {
+  int nodes = 0;
+  std::string first_node;
+  bool operator==(const ConfigPick&) const = default;
+};
+
 struct ContainerNodeFacts {
   std::string driver_os_tag;  // Of the first GPU node (by name) that has one.
   int container_gpu_nodes = 0;
@@ -42,6 +50,11 @@ struct ContainerNodeFacts {
   // from its Node's status.nodeInfo (ContainerRuntimeOf), which the metadata-only node cache
   // does not hold.
   std::string first_container_node;
+  // The configs the container GPU nodes' labels pick by name: nvidia.com/device-plugin.config
+  // (a config of spec.devicePlugin.config.name) and nvidia.com/mig.config (a MIG layout), so
+  // that a name the ConfigMap lacks is reported before the operand there fails on it.
+  std::map<std::string, ConfigPick> device_plugin_configs;
+  std::map<std::string, ConfigPick> mig_configs;
   bool operator==(const ContainerNodeFacts&) const = default;
 };
 

@@ -28,6 +28,11 @@ constexpr char kManifestDriverInstallDir[] = "/run/nvidia/driver";
 constexpr char kManifestMpsRoot[] = "/run/nvidia/mps";
 
 constexpr char kDevicePluginContainer[] = "nvidia-device-plugin";
+// Checks the driver as the validator's driver step does, so its mount moves the same way.
+constexpr char kNodeStatusExporterContainer[] = "nvidia-node-status-exporter";
+constexpr char kMpsDaemonContainer[] = "mps-control-daemon-ctr";
+// What the config-manager sidecar signals on a config change (NVIDIA's PROCESS_TO_SIGNAL).
+constexpr char kMpsDaemonProcess[] = "/usr/bin/mps-control-daemon";
 constexpr char kGfdContainer[] = "gpu-feature-discovery";
 
 // The device plugin config wiring of k8s-device-plugin v0.20.0 (cmd/config-manager): it copies
@@ -77,17 +82,21 @@ void ReapplySectionEnv(json& container, const api::ClusterPolicy& policy,
 }
 
 // spec.hostPaths.driverInstallDir: where the driver's files are on the host. The validator's
-// driver step looks for them at the same path inside its container (DRIVER_INSTALL_DIR_CTR_PATH),
-// so its mount moves with the volume; the others mount the volume at /driver-root and keep that.
+// driver step and the node status exporter look for them at the same path inside their
+// containers (DRIVER_INSTALL_DIR_CTR_PATH), so their mounts move with the volume; the others
+// mount the volume at /driver-root and keep that.
 absl::Status PlaceDriverInstallDir(json& pod, const api::ClusterPolicy& policy) {
   GPUOP_ASSIGN_OR_RETURN(const std::string dir, HostPathValue(policy.driver_install_dir,
                                                               "spec.hostPaths.driverInstallDir"));
   if (dir == kManifestDriverInstallDir) return absl::OkStatus();
   SetHostPath(pod, "driver-install-dir", dir);
-  if (json* validation = FindNamed(pod, "initContainers", "driver-validation")) {
-    SetEnv(*validation, "DRIVER_INSTALL_DIR", dir);
-    SetEnv(*validation, "DRIVER_INSTALL_DIR_CTR_PATH", dir);
-    MoveMounts(*validation, "driver-install-dir", dir);
+  json* checkers[] = {FindNamed(pod, "initContainers", "driver-validation"),
+                      FindNamed(pod, "containers", kNodeStatusExporterContainer)};
+  for (json* checker : checkers) {
+    if (checker == nullptr) continue;
+    SetEnv(*checker, "DRIVER_INSTALL_DIR", dir);
+    SetEnv(*checker, "DRIVER_INSTALL_DIR_CTR_PATH", dir);
+    MoveMounts(*checker, "driver-install-dir", dir);
   }
   return absl::OkStatus();
 }
@@ -258,6 +267,18 @@ absl::Status WireConfigManager(json& pod, const api::ClusterPolicy& policy, std:
   return absl::OkStatus();
 }
 
+// spec.devicePlugin.mps.root moves the MPS folders of the device plugin and the MPS daemon.
+absl::Status PlaceMpsRoot(json& pod, json& main, const api::ClusterPolicy& policy) {
+  GPUOP_ASSIGN_OR_RETURN(const std::string mps_root, HostPathValue(policy.device_plugin_mps_root,
+                                                                   "spec.devicePlugin.mps.root"));
+  if (mps_root != kManifestMpsRoot) {
+    SetHostPath(pod, "mps-root", mps_root);
+    SetHostPath(pod, "mps-shm", absl::StrCat(mps_root == "/" ? "" : mps_root, "/shm"));
+    SetEnv(main, "MPS_ROOT", mps_root);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TransformValidator(json& pod, const api::ClusterPolicy& policy,
                                 const RenderContext& context) {
   GPUOP_RETURN_IF_ERROR(SetRuntimeClass(pod, policy, context));
@@ -320,13 +341,23 @@ absl::Status TransformDevicePlugin(json& pod, std::string_view state,
     SetEnv(*main, "MOFED_ENABLED", "true");
   }
   if (policy.OperandEnabled("gdrcopy")) SetEnv(*main, "GDRCOPY_ENABLED", "true");
-  GPUOP_ASSIGN_OR_RETURN(const std::string mps_root, HostPathValue(policy.device_plugin_mps_root,
-                                                                   "spec.devicePlugin.mps.root"));
-  if (mps_root != kManifestMpsRoot) {
-    SetHostPath(pod, "mps-root", mps_root);
-    SetHostPath(pod, "mps-shm", absl::StrCat(mps_root == "/" ? "" : mps_root, "/shm"));
-    SetEnv(*main, "MPS_ROOT", mps_root);
-  }
+  GPUOP_RETURN_IF_ERROR(PlaceMpsRoot(pod, *main, policy));
+  ReapplySectionEnv(*main, policy, "devicePlugin");
+  return absl::OkStatus();
+}
+
+// NVIDIA's TransformMPSControlDaemon: the device plugin's config (the daemon reads which
+// resources are MPS-shared from it, and the config-manager signals it on a change), MIG
+// strategy and section env.
+absl::Status TransformMpsControlDaemon(json& pod, std::string_view state,
+                                       const api::ClusterPolicy& policy,
+                                       const RenderContext& context) {
+  GPUOP_RETURN_IF_ERROR(SetRuntimeClass(pod, policy, context));
+  GPUOP_RETURN_IF_ERROR(WireConfigManager(pod, policy, state, "devicePlugin", kMpsDaemonContainer,
+                                          kMpsDaemonProcess));
+  GPUOP_ASSIGN_OR_RETURN(json * main, MainContainer(pod, state, kMpsDaemonContainer));
+  ApplyMigStrategy(*main, policy.mig_strategy);
+  GPUOP_RETURN_IF_ERROR(PlaceMpsRoot(pod, *main, policy));
   ReapplySectionEnv(*main, policy, "devicePlugin");
   return absl::OkStatus();
 }
@@ -355,8 +386,10 @@ absl::Status TransformContainerDaemonSet(json& daemonset, std::string_view state
   const bool dcgm = state == "state-dcgm";
   const bool dcgm_exporter = state == "state-dcgm-exporter";
   const bool mig_manager = state == "state-mig-manager";
+  const bool mps_daemon = state == "state-mps-control-daemon";
+  const bool status_exporter = state == "state-node-status-exporter";
   if (!(driver || toolkit || validator || device_plugin || gfd || dcgm || dcgm_exporter ||
-        mig_manager)) {
+        mig_manager || mps_daemon || status_exporter)) {
     return absl::InvalidArgumentError(
         absl::StrCat("state ", Quoted(state), " has no container-path DaemonSet transform"));
   }
@@ -365,7 +398,9 @@ absl::Status TransformContainerDaemonSet(json& daemonset, std::string_view state
     return absl::InternalError(
         absl::StrCat(std::string(state), ": the DaemonSet has no pod template"));
   }
-  if (validator || device_plugin || gfd) GPUOP_RETURN_IF_ERROR(CheckMigStrategy(policy));
+  if (validator || device_plugin || gfd || mps_daemon) {
+    GPUOP_RETURN_IF_ERROR(CheckMigStrategy(policy));
+  }
   GPUOP_RETURN_IF_ERROR(PlaceDriverInstallDir(*pod, policy));
 
   if (driver) {
@@ -377,6 +412,10 @@ absl::Status TransformContainerDaemonSet(json& daemonset, std::string_view state
     GPUOP_RETURN_IF_ERROR(TransformValidator(*pod, policy, context));
   } else if (device_plugin) {
     GPUOP_RETURN_IF_ERROR(TransformDevicePlugin(*pod, state, policy, context));
+  } else if (mps_daemon) {
+    GPUOP_RETURN_IF_ERROR(TransformMpsControlDaemon(*pod, state, policy, context));
+  } else if (status_exporter) {
+    // Not under the NVIDIA runtime (NVIDIA's sets none): it must report a broken toolkit.
   } else if (dcgm) {
     GPUOP_RETURN_IF_ERROR(SetRuntimeClass(*pod, policy, context));
   } else if (mig_manager) {

@@ -206,6 +206,13 @@ ContainerNodeFacts NodeLabelController::ContainerFactsLocked() const {
   if (!kernel_of_container_node_.empty()) {
     facts.first_container_node = kernel_of_container_node_.begin()->first;
   }
+  for (const auto& [picks, by_config] :
+       {std::pair{&facts.device_plugin_configs, &nodes_by_plugin_config_},
+        std::pair{&facts.mig_configs, &nodes_by_mig_config_}}) {
+    for (const auto& [config, nodes] : *by_config) {
+      (*picks)[config] = {.nodes = static_cast<int>(nodes.size()), .first_node = *nodes.begin()};
+    }
+  }
   for (const auto& [kernel_and_os, nodes] : container_kernels_) {
     const auto& [kernel, os_tag] = kernel_and_os;
     if (kernel.empty()) {
@@ -217,15 +224,35 @@ ContainerNodeFacts NodeLabelController::ContainerFactsLocked() const {
   return facts;
 }
 
-void NodeLabelController::CountKernel(const std::string& node_name, const NodeView& node) {
-  ForgetKernel(node_name);
+void NodeLabelController::CountContainerNode(const std::string& node_name, const NodeView& node) {
+  ForgetContainerNode(node_name);
   const auto [entry, inserted] =
       container_kernels_.try_emplace(std::make_pair(node.kernel, node.os_tag), 0);
   ++entry->second;
   kernel_of_container_node_.emplace(node_name, entry);
+  const std::string plugin_config(
+      node.labels.Get(api::kDevicePluginConfigLabel).value_or(std::string_view()));
+  const std::string mig_config(node.labels.Get(api::kMigConfigLabel).value_or(std::string_view()));
+  if (!plugin_config.empty()) nodes_by_plugin_config_[plugin_config].insert(node_name);
+  if (!mig_config.empty()) nodes_by_mig_config_[mig_config].insert(node_name);
+  if (!plugin_config.empty() || !mig_config.empty()) {
+    configs_of_container_node_[node_name] = {plugin_config, mig_config};
+  }
 }
 
-void NodeLabelController::ForgetKernel(const std::string& node_name) {
+void NodeLabelController::ForgetContainerNode(const std::string& node_name) {
+  if (const auto picked = configs_of_container_node_.find(node_name);
+      picked != configs_of_container_node_.end()) {
+    for (const auto& [by_config, config] :
+         {std::pair{&nodes_by_plugin_config_, &picked->second.first},
+          std::pair{&nodes_by_mig_config_, &picked->second.second}}) {
+      const auto nodes = by_config->find(*config);
+      if (nodes == by_config->end()) continue;
+      nodes->second.erase(node_name);
+      if (nodes->second.empty()) by_config->erase(nodes);
+    }
+    configs_of_container_node_.erase(picked);
+  }
   const auto it = kernel_of_container_node_.find(node_name);
   if (it == kernel_of_container_node_.end()) return;
   if (--it->second->second == 0) container_kernels_.erase(it->second);
@@ -253,7 +280,7 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
         --container_gpu_nodes_;
       }
       os_tag_of_gpu_node_.erase(node_name);
-      ForgetKernel(node_name);
+      ForgetContainerNode(node_name);
       held_on_node_.erase(node_name);
       if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) +
               nfd_labelled_nodes_.erase(node_name) >
@@ -297,12 +324,12 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
       nfd_labelled_nodes_.erase(node_name);
     }
     if (before.second == api::kWorkloadContainer) --container_gpu_nodes_;
-    ForgetKernel(node_name);
+    ForgetContainerNode(node_name);
     if (route.workload && route.has_gpu) {
       workload_of_node_[node_name] = std::string(api::WorkloadName(*route.workload));
       if (*route.workload == api::Workload::kContainer) {
         ++container_gpu_nodes_;
-        CountKernel(node_name, *node);
+        CountContainerNode(node_name, *node);
       }
     } else {
       workload_of_node_.erase(node_name);

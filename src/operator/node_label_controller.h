@@ -114,10 +114,11 @@ class NodeLabelController {
   void OnHolderPod(const std::string& key, bool deleted);
   GpuHolderPods HoldersOn(const std::string& node_name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ContainerNodeFacts ContainerFactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A container GPU node's (kernel, OS tag) counted into container_kernels_, or taken out.
-  void CountKernel(const std::string& node_name, const NodeView& node)
+  // A container GPU node counted in (its kernel and OS tag into container_kernels_, the configs
+  // its labels pick into nodes_by_*_config_), or taken out.
+  void CountContainerNode(const std::string& node_name, const NodeView& node)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ForgetKernel(const std::string& node_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetContainerNode(const std::string& node_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueAllNodes();
   void RunWorker();
   void RunResync();
@@ -160,6 +161,12 @@ class NodeLabelController {
   using KernelCounts = std::map<std::pair<std::string, std::string>, int>;
   KernelCounts container_kernels_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, KernelCounts::iterator> kernel_of_container_node_ ABSL_GUARDED_BY(mu_);
+  // The container GPU nodes by the device plugin config and the MIG layout their labels pick
+  // (ContainerNodeFacts), and what each node picks, to take it out again.
+  std::map<std::string, std::set<std::string>> nodes_by_plugin_config_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::set<std::string>> nodes_by_mig_config_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::pair<std::string, std::string>> configs_of_container_node_
+      ABSL_GUARDED_BY(mu_);
   // Nodes not yet reconciled since Start. Status waits for them: written from a half-known
   // fleet it would be wrong, and a restart would write it only to write it back.
   std::set<std::string> not_yet_reconciled_ ABSL_GUARDED_BY(mu_);

@@ -270,9 +270,10 @@ absl::Status OperandController::ApplyPass(bool force) {
   context.container_nodes_without_kernel = node_facts.container_nodes_without_kernel;
   context.container_runtime = DetectContainerRuntime(node_facts.first_container_node, force);
   const std::string& ns = options_.render.operator_namespace;
-  CheckedConfigs checked = CheckOperandConfigs(*policy, ns, [&](const std::string& name) {
-    return configmaps_->Get(absl::StrCat(ns, "/", name));
-  });
+  CheckedConfigs checked = CheckOperandConfigs(
+      *policy, ns,
+      [&](const std::string& name) { return configmaps_->Get(absl::StrCat(ns, "/", name)); },
+      node_facts);
   if (!force && first_pass_done_ && !apply_due_ && policy->uid == applied_policy_uid_ &&
       policy->generation == applied_generation_ && node_facts == applied_node_facts_ &&
       checked == applied_checked_configs_) {

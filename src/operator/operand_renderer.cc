@@ -39,7 +39,8 @@ bool IsContainerState(std::string_view state) {
   return state == kDriverState || state == "state-container-toolkit" ||
          state == "state-operator-validation" || state == "state-device-plugin" ||
          state == "state-dcgm" || state == "state-dcgm-exporter" ||
-         state == "gpu-feature-discovery" || state == "state-mig-manager";
+         state == "gpu-feature-discovery" || state == "state-mig-manager" ||
+         state == "state-mps-control-daemon" || state == "state-node-status-exporter";
 }
 
 bool IsDigest(std::string_view image) { return image.find("sha256:") != std::string_view::npos; }
@@ -388,7 +389,8 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
           if (kind == "Service" && state.name == "state-dcgm-exporter") {
             TransformDcgmExporterService(object, policy);
           }
-          if (kind == "ServiceMonitor") {
+          // The node status exporter's ServiceMonitor goes wherever its CRD is, as NVIDIA's.
+          if (kind == "ServiceMonitor" && state.name == "state-dcgm-exporter") {
             if (!policy.dcgm_exporter.service_monitor_enabled) continue;
             GPUOP_RETURN_IF_ERROR(TransformDcgmServiceMonitor(object, policy));
           }

@@ -28,6 +28,10 @@ const std::vector<OperandState>& OperandStates() {
        [](const api::ClusterPolicy&) { return true; }},
       {"state-device-plugin", "devicePlugin", ImageSource::kPolicy,
        [](const api::ClusterPolicy& p) { return p.OperandEnabled("devicePlugin", true); }},
+      // The device plugin's image and switch, as NVIDIA's; its DaemonSet also selects on
+      // nvidia.com/mps.capable=true, which GPU feature discovery sets.
+      {"state-mps-control-daemon", "devicePlugin", ImageSource::kPolicy,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("devicePlugin", true); }},
       // NVIDIA's nil defaults turn both on (their chart turns the host engine off): the
       // exporter then runs an engine of its own.
       {"state-dcgm", "dcgm", ImageSource::kPolicy,
@@ -39,6 +43,9 @@ const std::vector<OperandState>& OperandStates() {
       // Only MIG-capable container nodes get its deploy label.
       {"state-mig-manager", "migManager", ImageSource::kPolicy,
        [](const api::ClusterPolicy& p) { return p.OperandEnabled("migManager", true); }},
+      // gpuop's own binary in the validator's metrics mode; off unless enabled, as NVIDIA's.
+      {"state-node-status-exporter", "nodeStatusExporter", ImageSource::kGpuop,
+       [](const api::ClusterPolicy& p) { return p.OperandEnabled("nodeStatusExporter"); }},
       {"state-sandbox-validation", "validator", ImageSource::kGpuop, Sandbox},
       {"state-vfio-manager", "vfioManager", ImageSource::kGpuop,
        [](const api::ClusterPolicy& p) { return Sandbox(p) && p.OperandEnabled("vfioManager"); }},

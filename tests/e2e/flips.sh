@@ -113,8 +113,102 @@ printf '%s\n' "$status_text" | sed 's/^/  /'
 refused=$(plugin status --context no-such-context 2>&1) &&
   e2e_fail "kubectl gpuop status took a context the kubeconfig does not have"
 [[ "$refused" == *no-such-context* ]] || e2e_fail "the refusal does not name the context: $refused"
-rm -rf "$plugins"
 e2e_log "ok: kubectl gpuop status names the driver pod; an unknown --context is refused by name"
+
+# Sharing and MIG on the container node, set as NVIDIA's docs set them: a ConfigMap of device
+# plugin configs with a time-slicing one, the ClusterPolicy naming it, the node's
+# nvidia.com/device-plugin.config picking it, and a MIG layout on nvidia.com/mig.config. GPU
+# feature discovery, which cannot run here (no GPU), would label the node
+# nvidia.com/mig.capable=true: the test does in its place.
+show kubectl apply -f - <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: time-slicing-config
+  namespace: $E2E_NAMESPACE
+data:
+  any: |
+    version: v1
+  ts: |
+    version: v1
+    sharing:
+      timeSlicing:
+        resources:
+          - name: nvidia.com/gpu
+            replicas: 4
+YAML
+show kubectl patch clusterpolicy/cluster-policy --type=merge \
+  -p '{"spec": {"devicePlugin": {"config": {"name": "time-slicing-config", "default": "any"}}}}'
+show kubectl label node "$E2E_NODE" nvidia.com/device-plugin.config=ts nvidia.com/mig.capable=true \
+  --overwrite
+# A MIG-capable node without a layout gets MIG off (migManager.config.default) and the manager.
+e2e_wait 60 "nvidia.com/mig.config=all-disabled on the MIG-capable node" \
+  '[[ "$(node_label nvidia.com/mig.config)" == all-disabled ]]'
+e2e_wait 60 "the MIG manager's deploy label" \
+  '[[ "$(node_label nvidia.com/gpu.deploy.mig-manager)" == true ]]'
+e2e_log "ok: nvidia.com/mig.config=all-disabled and nvidia.com/gpu.deploy.mig-manager=true"
+show kubectl label node "$E2E_NODE" nvidia.com/mig.config=all-1g.10gb --overwrite
+checked_ts() {
+  kubectl get configmap -n "$E2E_NAMESPACE" nvidia-device-plugin-checked-configs \
+    -o jsonpath='{.data.ts}' 2>/dev/null
+}
+e2e_wait 60 "the checked copy of the device plugin configs" '[[ "$(checked_ts)" == *"replicas: 4"* ]]'
+e2e_log "ok: the checked copy holds config ts with replicas: 4"
+config_manager_env() {
+  kubectl get ds -n "$E2E_NAMESPACE" "$1" -o json | jq -r '.spec.template.spec.containers[]
+    | select(.name == "config-manager") | .env[] | select(.value != null) | "\(.name)=\(.value)"'
+}
+e2e_wait 60 "the device plugin's config-manager sidecar" \
+  '[[ "$(config_manager_env nvidia-device-plugin-daemonset)" == *DEFAULT_CONFIG=any* ]]'
+expect_contains "$(config_manager_env nvidia-device-plugin-daemonset)" \
+  "NODE_LABEL=nvidia.com/device-plugin.config" "the plugin's config-manager"
+expect_contains "$(kubectl get ds -n "$E2E_NAMESPACE" nvidia-device-plugin-daemonset -o json |
+  jq -r '[.spec.template.spec.volumes[] | .configMap.name // empty] | join(",")')" \
+  nvidia-device-plugin-checked-configs "the ConfigMaps the plugin mounts"
+expect_contains "$(config_manager_env nvidia-device-plugin-mps-control-daemon)" \
+  "PROCESS_TO_SIGNAL=/usr/bin/mps-control-daemon" "the MPS control daemon's config-manager"
+expect_eq "$(kubectl get ds -n "$E2E_NAMESPACE" nvidia-mig-manager -o json |
+  jq -r '.spec.template.spec.nodeSelector | to_entries | map("\(.key)=\(.value)") | join(",")')" \
+  nvidia.com/gpu.deploy.mig-manager=true "the MIG manager's node selector"
+# As NVIDIA's MIG manager leaves them mid-repartition: the operands that hold the GPUs paused.
+# gpuop's routing leaves them so, and its status says reconfiguring, not broken.
+show kubectl label node "$E2E_NODE" nvidia.com/gpu.deploy.device-plugin=paused-for-mig-change \
+  nvidia.com/mig.config.state=pending --overwrite
+e2e_wait 60 "kubectl gpuop status to show the layout and the sharing config" \
+  '[[ "$(plugin status -n "$E2E_NAMESPACE" 2>&1)" == *"all-1g.10gb: reconfiguring"*" ts"* ]]'
+plugin status -n "$E2E_NAMESPACE" 2>&1 | sed -n '1,/^$/p' | sed 's/^/  /' || true
+e2e_log "ok: kubectl gpuop status shows all-1g.10gb: reconfiguring and config ts"
+# A bad edit: one replica is not sharing. The ClusterPolicy says so, with a Warning Event, and
+# the copy the plugin reads keeps the last good version.
+show kubectl patch configmap -n "$E2E_NAMESPACE" time-slicing-config --type=merge -p \
+  '{"data": {"ts": "version: v1\nsharing:\n  timeSlicing:\n    resources:\n      - name: nvidia.com/gpu\n        replicas: 1\n"}}'
+e2e_wait 60 "the ClusterPolicy to name the bad config" \
+  '[[ "$(policy_reason)" == InvalidDevicePluginConfig:* ]]'
+e2e_log "ok: $(policy_reason)"
+policy_events() {
+  kubectl get events.events.k8s.io -A -o json | jq -r --arg r "$1" '[.items[]
+    | select(.regarding.kind == "ClusterPolicy" and .reason == $r)]
+    | sort_by(.metadata.creationTimestamp) | .[] | "\(.type) \(.reason): \(.note)"'
+}
+e2e_wait 60 "the InvalidDevicePluginConfig Event" \
+  '[[ -n "$(policy_events InvalidDevicePluginConfig)" ]]'
+expect_contains "$(policy_events InvalidDevicePluginConfig | tail -1)" \
+  "Warning InvalidDevicePluginConfig" "the Event"
+expect_contains "$(checked_ts)" "replicas: 4" "the checked copy after the bad edit"
+expect_eq "$(node_label nvidia.com/mig.config)" all-1g.10gb "the admin's MIG layout"
+expect_eq "$(node_label nvidia.com/gpu.deploy.device-plugin)" paused-for-mig-change \
+  "the device plugin's deploy label while the MIG manager holds it"
+# The MIG manager's success, as it leaves the labels; then the sharing setup goes.
+show kubectl label node "$E2E_NODE" nvidia.com/gpu.deploy.device-plugin=true \
+  nvidia.com/mig.config.state=success --overwrite
+show kubectl patch clusterpolicy/cluster-policy --type=merge \
+  -p '{"spec": {"devicePlugin": {"config": {"name": "", "default": ""}}}}'
+show kubectl label node "$E2E_NODE" nvidia.com/device-plugin.config- nvidia.com/mig.capable- \
+  nvidia.com/mig.config- nvidia.com/mig.config.state-
+show kubectl delete configmap -n "$E2E_NAMESPACE" time-slicing-config
+e2e_wait 60 "the ClusterPolicy to drop the config problem" \
+  '[[ "$(policy_reason)" != InvalidDevicePluginConfig:* ]]'
+rm -rf "$plugins"
 
 show kubectl label node "$E2E_NODE" nvidia.com/gpu.workload.config=vm-passthrough --overwrite
 show sim_nvidia_module unload

@@ -117,6 +117,13 @@ std::string DriverReadyContents(const DriverRoots& roots) {
                       "DEV_ROOT_CTR_PATH=", roots.dev_root_ctr_path, "\n");
 }
 
+absl::Status ProbeDriver(const host::HostRoot& host_root, const DriverValidationOptions& options,
+                         NvidiaSmiRunner& runner) {
+  DriverValidationOptions looking = options;
+  looking.operator_managed_driver = false;  // Its branch reads and writes the feature files.
+  return TryOnce(host_root, looking, runner).status();
+}
+
 absl::StatusOr<DriverValidation> ValidateDriver(const host::HostRoot& host_root,
                                                 const DriverValidationOptions& options,
                                                 NvidiaSmiRunner& runner, common::Logger& log,

@@ -91,4 +91,10 @@ absl::StatusOr<DriverValidation> ValidateDriver(const host::HostRoot& host_root,
                                                 NvidiaSmiRunner& runner, common::Logger& log,
                                                 const common::StopSignal& stop);
 
+// Steps 2 and 3 once, writing nothing: whether a driver works here now (the node status
+// exporter's periodic check). A driver container's counts without its .driver-ctr-ready and its
+// extra modules, which are the validator pod's to prove.
+absl::Status ProbeDriver(const host::HostRoot& host_root, const DriverValidationOptions& options,
+                         NvidiaSmiRunner& runner);
+
 }  // namespace gpuop::operands

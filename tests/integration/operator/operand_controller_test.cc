@@ -20,6 +20,7 @@ namespace {
 using kube::json;
 using kube::WaitFor;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kRun[] = "operands";
 // The operator's checked copy of the admin's device plugin configs (checked_configs.h).
@@ -35,6 +36,7 @@ const char* const kSandboxDaemonSets[] = {"nvidia-sandbox-validator", "nvidia-vf
 const char* const kContainerDaemonSets[] = {"nvidia-container-toolkit-daemonset",
                                             "nvidia-operator-validator",
                                             "nvidia-device-plugin-daemonset",
+                                            "nvidia-device-plugin-mps-control-daemon",
                                             "gpu-feature-discovery",
                                             "nvidia-dcgm",
                                             "nvidia-dcgm-exporter",
@@ -233,7 +235,9 @@ TEST_F(OperandControllerTest, StatusFollowsTheRolloutOfEveryDaemonSet) {
   CreateNode("gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
   StartControllers();
   ASSERT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
-  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-operator-validator: generation 1 not yet seen"));
+  // Ten named in order, then a count.
+  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-kata-manager: generation 1 not yet seen"));
+  EXPECT_THAT(PolicyState(), ::testing::EndsWith(" more"));
 
   // No container node: the DaemonSet controller schedules their DaemonSets nowhere.
   for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 0);
@@ -766,6 +770,37 @@ TEST_F(OperandControllerTest, ABadConfigEditIsAStatusAndAnEventAndTheCopyKeepsTh
                   .ok());
   EXPECT_TRUE(copy_holds(fixed));
   EXPECT_TRUE(PolicyStateStartsWith("ready/")) << PolicyState();
+
+  // A container node whose label picks a config the ConfigMap lacks: named in the status, and
+  // the copy serves the plugin's built-in config under that name (NVIDIA's config-manager would
+  // stop the pod on a missing one). Relabelled to a config that exists, all is well again.
+  const std::string node_name = gpuop::testing::UniqueName("gpu-ts");
+  json node = kube::LabelledNode(node_name, kRun);
+  node["metadata"]["labels"].update({{kNfdGpu, "true"},
+                                     {"nvidia.com/gpu.workload.config", "container"},
+                                     {kNfdOsId, "ubuntu"},
+                                     {kNfdOsVersion, "24.04"},
+                                     {"nvidia.com/device-plugin.config", "t5"}});
+  ASSERT_TRUE(client_->Create(kube::resources::kNodes, "", node).ok());
+  ASSERT_TRUE(PolicyStateStartsWith("notReady/InvalidDevicePluginConfig")) << PolicyState();
+  EXPECT_THAT(PolicyState(), HasSubstr("node " + node_name +
+                                       " picks nvidia.com/device-plugin.config=t5, which "
+                                       "is not a config of ConfigMap " +
+                                       ns_ + "/plugin-configs"));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto copy = Get(kube::resources::kConfigMaps, kCopy);
+        return copy.ok() && (*copy)["data"].value("t5", "") == "version: v1\n";
+      },
+      kPatience));
+  ASSERT_TRUE(
+      client_
+          ->MergePatch(kube::resources::kNodes, "", node_name,
+                       {{"metadata", {{"labels", {{"nvidia.com/device-plugin.config", "ts"}}}}}})
+          .ok());
+  EXPECT_TRUE(WaitFor([&] { return PolicyState().find("t5") == std::string::npos; }, kPatience))
+      << PolicyState();
+  EXPECT_THAT(PolicyState(), Not(HasSubstr("InvalidDevicePluginConfig")));
 }
 
 // A MIG-capable container node starts with MIG off and gets the MIG manager; the deploy labels

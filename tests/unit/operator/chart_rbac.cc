@@ -78,6 +78,7 @@ std::vector<json> RenderedOperandObjects() {
       "spec": {
         "sandboxWorkloads": {"enabled": true},
         "validator": {"enabled": true}, "vfioManager": {"enabled": true},
+        "nodeStatusExporter": {"enabled": true},
         "ccManager": {"enabled": true}, "kataSandboxDevicePlugin": {"enabled": true},
         "sandboxDevicePlugin": {"enabled": true, "repository": "nvcr.io/nvidia",
                                 "image": "kubevirt-gpu-device-plugin", "version": "v1.6.0"},

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "api/cluster_policy.h"
+#include "operator/checked_configs.h"
 #include "operator/container_node_facts.h"
 #include "operator/embedded_manifests.h"
 #include "operator/operand_renderer.h"
@@ -434,6 +435,76 @@ TEST(DcgmRender, EveryExporterKeyReachesItsObject) {
   EXPECT_EQ(endpoint["honorLabels"], true);
   EXPECT_EQ(endpoint["relabelings"][0]["action"], "labeldrop");
   EXPECT_EQ((*monitor)["spec"]["namespaceSelector"]["matchNames"][0], "gpu-operator");
+}
+
+// The MPS control daemon: the device plugin's image, switch, config, MIG strategy and MPS root.
+TEST(MpsDaemonRender, ItFollowsTheDevicePluginsSectionAndConfig) {
+  const json spec = json::parse(R"({
+    "devicePlugin": {"repository": "registry.local/nvidia", "image": "k8s-device-plugin",
+                     "version": "v0.17.4", "config": {"name": "sharing", "default": "mps"},
+                     "mps": {"root": "/var/run/mps"},
+                     "env": [{"name": "EXTRA", "value": "1"}]},
+    "mig": {"strategy": "mixed"}})");
+  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  ASSERT_TRUE(states.at("state-mps-control-daemon").error.ok())
+      << states.at("state-mps-control-daemon").error;
+  const json* daemon = Find(states, "DaemonSet", "nvidia-device-plugin-mps-control-daemon");
+  ASSERT_NE(daemon, nullptr);
+  const std::string main = "mps-control-daemon-ctr";
+  EXPECT_EQ(ImageOf(*daemon, main), "registry.local/nvidia/k8s-device-plugin:v0.17.4");
+  EXPECT_EQ(ImageOf(*daemon, "mps-control-daemon-mounts"),
+            "registry.local/nvidia/k8s-device-plugin:v0.17.4");
+  EXPECT_EQ(ImageOf(*daemon, "toolkit-validation"), "registry.local/gpuop:0.5.0");
+  EXPECT_EQ(EnvOf(*daemon, main, "MIG_STRATEGY"), "mixed");
+  EXPECT_EQ(EnvOf(*daemon, main, "NVIDIA_MIG_MONITOR_DEVICES"), "all");
+  EXPECT_EQ(EnvOf(*daemon, main, "MPS_ROOT"), "/var/run/mps");
+  EXPECT_EQ(EnvOf(*daemon, main, "CONFIG_FILE"), "/config/config.yaml");
+  EXPECT_EQ(EnvOf(*daemon, main, "EXTRA"), "1");
+  EXPECT_EQ(EnvOf(*daemon, "config-manager", "PROCESS_TO_SIGNAL"), "/usr/bin/mps-control-daemon");
+  EXPECT_EQ(EnvOf(*daemon, "config-manager", "DEFAULT_CONFIG"), "mps");
+  const json& pod = (*daemon)["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["serviceAccountName"], "nvidia-device-plugin");
+  EXPECT_EQ(pod["runtimeClassName"], "nvidia");
+  EXPECT_EQ(pod["hostPID"], true);
+  EXPECT_FALSE(pod.contains("shareProcessNamespace")) << "the API refuses it beside hostPID";
+  EXPECT_EQ(pod["nodeSelector"]["nvidia.com/mps.capable"], "true");
+  EXPECT_EQ(pod["nodeSelector"]["nvidia.com/gpu.deploy.device-plugin"], "true");
+  EXPECT_THAT(pod["volumes"].dump(), HasSubstr("/var/run/mps/shm"));
+  EXPECT_THAT(pod["volumes"].dump(), HasSubstr(kCheckedDevicePluginConfigs));
+
+  const auto off =
+      Render(json::parse(R"({"devicePlugin": {"enabled": false}})"), ContextWith("ubuntu24.04", 1));
+  EXPECT_FALSE(off.at("state-mps-control-daemon").enabled) << "the device plugin's switch";
+}
+
+TEST(NodeStatusExporterRender, OffUnlessEnabledThenGpuopsBinaryWithNvidiasPort) {
+  EXPECT_FALSE(Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1))
+                   .at("state-node-status-exporter")
+                   .enabled);
+  const json spec = json::parse(R"({
+    "nodeStatusExporter": {"enabled": true, "env": [{"name": "LOG_FORMAT", "value": "json"}]},
+    "hostPaths": {"driverInstallDir": "/opt/nvidia/driver"}})");
+  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  ASSERT_TRUE(states.at("state-node-status-exporter").error.ok())
+      << states.at("state-node-status-exporter").error;
+  const json* exporter = Find(states, "DaemonSet", "nvidia-node-status-exporter");
+  ASSERT_NE(exporter, nullptr);
+  const std::string main = "nvidia-node-status-exporter";
+  EXPECT_EQ(ImageOf(*exporter, main), "registry.local/gpuop:0.5.0");
+  EXPECT_EQ(EnvOf(*exporter, main, "METRICS_PORT"), "8000");
+  EXPECT_EQ(EnvOf(*exporter, main, "LOG_FORMAT"), "json");
+  // It checks the driver where the driver step does.
+  EXPECT_EQ(EnvOf(*exporter, main, "DRIVER_INSTALL_DIR_CTR_PATH"), "/opt/nvidia/driver");
+  const json& pod = (*exporter)["spec"]["template"]["spec"];
+  EXPECT_FALSE(pod.contains("runtimeClassName")) << "it must run while the runtime is broken";
+  EXPECT_EQ(pod["nodeSelector"]["nvidia.com/gpu.deploy.node-status-exporter"], "true");
+  EXPECT_THAT(pod["volumes"].dump(), HasSubstr("/opt/nvidia/driver"));
+  const json* service = Find(states, "Service", "nvidia-node-status-exporter");
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ((*service)["spec"]["ports"][0]["port"], 8000);
+  const json* monitor = Find(states, "ServiceMonitor", "nvidia-node-status-exporter");
+  ASSERT_NE(monitor, nullptr) << "applied wherever Prometheus Operator is, as NVIDIA's";
+  EXPECT_EQ((*monitor)["spec"]["endpoints"][0]["port"], "node-status");
 }
 
 TEST(DcgmRender, BadExporterSettingsAreRefusedNamingTheField) {

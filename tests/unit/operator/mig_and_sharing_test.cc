@@ -387,6 +387,53 @@ TEST(CheckedConfigs, TheAdminsMigLayoutsAreCheckedAndABadOneKeepsTheLastGood) {
   EXPECT_THAT(checked.problems[0].message, HasSubstr("has no key config.yaml"));
 }
 
+// A node's label naming a config the ConfigMap lacks: NVIDIA's config-manager would stop the
+// plugin's pod there, so the copy serves the built-in config under that name, and the status
+// names the node and the label.
+TEST(CheckedConfigs, ANodeLabelNamingAMissingConfigIsAProblemAndGetsTheBuiltInConfig) {
+  ContainerNodeFacts nodes;
+  nodes.device_plugin_configs = {{"ts", {.nodes = 2, .first_node = "gpu-a"}},
+                                 {"t5", {.nodes = 1, .first_node = "gpu-c"}}};
+  const CheckedConfigs checked = CheckOperandConfigs(
+      PluginConfigPolicy(), "gpu-operator", Lookup({{"sharing", {{"ts", kTimeSlicing4}}}}), nodes);
+  ASSERT_TRUE(checked.device_plugin);
+  EXPECT_EQ(*checked.device_plugin,
+            (ConfigData{{"ts", kTimeSlicing4}, {"t5", kBuiltInDevicePluginConfig}}));
+  ASSERT_EQ(checked.problems.size(), 1u);
+  EXPECT_EQ(checked.problems[0].reason, kInvalidDevicePluginConfig);
+  EXPECT_EQ(checked.problems[0].message,
+            "node gpu-c picks nvidia.com/device-plugin.config=t5, which is not a config of "
+            "ConfigMap gpu-operator/sharing: the device plugin and GFD there run with their "
+            "built-in config");
+  // With the ConfigMap gone, the copy keeps what it had and serves the rest built-in.
+  const CheckedConfigs gone =
+      CheckOperandConfigs(PluginConfigPolicy(), "gpu-operator",
+                          Lookup({{kCheckedDevicePluginConfigs, {{"ts", kTimeSlicing4}}}}), nodes);
+  ASSERT_TRUE(gone.device_plugin);
+  EXPECT_EQ(*gone.device_plugin,
+            (ConfigData{{"ts", kTimeSlicing4}, {"t5", kBuiltInDevicePluginConfig}}));
+}
+
+TEST(CheckedConfigs, ANodeLabelNamingALayoutTheAdminsConfigLacksIsAProblem) {
+  ContainerNodeFacts nodes;
+  nodes.mig_configs = {{"all-disabled", {.nodes = 3, .first_node = "gpu-a"}},
+                       {"all-1g.10g", {.nodes = 2, .first_node = "gpu-b"}}};
+  const api::ClusterPolicy policy = Parse({{"migManager", {{"config", {{"name", "layouts"}}}}}});
+  const CheckedConfigs checked = CheckOperandConfigs(
+      policy, "gpu-operator", Lookup({{"layouts", {{"config.yaml", DefaultMigLayouts()}}}}), nodes);
+  ASSERT_EQ(checked.problems.size(), 1u);
+  EXPECT_EQ(checked.problems[0].reason, kInvalidMigConfig);
+  EXPECT_EQ(checked.problems[0].message,
+            "2 nodes (gpu-b and 1 more) pick nvidia.com/mig.config=all-1g.10g, which is not a "
+            "layout of ConfigMap gpu-operator/layouts: the MIG manager there will report "
+            "nvidia.com/mig.config.state=failed");
+  // The operator's default layouts are not checked against: NVIDIA's manager generates layouts
+  // from the GPUs it finds first.
+  EXPECT_THAT(
+      CheckOperandConfigs(Parse(json::object()), "gpu-operator", Lookup({}), nodes).problems,
+      IsEmpty());
+}
+
 TEST(CheckedConfigs, SourcesAreTheNamedConfigMapsAndTheirCopies) {
   const api::ClusterPolicy policy = Parse({{"devicePlugin", {{"config", {{"name", "sharing"}}}}},
                                            {"migManager", {{"config", {{"name", "layouts"}}}}}});

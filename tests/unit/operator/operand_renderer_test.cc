@@ -95,9 +95,11 @@ bool HasPlaceholder(const json& value) {
 }
 
 // The container path's states, on (NVIDIA's nil defaults) unless the policy turns them off.
+// The node status exporter is off unless enabled, as NVIDIA's.
 const std::set<std::string> kContainerStates = {
-    "state-driver", "state-container-toolkit", "state-operator-validation", "state-device-plugin",
-    "state-dcgm",   "state-dcgm-exporter",     "gpu-feature-discovery",     "state-mig-manager"};
+    "state-driver",        "state-container-toolkit",  "state-operator-validation",
+    "state-device-plugin", "state-mps-control-daemon", "state-dcgm",
+    "state-dcgm-exporter", "gpu-feature-discovery",    "state-mig-manager"};
 
 std::set<std::string> With(std::set<std::string> states, const std::set<std::string>& more) {
   states.insert(more.begin(), more.end());
@@ -152,7 +154,12 @@ TEST(RenderOperands, EachDaemonSetRunsWhereItsDeployLabelIsTrue) {
   for (const auto& [name, state] : states) {
     for (const json& object : state.objects) {
       if (object["kind"] != "DaemonSet") continue;
-      const json& selector = object["spec"]["template"]["spec"]["nodeSelector"];
+      json selector = object["spec"]["template"]["spec"]["nodeSelector"];
+      // NVIDIA's MPS daemon also needs GFD's word that the node can run MPS.
+      if (object["metadata"]["name"] == "nvidia-device-plugin-mps-control-daemon") {
+        EXPECT_EQ(selector["nvidia.com/mps.capable"], "true");
+        selector.erase("nvidia.com/mps.capable");
+      }
       ASSERT_EQ(selector.size(), 1u) << object["metadata"]["name"];
       const std::string key = selector.begin().key();
       ASSERT_TRUE(key.starts_with(api::kDeployLabelPrefix)) << key;

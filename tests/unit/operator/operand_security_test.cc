@@ -31,6 +31,7 @@ json PolicyObject(const std::string& mode) {
       "validator": {"enabled": true, "resources": {"limits": {"memory": "80Mi"}},
                     "env": [{"name": "EXTRA", "value": "1"}]},
       "vfioManager": {"enabled": true},
+      "nodeStatusExporter": {"enabled": true},
       "ccManager": {"enabled": true, "defaultMode": "on"},
       "kataSandboxDevicePlugin": {"enabled": true},
       "sandboxDevicePlugin": {"enabled": true, "repository": "nvcr.io/nvidia",
@@ -150,6 +151,9 @@ TEST(OperandSecurity, OnlyTheAgentsThatNeedTheHostRunPrivileged) {
       {"nvidia-dcgm", {"nvidia-dcgm-ctr"}},
       {"nvidia-dcgm-exporter", {"nvidia-dcgm-exporter"}},
       {"nvidia-mig-manager", {"nvidia-mig-manager"}},
+      {"nvidia-device-plugin-mps-control-daemon",
+       {"mps-control-daemon-mounts", "mps-control-daemon-ctr"}},
+      {"nvidia-node-status-exporter", {"nvidia-node-status-exporter"}},
   };
   std::set<std::string> seen;
   for (const char* mode : {"kata", "kubevirt"}) {
@@ -167,10 +171,12 @@ TEST(OperandSecurity, OnlyTheAgentsThatNeedTheHostRunPrivileged) {
     }
   }
   // Both renders together cover every DaemonSet gpuop ships.
-  EXPECT_THAT(seen, ::testing::IsSupersetOf({"nvidia-sandbox-validator", "nvidia-cc-manager",
-                                             "nvidia-vfio-manager", "nvidia-kata-manager",
-                                             "nvidia-kata-sandbox-device-plugin-daemonset",
-                                             "nvidia-sandbox-device-plugin-daemonset"}));
+  EXPECT_THAT(seen,
+              ::testing::IsSupersetOf(
+                  {"nvidia-sandbox-validator", "nvidia-cc-manager", "nvidia-vfio-manager",
+                   "nvidia-kata-manager", "nvidia-kata-sandbox-device-plugin-daemonset",
+                   "nvidia-sandbox-device-plugin-daemonset",
+                   "nvidia-device-plugin-mps-control-daemon", "nvidia-node-status-exporter"}));
 }
 
 }  // namespace
