@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "common/clock.h"
 #include "host/pci_device.h"
 
 namespace gpuop::operands {
@@ -32,6 +33,7 @@ absl::StatusOr<int> CountNvidiaPciFunctions(const host::HostRoot& root) {
 }
 
 double WallClockSeconds() {
+  // wall-clock: the *_ts_seconds gauges are times of day (seconds since the epoch), as NVIDIA's.
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
@@ -137,27 +139,28 @@ void NodeStatusExporter::CheckPci() {
 }
 
 void NodeStatusExporter::Run(const common::StopSignal& stop) {
-  using Clock = std::chrono::steady_clock;
+  using TimePoint = common::Clock::TimePoint;
+  common::Clock& clock = common::SteadyClock::Instance();
   struct Check {
     void (NodeStatusExporter::*run)();
     std::chrono::milliseconds interval;
-    Clock::time_point due;
+    TimePoint due;
   };
-  const Clock::time_point start = Clock::now();
+  const TimePoint start = clock.Now();
   Check checks[] = {{&NodeStatusExporter::CheckReadyFiles, options_.files_interval, start},
                     {&NodeStatusExporter::CheckNode, options_.node_interval, start},
                     {&NodeStatusExporter::CheckDriver, options_.driver_interval, start},
                     {&NodeStatusExporter::CheckPci, options_.pci_interval, start}};
   while (!stop.Stopped()) {
-    Clock::time_point next = Clock::time_point::max();
+    TimePoint next = TimePoint::max();
     for (Check& check : checks) {
-      if (Clock::now() >= check.due) {
+      if (clock.Now() >= check.due) {
         (this->*check.run)();
-        check.due = Clock::now() + check.interval;
+        check.due = clock.Now() + check.interval;
       }
       next = std::min(next, check.due);
     }
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now());
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock.Now());
     if (stop.SleepFor(std::max(wait, std::chrono::milliseconds(1)))) return;
   }
 }
