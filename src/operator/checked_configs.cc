@@ -40,11 +40,12 @@ void KeepUsable(ConfigData& copy, const std::string& fallback,
   if (copy.empty()) copy["default"] = kBuiltInDevicePluginConfig;
 }
 
-// "node gpu-1 picks nvidia.com/mig.config=x", "3 nodes (gpu-1 and 2 more) pick ...".
+// "node gpu-1 picks nvidia.com/mig.config=x", "nodes gpu-1 and others pick ...". No count: the
+// text is the Event's, told once, and a node joining must not make it news again.
 std::string PickedBy(const ConfigPick& pick, const char* label, const std::string& name) {
-  const std::string who = pick.nodes == 1 ? absl::StrCat("node ", pick.first_node, " picks")
-                                          : absl::StrCat(pick.nodes, " nodes (", pick.first_node,
-                                                         " and ", pick.nodes - 1, " more) pick");
+  const std::string who = pick.nodes == 1
+                              ? absl::StrCat("node ", pick.first_node, " picks")
+                              : absl::StrCat("nodes ", pick.first_node, " and others pick");
   return absl::StrCat(who, " ", label, "=", name);
 }
 
@@ -117,11 +118,22 @@ void CheckDevicePluginConfigs(const api::ClusterPolicy& policy, const std::strin
                          " holds no configs: the device plugin and GFD run with their "
                          "built-in config"));
   }
+  // A name the copy served stays in it after the admin removed it from the ConfigMap, as it
+  // last was: the config-manager of a node that still picks it would stop on a missing one, and
+  // the picks are known only once the node label controller has seen every node (not so just
+  // after the operator starts).
+  for (const auto& [key, text] : last_good) {
+    if (!admin->contains(key)) good.emplace(key, text);
+  }
   for (const auto& [picked_name, pick] : picked) {
     if (admin->empty() || admin->contains(picked_name)) continue;
+    const auto kept = good.find(picked_name);
+    const bool last_good_kept = kept != good.end() && kept->second != kBuiltInDevicePluginConfig;
     problem(absl::StrCat(PickedBy(pick, api::kDevicePluginConfigLabel, picked_name),
                          ", which is not a config of ", shown,
-                         ": the device plugin and GFD there run with their built-in config"));
+                         last_good_kept
+                             ? ": the device plugin and GFD there keep its last good version"
+                             : ": the device plugin and GFD there run with their built-in config"));
   }
   KeepUsable(good, fallback, picked);
   checked.device_plugin = std::move(good);

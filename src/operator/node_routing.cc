@@ -24,19 +24,6 @@ bool HasLabelWithPrefix(const kube::LabelSet& labels, std::string_view prefix) {
   return found;
 }
 
-// NVIDIA's rule: the mig.capable label, else a product known to have MIG; never with a vGPU
-// host driver.
-bool MigCapable(const kube::LabelSet& labels) {
-  if (!labels.Get(api::kVgpuHostDriverVersionLabel).value_or("").empty()) return false;
-  if (std::optional<std::string_view> capable = labels.Get(api::kMigCapableLabel)) {
-    return *capable == "true";
-  }
-  const std::string product =
-      absl::AsciiStrToLower(std::string(labels.Get(api::kGpuProductLabel).value_or("")));
-  return absl::StrContains(product, "h100") || absl::StrContains(product, "a100") ||
-         absl::StrContains(product, "a30");
-}
-
 // NVIDIA's per-workload table (gpuStateLabels), with the kata/kubevirt device plugin chosen by
 // the mode.
 std::set<std::string> DeployLabelsFor(api::Workload workload, const RoutingPolicy& policy,
@@ -78,6 +65,19 @@ std::set<std::string> DeployLabelsFor(api::Workload workload, const RoutingPolic
 }
 
 }  // namespace
+
+// NVIDIA's rule: the mig.capable label, else a product known to have MIG; never with a vGPU
+// host driver.
+bool MigCapable(const kube::LabelSet& labels) {
+  if (!labels.Get(api::kVgpuHostDriverVersionLabel).value_or("").empty()) return false;
+  if (std::optional<std::string_view> capable = labels.Get(api::kMigCapableLabel)) {
+    return *capable == "true";
+  }
+  const std::string product =
+      absl::AsciiStrToLower(std::string(labels.Get(api::kGpuProductLabel).value_or("")));
+  return absl::StrContains(product, "h100") || absl::StrContains(product, "a100") ||
+         absl::StrContains(product, "a30");
+}
 
 RoutingPolicy RoutingPolicyOf(const api::ClusterPolicy& policy) {
   return {.sandbox_enabled = policy.sandbox_enabled,

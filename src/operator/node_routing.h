@@ -72,6 +72,10 @@ struct NodeRoute {
 NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
                     const GpuHolderPods& holders = {});
 
+// Whether a node's GPUs can run MIG, by NVIDIA's rule: the nvidia.com/mig.capable label, else a
+// product known to have MIG (A100, A30, H100); never with a vGPU host driver.
+bool MigCapable(const kube::LabelSet& labels);
+
 // The labels RouteNode reads, out of all of a node's: every nvidia.com/ label, NFD's NVIDIA PCI
 // labels, and of NFD's other labels only the first in key order (RouteNode asks only whether
 // there is one). RouteNode gives the same route for these as for all of them; the node cache

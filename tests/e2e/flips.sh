@@ -193,7 +193,8 @@ policy_events() {
 e2e_wait 60 "the InvalidDevicePluginConfig Event" \
   '[[ -n "$(policy_events InvalidDevicePluginConfig)" ]]'
 expect_contains "$(policy_events InvalidDevicePluginConfig | tail -1)" \
-  "Warning InvalidDevicePluginConfig" "the Event"
+  'Warning InvalidDevicePluginConfig: ConfigMap gpu-operator/time-slicing-config, config "ts"' \
+  "the Event"
 expect_contains "$(checked_ts)" "replicas: 4" "the checked copy after the bad edit"
 expect_eq "$(node_label nvidia.com/mig.config)" all-1g.10gb "the admin's MIG layout"
 expect_eq "$(node_label nvidia.com/gpu.deploy.device-plugin)" paused-for-mig-change \

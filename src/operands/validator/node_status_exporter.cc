@@ -99,13 +99,16 @@ void NodeStatusExporter::CheckDriver() {
   const absl::Status checked = probes_.check_driver();
   driver_validation_.Set(checked.ok() ? 1 : 0);
   if (checked.ok()) driver_last_success_.Set(probes_.now_seconds());
-  const std::string problem(checked.message());
-  if (checked.ok() && !last_driver_problem_.empty()) {
+  // "" while the check passes; a failure is never "", so that each change is logged once.
+  const std::string problem =
+      checked.ok() ? "" : (checked.message().empty() ? "failed" : std::string(checked.message()));
+  if (problem == last_driver_problem_) return;
+  if (problem.empty()) {
     log_.Info("the driver check passes");
-  } else if (!checked.ok() && problem != last_driver_problem_) {
+  } else {
     log_.Warn("the driver check fails", {{"error", problem}});
   }
-  last_driver_problem_ = checked.ok() ? "" : (problem.empty() ? "failed" : problem);
+  last_driver_problem_ = problem;
 }
 
 void NodeStatusExporter::CheckNode() {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 
 #include "operator/operator_controllers.h"
 #include "tests/integration/kube/informer_testing.h"
@@ -235,9 +236,16 @@ TEST_F(OperandControllerTest, StatusFollowsTheRolloutOfEveryDaemonSet) {
   CreateNode("gpu-vm", {{kNfdGpu, "true"}, {"nvidia.com/gpu.workload.config", "vm-passthrough"}});
   StartControllers();
   ASSERT_TRUE(PolicyStateStartsWith("notReady/OperandNotReady")) << PolicyState();
-  // Ten named in order, then a count.
-  EXPECT_THAT(PolicyState(), HasSubstr("nvidia-kata-manager: generation 1 not yet seen"));
-  EXPECT_THAT(PolicyState(), ::testing::EndsWith(" more"));
+  // Ten named in order, then a count, once every DaemonSet is there (the policy may be read
+  // between two applies).
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string state = PolicyState();
+        return absl::StrContains(state, "nvidia-kata-manager: generation 1 not yet seen") &&
+               absl::EndsWith(state, " and 3 more");
+      },
+      kPatience))
+      << PolicyState();
 
   // No container node: the DaemonSet controller schedules their DaemonSets nowhere.
   for (const char* name : kContainerDaemonSets) MarkRolledOut(name, 0);

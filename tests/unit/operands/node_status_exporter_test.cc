@@ -245,12 +245,17 @@ TEST(ProbeDriver, FollowsTheDriverAndWritesNothing) {
   ASSERT_THAT(testing::SetNvidiaModuleLoaded(driver, true), testing::IsOk());
   // Without the driver container's .driver-ctr-ready: that is the validator pod's to wait for.
   EXPECT_THAT(ProbeDriver(host::HostRoot(host), options, runner), testing::IsOk());
-  EXPECT_THAT(testing::NvidiaSmiCalls(driver), ::testing::SizeIs(2));
+  // With it, and GDRCopy on and loaded, the driver step would write gdrcopy-ready; the probe
+  // does not.
+  testing::WriteFile(validations + "/.driver-ctr-ready", "GDRCOPY_ENABLED: true\n");
+  testing::WriteFile(host + "/proc/modules", "gdrdrv 24576 0 - Live 0xffffffffc1a00000 (OE)\n");
+  EXPECT_THAT(ProbeDriver(host::HostRoot(host), options, runner), testing::IsOk());
+  EXPECT_THAT(testing::NvidiaSmiCalls(driver), ::testing::SizeIs(3));
   std::vector<std::string> written;
   for (const auto& entry : std::filesystem::directory_iterator(validations)) {
     written.push_back(entry.path().filename());
   }
-  EXPECT_THAT(written, IsEmpty());
+  EXPECT_THAT(written, ::testing::ElementsAre(".driver-ctr-ready"));
 }
 
 }  // namespace

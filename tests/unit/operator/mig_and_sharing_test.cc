@@ -318,7 +318,9 @@ TEST(CheckedConfigs, ABadNewConfigAndAMissingDefaultGetTheBuiltInConfig) {
                           Lookup({{"sharing", {{"ts", kTimeSlicing1}}},
                                   {kCheckedDevicePluginConfigs, *checked.device_plugin}}));
   ASSERT_TRUE(fixed.device_plugin);
-  EXPECT_EQ(*fixed.device_plugin, (ConfigData{{"ts", kBuiltInDevicePluginConfig}}));
+  // "everyone" stays as it was served: a node may still pick it.
+  EXPECT_EQ(*fixed.device_plugin, (ConfigData{{"ts", kBuiltInDevicePluginConfig},
+                                              {"everyone", kBuiltInDevicePluginConfig}}));
   EXPECT_THAT(fixed.problems[0].message, HasSubstr("built-in config")) << "no last good to keep";
 }
 
@@ -405,6 +407,23 @@ TEST(CheckedConfigs, ANodeLabelNamingAMissingConfigIsAProblemAndGetsTheBuiltInCo
             "node gpu-c picks nvidia.com/device-plugin.config=t5, which is not a config of "
             "ConfigMap gpu-operator/sharing: the device plugin and GFD there run with their "
             "built-in config");
+  // The admin removes "ts" while nodes pick it: the copy keeps its last good version, and says
+  // so; a name the copy served (t5) stays in it too, picked or not (the picks are partial just
+  // after an operator restart).
+  const CheckedConfigs removed = CheckOperandConfigs(
+      PluginConfigPolicy(""), "gpu-operator",
+      Lookup({{"sharing", {{"plain", "version: v1\n"}}},
+              {kCheckedDevicePluginConfigs, *checked.device_plugin}}),
+      ContainerNodeFacts{.device_plugin_configs = {{"ts", {.nodes = 2, .first_node = "gpu-a"}}}});
+  ASSERT_TRUE(removed.device_plugin);
+  EXPECT_EQ(*removed.device_plugin, (ConfigData{{"ts", kTimeSlicing4},
+                                                {"t5", kBuiltInDevicePluginConfig},
+                                                {"plain", "version: v1\n"}}));
+  ASSERT_EQ(removed.problems.size(), 1u);
+  EXPECT_THAT(removed.problems[0].message,
+              HasSubstr("nodes gpu-a and others pick nvidia.com/device-plugin.config=ts, which is "
+                        "not a config of ConfigMap gpu-operator/sharing: the device plugin and GFD "
+                        "there keep its last good version"));
   // With the ConfigMap gone, the copy keeps what it had and serves the rest built-in.
   const CheckedConfigs gone =
       CheckOperandConfigs(PluginConfigPolicy(), "gpu-operator",
@@ -424,7 +443,7 @@ TEST(CheckedConfigs, ANodeLabelNamingALayoutTheAdminsConfigLacksIsAProblem) {
   ASSERT_EQ(checked.problems.size(), 1u);
   EXPECT_EQ(checked.problems[0].reason, kInvalidMigConfig);
   EXPECT_EQ(checked.problems[0].message,
-            "2 nodes (gpu-b and 1 more) pick nvidia.com/mig.config=all-1g.10g, which is not a "
+            "nodes gpu-b and others pick nvidia.com/mig.config=all-1g.10g, which is not a "
             "layout of ConfigMap gpu-operator/layouts: the MIG manager there will report "
             "nvidia.com/mig.config.state=failed");
   // The operator's default layouts are not checked against: NVIDIA's manager generates layouts
