@@ -9,6 +9,7 @@
 
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -225,6 +226,65 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
     EXPECT_EQ(status_after, status_before);
   }
   EXPECT_EQ(restarted.Stats().errors.load(), 0);
+}
+
+// The configs the container nodes' labels pick (ContainerNodeFacts), kept as nodes are
+// relabelled, leave the container workload and go: what the operand controller checks the
+// admin's ConfigMaps against.
+TEST_F(NodeLabelControllerTest, TheConfigsContainerNodesPickFollowTheirLabels) {
+  const std::string mig_node = CreateNode("gpu-a", {{kNfdGpu, "true"},
+                                                    {"nvidia.com/gpu.workload.config", "container"},
+                                                    {"nvidia.com/mig.capable", "true"},
+                                                    {"nvidia.com/mig.config", "all-1g.10gb"},
+                                                    {"nvidia.com/device-plugin.config", "ts"}});
+  // Not MIG-capable: nothing reads its nvidia.com/mig.config.
+  const std::string plain_node =
+      CreateNode("gpu-b", {{kNfdGpu, "true"},
+                           {"nvidia.com/gpu.workload.config", "container"},
+                           {"nvidia.com/mig.config", "all-7g.80gb"},
+                           {"nvidia.com/device-plugin.config", "ts"}});
+  // A sandbox node's pick is not the container path's.
+  CreateNode("gpu-vm", {{kNfdGpu, "true"},
+                        {"nvidia.com/gpu.workload.config", "vm-passthrough"},
+                        {"nvidia.com/device-plugin.config", "vm"}});
+  kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
+  OperatorControllers controllers(
+      *client_, recorder, log_,
+      {.labels = {.operator_namespace = "gpu-operator"}, .deploy_operands = false});
+  ASSERT_TRUE(controllers.Start(std::chrono::seconds(20)));
+  NodeLabelController& controller = controllers.Labels();
+  const auto picks = [&] {
+    const ContainerNodeFacts facts = controller.ContainerFacts();
+    std::string text;
+    for (const auto& [picked, by] : {std::pair{"plugin", &facts.device_plugin_configs},
+                                     std::pair{"mig", &facts.mig_configs}}) {
+      for (const auto& [config, pick] : *by) {
+        absl::StrAppend(&text, picked, ":", config, "=", pick.nodes, "/", pick.first_node, " ");
+      }
+    }
+    return text;
+  };
+  const auto picks_become = [&](const std::string& expected) {
+    return WaitFor([&] { return picks() == expected; }, std::chrono::seconds(20));
+  };
+  EXPECT_TRUE(
+      picks_become(absl::StrCat("plugin:ts=2/", mig_node, " mig:all-1g.10gb=1/", mig_node, " ")))
+      << picks();
+  const auto relabel = [&](const std::string& node, const json& labels) {
+    ASSERT_TRUE(
+        client_->MergePatch(kube::resources::kNodes, "", node, {{"metadata", {{"labels", labels}}}})
+            .ok());
+  };
+  relabel(mig_node, {{"nvidia.com/device-plugin.config", "t5"}});
+  EXPECT_TRUE(picks_become(absl::StrCat("plugin:t5=1/", mig_node, " plugin:ts=1/", plain_node,
+                                        " mig:all-1g.10gb=1/", mig_node, " ")))
+      << picks();
+  relabel(plain_node, {{"nvidia.com/gpu.workload.config", "vm-passthrough"}});
+  EXPECT_TRUE(
+      picks_become(absl::StrCat("plugin:t5=1/", mig_node, " mig:all-1g.10gb=1/", mig_node, " ")))
+      << picks();
+  ASSERT_TRUE(client_->Delete(kube::resources::kNodes, "", mig_node).ok());
+  EXPECT_TRUE(picks_become("")) << picks();
 }
 
 TEST_F(NodeLabelControllerTest, TurningSandboxWorkloadsOffMovesEveryGpuNodeToContainers) {
