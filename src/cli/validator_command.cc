@@ -231,6 +231,15 @@ int RunToolkitStep(const std::vector<std::string>& args, std::ostream& out, std:
   return 0;
 }
 
+// The --node-name Node as the API has it now (the plugin step and the exporter count its GPUs).
+operands::NodeReader ThisNodeReader(AgentMain& main) {
+  return [&main]() -> absl::StatusOr<nlohmann::json> {
+    absl::StatusOr<kube::RestClient*> client = main.Api();
+    if (!client.ok()) return client.status();
+    return (*client)->Get(kube::resources::kNodes, "", main.NodeName());
+  };
+}
+
 int RunPluginStep(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   AgentMain main("validator plugin", kSummary, out, err);
   operands::PluginValidationOptions options;
@@ -252,12 +261,8 @@ int RunPluginStep(const std::vector<std::string>& args, std::ostream& out, std::
         "already run a GPU workload on this node)");
   }
   main.CatchSignals();
-  const operands::NodeReader read_node = [&main]() -> absl::StatusOr<nlohmann::json> {
-    absl::StatusOr<kube::RestClient*> client = main.Api();
-    if (!client.ok()) return client.status();
-    return (*client)->Get(kube::resources::kNodes, "", main.NodeName());
-  };
-  absl::StatusOr<int64_t> gpus = operands::ValidatePlugin(options, read_node, main.Stop());
+  absl::StatusOr<int64_t> gpus =
+      operands::ValidatePlugin(options, ThisNodeReader(main), main.Stop());
   if (absl::IsCancelled(gpus.status())) return 1;
   if (!gpus.ok()) return main.Failure(gpus.status().message());
   out << "validator plugin: node " << main.NodeName() << " advertises " << *gpus
@@ -351,11 +356,7 @@ int RunMetricsStep(const std::vector<std::string>& args, std::ostream& out, std:
   operands::ProcessNvidiaSmiRunner runner;
   operands::NodeStatusProbes probes{
       .check_driver = [&]() { return operands::ProbeDriver(host_root, driver, runner); },
-      .read_node = [&main]() -> absl::StatusOr<nlohmann::json> {
-        absl::StatusOr<kube::RestClient*> client = main.Api();
-        if (!client.ok()) return client.status();
-        return (*client)->Get(kube::resources::kNodes, "", main.NodeName());
-      },
+      .read_node = ThisNodeReader(main),
       .count_nvidia_pci = [&]() { return operands::CountNvidiaPciFunctions(host_root); },
       .now_seconds = operands::WallClockSeconds};
   auto registry = std::make_shared<prometheus::Registry>();

@@ -279,6 +279,22 @@ absl::Status PlaceMpsRoot(json& pod, json& main, const api::ClusterPolicy& polic
   return absl::OkStatus();
 }
 
+// What the device plugin, its MPS daemon and GFD share: the NVIDIA runtime, the config-manager
+// beside `main_name` (signalling `process`), and the MIG strategy on that container, which is
+// returned for the operand's own edits (then ReapplySectionEnv, last).
+absl::StatusOr<json*> WireConfigManagedOperand(json& pod, std::string_view state,
+                                               const api::ClusterPolicy& policy,
+                                               const RenderContext& context,
+                                               std::string_view spec_key,
+                                               std::string_view main_name,
+                                               std::string_view process) {
+  GPUOP_RETURN_IF_ERROR(SetRuntimeClass(pod, policy, context));
+  GPUOP_RETURN_IF_ERROR(WireConfigManager(pod, policy, state, spec_key, main_name, process));
+  GPUOP_ASSIGN_OR_RETURN(json * main, MainContainer(pod, state, main_name));
+  ApplyMigStrategy(*main, policy.mig_strategy);
+  return main;
+}
+
 absl::Status TransformValidator(json& pod, const api::ClusterPolicy& policy,
                                 const RenderContext& context) {
   GPUOP_RETURN_IF_ERROR(SetRuntimeClass(pod, policy, context));
@@ -316,11 +332,9 @@ absl::Status TransformValidator(json& pod, const api::ClusterPolicy& policy,
 
 absl::Status TransformDevicePlugin(json& pod, std::string_view state,
                                    const api::ClusterPolicy& policy, const RenderContext& context) {
-  GPUOP_RETURN_IF_ERROR(SetRuntimeClass(pod, policy, context));
-  GPUOP_RETURN_IF_ERROR(WireConfigManager(pod, policy, state, "devicePlugin",
-                                          kDevicePluginContainer, kDevicePluginContainer));
-  GPUOP_ASSIGN_OR_RETURN(json * main, MainContainer(pod, state, kDevicePluginContainer));
-  ApplyMigStrategy(*main, policy.mig_strategy);
+  GPUOP_ASSIGN_OR_RETURN(json * main,
+                         WireConfigManagedOperand(pod, state, policy, context, "devicePlugin",
+                                                  kDevicePluginContainer, kDevicePluginContainer));
   if (policy.cdi_enabled) {
     // Workloads get their GPUs as CDI devices, by annotation and by the CRI field, which
     // containerd and CRI-O resolve from the plugin's spec with their own CDI support.
@@ -352,11 +366,9 @@ absl::Status TransformDevicePlugin(json& pod, std::string_view state,
 absl::Status TransformMpsControlDaemon(json& pod, std::string_view state,
                                        const api::ClusterPolicy& policy,
                                        const RenderContext& context) {
-  GPUOP_RETURN_IF_ERROR(SetRuntimeClass(pod, policy, context));
-  GPUOP_RETURN_IF_ERROR(WireConfigManager(pod, policy, state, "devicePlugin", kMpsDaemonContainer,
-                                          kMpsDaemonProcess));
-  GPUOP_ASSIGN_OR_RETURN(json * main, MainContainer(pod, state, kMpsDaemonContainer));
-  ApplyMigStrategy(*main, policy.mig_strategy);
+  GPUOP_ASSIGN_OR_RETURN(json * main,
+                         WireConfigManagedOperand(pod, state, policy, context, "devicePlugin",
+                                                  kMpsDaemonContainer, kMpsDaemonProcess));
   GPUOP_RETURN_IF_ERROR(PlaceMpsRoot(pod, *main, policy));
   ReapplySectionEnv(*main, policy, "devicePlugin");
   return absl::OkStatus();
@@ -365,10 +377,8 @@ absl::Status TransformMpsControlDaemon(json& pod, std::string_view state,
 absl::Status TransformGpuFeatureDiscovery(json& pod, std::string_view state,
                                           const api::ClusterPolicy& policy,
                                           const RenderContext& context) {
-  GPUOP_RETURN_IF_ERROR(SetRuntimeClass(pod, policy, context));
-  GPUOP_RETURN_IF_ERROR(WireConfigManager(pod, policy, state, "gfd", kGfdContainer, kGfdContainer));
-  GPUOP_ASSIGN_OR_RETURN(json * main, MainContainer(pod, state, kGfdContainer));
-  ApplyMigStrategy(*main, policy.mig_strategy);
+  GPUOP_ASSIGN_OR_RETURN(json * main, WireConfigManagedOperand(pod, state, policy, context, "gfd",
+                                                               kGfdContainer, kGfdContainer));
   ReapplySectionEnv(*main, policy, "gfd");
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 #include "common/clock.h"
 #include "host/pci_device.h"
@@ -13,8 +14,8 @@
 namespace gpuop::operands {
 namespace {
 
-prometheus::Gauge& NodeGauge(prometheus::Registry& registry, const char* name, const char* help,
-                             const std::string& node) {
+prometheus::Gauge& NodeGauge(prometheus::Registry& registry, const std::string& name,
+                             const std::string& help, const std::string& node) {
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({{"node", node}});
 }
 
@@ -43,18 +44,6 @@ NodeStatusExporter::NodeStatusExporter(prometheus::Registry& registry,
     : options_(std::move(options)),
       probes_(std::move(probes)),
       log_(log),
-      driver_ready_(NodeGauge(registry, "gpu_operator_node_driver_ready",
-                              "1 while the validator's driver-ready file is on the node",
-                              options_.node_name)),
-      toolkit_ready_(NodeGauge(registry, "gpu_operator_node_toolkit_ready",
-                               "1 while the validator's toolkit-ready file is on the node",
-                               options_.node_name)),
-      plugin_ready_(NodeGauge(registry, "gpu_operator_node_plugin_ready",
-                              "1 while the validator's plugin-ready file is on the node",
-                              options_.node_name)),
-      cuda_ready_(NodeGauge(registry, "gpu_operator_node_cuda_ready",
-                            "1 while the validator's cuda-ready file is on the node",
-                            options_.node_name)),
       driver_validation_(NodeGauge(registry, "gpu_operator_node_driver_validation",
                                    "1 if the driver check passed the last time it ran",
                                    options_.node_name)),
@@ -71,11 +60,14 @@ NodeStatusExporter::NodeStatusExporter(prometheus::Registry& registry,
                     options_.node_name)),
       pci_devices_(NodeGauge(registry, "gpu_operator_nvidia_pci_devices_total",
                              "NVIDIA PCI functions on the node; -1 when sysfs cannot be read",
-                             options_.node_name)),
-      files_{{api::kDriverReadyFile, &driver_ready_},
-             {api::kToolkitReadyFile, &toolkit_ready_},
-             {api::kPluginReadyFile, &plugin_ready_},
-             {api::kCudaReadyFile, &cuda_ready_}} {
+                             options_.node_name)) {
+  for (const char* file : {api::kDriverReadyFile, api::kToolkitReadyFile, api::kPluginReadyFile,
+                           api::kCudaReadyFile}) {
+    const std::string name =
+        absl::StrCat("gpu_operator_node_", absl::StrReplaceAll(file, {{"-", "_"}}));
+    const std::string help = absl::StrCat("1 while the validator's ", file, " file is on the node");
+    files_.push_back({file, &NodeGauge(registry, name, help, options_.node_name)});
+  }
   NodeGauge(registry, "gpu_operator_node_metrics_ready_ts_seconds",
             "when this node's status exporter started, in seconds since the epoch",
             options_.node_name)

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -82,6 +83,7 @@ class NodeStatusExporter {
   void Run(const common::StopSignal& stop);
 
  private:
+  // A validator ready file ("driver-ready") and its gauge (gpu_operator_node_driver_ready).
   struct ReadyFile {
     const char* name;
     prometheus::Gauge* gauge;
@@ -91,16 +93,12 @@ class NodeStatusExporter {
   const NodeStatusExporterOptions options_;
   const NodeStatusProbes probes_;
   common::Logger& log_;
-  prometheus::Gauge& driver_ready_;
-  prometheus::Gauge& toolkit_ready_;
-  prometheus::Gauge& plugin_ready_;
-  prometheus::Gauge& cuda_ready_;
   prometheus::Gauge& driver_validation_;
   prometheus::Gauge& driver_last_success_;
   prometheus::Gauge& plugin_devices_;
   prometheus::Gauge& plugin_last_success_;
   prometheus::Gauge& pci_devices_;
-  ReadyFile files_[4];
+  std::vector<ReadyFile> files_;
   std::string last_driver_problem_ = "not checked yet";
   int64_t last_devices_ = -2;  // Neither a count nor -1: the first read is always logged.
   int last_pci_ = -2;
