@@ -232,12 +232,12 @@ void NodeLabelController::CountContainerNode(const std::string& node_name, const
   kernel_of_container_node_.emplace(node_name, entry);
   const std::string plugin_config(
       node.labels.Get(api::kDevicePluginConfigLabel).value_or(std::string_view()));
-  const std::string mig_config(node.labels.Get(api::kMigConfigLabel).value_or(std::string_view()));
-  if (!plugin_config.empty()) nodes_by_plugin_config_[plugin_config].insert(node_name);
   // Only where the MIG manager runs: elsewhere nothing reads the label.
-  if (!mig_config.empty() && MigCapable(node.labels)) {
-    nodes_by_mig_config_[mig_config].insert(node_name);
-  }
+  const std::string mig_config(
+      MigCapable(node.labels) ? node.labels.Get(api::kMigConfigLabel).value_or(std::string_view())
+                              : std::string_view());
+  if (!plugin_config.empty()) nodes_by_plugin_config_[plugin_config].insert(node_name);
+  if (!mig_config.empty()) nodes_by_mig_config_[mig_config].insert(node_name);
   if (!plugin_config.empty() || !mig_config.empty()) {
     configs_of_container_node_[node_name] = {plugin_config, mig_config};
   }
