@@ -57,6 +57,14 @@ int main(int argc, char** argv) {
       gpuop::common::RunProcess({"sha256sum", dir + "/push/kata-containers-nvidia-gpu.img"},
                                 {.timeout = std::chrono::minutes(10)});
   const double sha_s = Seconds(Clock::now() - started);
+  // OpenSSL's SHA-256, the code the pull hashes with: where the CPU has SHA instructions it is
+  // several times faster than coreutils' sha256sum, so it shows what is left beside hashing.
+  started = Clock::now();
+  absl::StatusOr<gpuop::common::ProcessResult> openssl_hashed = gpuop::common::RunProcess(
+      {"openssl", "dgst", "-sha256", dir + "/push/kata-containers-nvidia-gpu.img"},
+      {.timeout = std::chrono::minutes(10)});
+  const double openssl_s = Seconds(Clock::now() - started);
+  const bool openssl_ok = openssl_hashed.ok() && openssl_hashed->exit_code == 0;
 
   absl::StatusOr<gpuop::oci::Reference> ref =
       gpuop::oci::ParseReference(registry.Host() + "/kata/bench:v1");
@@ -80,8 +88,16 @@ int main(int argc, char** argv) {
   std::printf("artifact: %ld MiB, one file (pushed by ORAS in %.2f s)\n", mib, push_s);
   std::printf("sha256sum of the bytes:    %6.2f s  %7.1f MiB/s  (the limit)\n", sha_s,
               static_cast<double>(mib) / sha_s);
-  std::printf("gpuop pull (GET+SHA-256+write+fsync): %6.2f s  %7.1f MiB/s  %.2fx the limit\n",
-              pull_s, static_cast<double>(mib) / pull_s, pull_s / sha_s);
+  if (openssl_ok) {
+    std::printf("openssl dgst -sha256 of the bytes: %6.2f s  %7.1f MiB/s\n", openssl_s,
+                static_cast<double>(mib) / openssl_s);
+  }
+  std::printf(
+      "gpuop pull (GET+SHA-256+write+fsync): %6.2f s  %7.1f MiB/s  %.2fx the limit "
+      "(goal <= 1.1x)",
+      pull_s, static_cast<double>(mib) / pull_s, pull_s / sha_s);
+  if (openssl_ok) std::printf(", %.2fx openssl's hash alone", pull_s / openssl_s);
+  std::printf("\n");
   std::printf("no-op check (manifest GET, digest compare): %.2f ms\n", check_ms);
   std::filesystem::remove_all(dir);
   return hashed.ok() && hashed->exit_code == 0 ? 0 : 1;

@@ -2,6 +2,8 @@
 // to their workload (node labels), deploys the operands the ClusterPolicy enables, and reports
 // in its status.
 
+#include <malloc.h>
+
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -26,6 +28,19 @@ constexpr char kSummary[] =
     "applies the operands it enables (DaemonSets, RBAC, ConfigMaps, RuntimeClasses) and\n"
     "reports their rollout in the ClusterPolicy's status.\n"
     "Leader-elected: run two replicas; one works, the other waits.";
+
+// The operator's heap is mostly long-lived small objects (a few hundred bytes per Node) and a
+// few large buffers that live for one request (an apiserver list page, a response body). glibc
+// would give each of the sixteen node workers an arena of its own, and after the first large
+// buffer is freed it raises its mmap threshold to that buffer's size, so later buffers come
+// from the arenas and stay there once freed. At 5,000 Nodes that held more memory than the
+// Nodes themselves (docs/benchmarks.md). Two arenas for threads that mostly wait on the
+// network, and large buffers always mapped and unmapped.
+// Called before any thread starts.
+void ConfigureAllocatorForFleetScale() {
+  mallopt(M_ARENA_MAX, 2);                // NOLINT(concurrency-mt-unsafe): no threads yet.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);  // NOLINT(concurrency-mt-unsafe): no threads yet.
+}
 
 struct OperatorFlags {
   std::string ns = EnvOr("OPERATOR_NAMESPACE", "gpu-operator");
@@ -96,6 +111,7 @@ int RunOperator(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   if (flags.identity.empty()) flags.identity = EnvOr("HOSTNAME", "gpuop-operator");
   main.CatchSignals();  // Before any thread starts.
+  ConfigureAllocatorForFleetScale();
   common::Logger& log = main.Log();
   absl::StatusOr<kube::RestClient*> client = main.Api();
   if (!client.ok()) {

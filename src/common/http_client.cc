@@ -14,7 +14,7 @@ namespace gpuop::common {
 namespace {
 
 // Idle connections kept for reuse; beyond this, finished handles are closed.
-constexpr size_t kMaxIdleHandles = 8;
+constexpr size_t kMaxIdleHandles = 32;
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 
 void InitCurlOnce() {

@@ -225,6 +225,16 @@ absl::StatusOr<json> RestClient::MergePatch(const Resource& resource, const std:
              .body = ToWire(patch)});
 }
 
+absl::Status RestClient::MergePatchWithoutReply(const Resource& resource, const std::string& ns,
+                                                const std::string& name, const json& patch) {
+  return DoRaw({.method = "PATCH",
+                .path_and_query = resource.Path(ns, name),
+                .content_type = "application/merge-patch+json",
+                .accept = kAcceptMetadata,
+                .body = ToWire(patch)})
+      .status();
+}
+
 absl::StatusOr<json> RestClient::Apply(const Resource& resource, const std::string& ns,
                                        const json& object, const ApplyOptions& options) {
   const std::string name = NameOf(object);

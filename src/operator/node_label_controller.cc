@@ -19,6 +19,12 @@ namespace {
 // The worker's queue key for "write the ClusterPolicy statuses"; '#' is in no Node name.
 constexpr char kStatusKey[] = "#clusterpolicy-status";
 constexpr std::chrono::seconds kStatusDelay{1};
+// Nodes per list page. A Node's metadata alone is 10-15 KB in a real cluster (a hundred NFD
+// labels, and the managedFields of kubelet, NFD and us), and the parser of a page holds about
+// 2.5 times the page while it reads it: at 500 per page that was the operator's peak memory
+// (20 MB and more, held on by the allocator after). 100 per page costs a few more round trips
+// to the apiserver's cache (docs/benchmarks.md).
+constexpr int64_t kNodeListPageSize = 100;
 
 }  // namespace
 
@@ -33,7 +39,8 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
       policies_(policies) {
   const auto enqueue = [this](const std::string& key) { queue_.Add(key); };
   nodes_ = std::make_unique<kube::Informer<NodeView>>(
-      client_, kube::resources::kNodes, "", kube::ListWatchOptions{.metadata_only = true},
+      client_, kube::resources::kNodes, "",
+      kube::ListWatchOptions{.metadata_only = true, .page_size = kNodeListPageSize},
       [](kube::JsonElement object) {
         NodeView view;
         kube::JsonElement labels;
@@ -48,7 +55,6 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
           }
           view.os_tag = OsTagOf(os_id, os_version);
         }
-        view.uid = std::string(kube::StringAt(object, {"metadata", "uid"}));
         return view;
       },
       kube::InformerHandlers{.on_add = enqueue, .on_update = enqueue, .on_delete = enqueue});
@@ -373,7 +379,7 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
         api::kWorkloadContainer, ", ", api::kWorkloadVmPassthrough, ", ", api::kWorkloadVmVgpu,
         ": the node gets no GPU operands until the label is fixed");
     log_.Warn("invalid workload label", {{"node", node_name}, {"value", route.invalid_workload}});
-    const kube::ObjectReference ref{"v1", "Node", node_name, "", node->uid};
+    const kube::ObjectReference ref{"v1", "Node", node_name, "", NodeUid(node_name)};
     if (absl::Status recorded = recorder_.Warning(ref, "InvalidWorkloadConfig", "Route", note);
         !recorded.ok()) {
       log_.Error("cannot record an event",
@@ -385,7 +391,7 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
         absl::StrCat(key, "=", api::kWaitingForGpuHandOver, ": the GPUs are still held by ", pod,
                      " on this node; the label becomes true once that pod is gone");
     log_.Info("GPU hand-over: waiting", {{"node", node_name}, {"label", key}, {"pod", pod}});
-    const kube::ObjectReference ref{"v1", "Node", node_name, "", node->uid};
+    const kube::ObjectReference ref{"v1", "Node", node_name, "", NodeUid(node_name)};
     if (absl::Status recorded = recorder_.Normal(ref, "WaitingForGpuHandOver", "Route", note);
         !recorded.ok()) {
       log_.Error("cannot record an event",
@@ -394,10 +400,10 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   }
   if (route.changes.empty()) return absl::OkStatus();
 
-  absl::StatusOr<nlohmann::json> patched =
-      client_.MergePatch(kube::resources::kNodes, "", node_name, LabelPatch(route.changes));
-  if (absl::IsNotFound(patched.status())) return absl::OkStatus();  // Deleted meanwhile.
-  if (!patched.ok()) return patched.status();
+  absl::Status patched = client_.MergePatchWithoutReply(kube::resources::kNodes, "", node_name,
+                                                        LabelPatch(route.changes));
+  if (absl::IsNotFound(patched)) return absl::OkStatus();  // Deleted meanwhile.
+  if (!patched.ok()) return patched;
   ++stats_.patches;
   std::string changes;  // "key=value" to set, "key-" to remove, as kubectl label writes them.
   for (const auto& [key, value] : route.changes) {
@@ -409,6 +415,12 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
        {"workload", route.workload ? std::string(api::WorkloadName(*route.workload)) : "none"},
        {"changes", changes}});
   return absl::OkStatus();
+}
+
+std::string NodeLabelController::NodeUid(const std::string& node_name) {
+  absl::StatusOr<nlohmann::json> node = client_.Get(kube::resources::kNodes, "", node_name);
+  if (!node.ok()) return "";
+  return (*node)["metadata"].value("uid", "");
 }
 
 void NodeLabelController::ReportConfigProblems(const std::vector<PolicyView>& views,

@@ -73,6 +73,42 @@ TEST(RestClient, CreateGetUpdateMergePatchDeleteANode) {
   EXPECT_THAT(gone.status().message(), HasSubstr(name));
 }
 
+// The node label writer's patch: applied as a merge patch, its (metadata-only) answer unread;
+// the server's refusals still come back as statuses.
+TEST(RestClient, MergePatchWithoutReplyWritesAndReportsRefusals) {
+  auto client = AdminClient();
+  const std::string name = UniqueName("quiet-node");
+  ASSERT_TRUE(client->Create(resources::kNodes, "", NodeNamed(name)).ok());
+
+  ASSERT_TRUE(client
+                  ->MergePatchWithoutReply(
+                      resources::kNodes, "", name,
+                      {{"metadata", {{"labels", {{"nvidia.com/gpu.deploy.driver", "true"}}}}}})
+                  .ok());
+  auto got = client->Get(resources::kNodes, "", name);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ((*got)["metadata"]["labels"]["nvidia.com/gpu.deploy.driver"], "true");
+
+  ASSERT_TRUE(client
+                  ->MergePatchWithoutReply(
+                      resources::kNodes, "", name,
+                      {{"metadata", {{"labels", {{"nvidia.com/gpu.deploy.driver", nullptr}}}}}})
+                  .ok());
+  got = client->Get(resources::kNodes, "", name);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE((*got)["metadata"]["labels"].contains("nvidia.com/gpu.deploy.driver"));
+
+  const absl::Status invalid = client->MergePatchWithoutReply(
+      resources::kNodes, "", name, {{"metadata", {{"labels", {{"bad key!", "x"}}}}}});
+  EXPECT_EQ(HttpCodeOf(invalid), 422) << invalid;
+  EXPECT_THAT(invalid.message(), HasSubstr("bad key!"));
+
+  ASSERT_TRUE(client->Delete(resources::kNodes, "", name).ok());
+  const absl::Status gone = client->MergePatchWithoutReply(
+      resources::kNodes, "", name, {{"metadata", {{"labels", {{"a", "b"}}}}}});
+  EXPECT_EQ(gone.code(), absl::StatusCode::kNotFound) << gone;
+}
+
 TEST(RestClient, ListPagesThroughMoreThan500ObjectsWithSelectors) {
   auto client = AdminClient();
   const std::string ns = UniqueName("paging");
