@@ -72,8 +72,9 @@ int FreePort() {
   return ntohs(address.sin_port);
 }
 
-// The value of an unlabelled metric from the operator's /metrics; -1 when unreachable.
-double Metric(int port, const std::string& name) {
+// Sends `request` over HTTP/1.0 to a loopback port and reads the whole reply; "" when nothing
+// listens there.
+std::string LoopbackExchange(int port, const std::string& request) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -81,16 +82,31 @@ double Metric(int port, const std::string& name) {
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
     close(fd);
-    return -1;
+    return "";
   }
-  const std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
   (void)!write(fd, request.data(), request.size());
   std::string reply;
   char buffer[4096];
   for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) reply.append(buffer, n);
   close(fd);
+  return reply;
+}
+
+// The value of an unlabelled metric from a /metrics page on a loopback port; -1 when
+// unreachable.
+double Metric(int port, const std::string& name) {
+  const std::string reply = LoopbackExchange(port, "GET /metrics HTTP/1.0\r\n\r\n");
   const size_t at = reply.find("\n" + name + " ");
   return at == std::string::npos ? -1 : std::atof(reply.c_str() + at + name.size() + 2);
+}
+
+// The body of a POST of JSON `body` to `path` on a loopback port; "" when unreachable.
+std::string Post(int port, const std::string& path, const std::string& body) {
+  const std::string reply = LoopbackExchange(
+      port, "POST " + path + " HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
+  const size_t at = reply.find("\r\n\r\n");
+  return at == std::string::npos ? "" : reply.substr(at + 4);
 }
 
 // CPU seconds (user + system) process `pid` has used; 0 when it is not there.
@@ -109,28 +125,6 @@ double ProcessCpuSeconds(pid_t pid) {
     if (i == 15) stime = std::stoull(field);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// The body of an HTTP/1.0 POST of `body` to `path` on a loopback port; empty when unreachable.
-std::string Post(int port, const std::string& path, const std::string& body) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "POST " + path + " HTTP/1.0\r\nContent-Type: application/json\r\n" +
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  (void)!write(fd, request.data(), request.size());
-  std::string reply;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) reply.append(buffer, n);
-  close(fd);
-  const size_t at = reply.find("\r\n\r\n");
-  return at == std::string::npos ? "" : reply.substr(at + 4);
 }
 
 // `gpuop operator` as a child process.
@@ -334,13 +328,27 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
   // writers alone. No DaemonSet controller runs here, so the bench plays it, from a watch: it
   // reports each DaemonSet rolled out (status subresource) once it sees a new generation.
   const std::string ready_message = std::to_string(nodes) + " GPU node(s) routed";
-  const auto policy_ready = [&] {
-    auto got = client->Get(kClusterPolicies, "", "bench-policy");
-    if (!got.ok() || !got->contains("status")) return false;
-    const json& status = (*got)["status"];
-    return status.value("state", "") == "ready" &&
-           status["conditions"][0].value("message", "").starts_with(ready_message);
-  };
+  // Watched, not polled: a GET of the policy every 20 ms cost the apiserver more CPU than the
+  // operator's own status writes, and the limit's run had no such reader.
+  kube::Informer<bool> policy_watch(
+      *client, kClusterPolicies, "", kube::ListWatchOptions{},
+      [ready_message](kube::JsonElement object) {
+        kube::JsonElement conditions;
+        if (kube::StringAt(object, {"status", "state"}) != "ready" ||
+            !kube::ElementAt(object, {"status", "conditions"}, conditions)) {
+          return false;
+        }
+        simdjson::dom::array list;
+        std::string_view message;
+        if (conditions.get_array().get(list) != simdjson::SUCCESS || list.size() == 0 ||
+            list.at(0)["message"].get_string().get(message) != simdjson::SUCCESS) {
+          return false;
+        }
+        return message.starts_with(ready_message);
+      });
+  policy_watch.Start();
+  policy_watch.WaitForSync(std::chrono::minutes(1));
+  const auto policy_ready = [&] { return policy_watch.Get("bench-policy").value_or(false); };
   struct Generations {
     int64_t generation = 0;
     int64_t observed = 0;
@@ -405,6 +413,7 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
     rss_file = op.MemoryBytes("RssFile");
   }
   const size_t daemonsets = daemonset_controller->Size();
+  policy_watch.Stop();
   daemonset_controller->Stop();
   size_t labelled = 0;
   if (auto listed = client->ListAll(kube::resources::kNodes, "",

@@ -13,7 +13,9 @@
 namespace gpuop::common {
 namespace {
 
-// Idle connections kept for reuse; beyond this, finished handles are closed.
+// Idle connections kept for reuse; beyond this, finished handles are closed. Room for the
+// operator's 16 node workers beside its informers and other controllers: with fewer, every
+// call past the pool's size paid a new TLS handshake.
 constexpr size_t kMaxIdleHandles = 32;
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 
