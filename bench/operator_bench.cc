@@ -311,12 +311,15 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
   control_plane.CompactEtcd();
   const double etcd_bytes = control_plane.EtcdBytes();
 
-  // The limit: one label merge-patched on each Node by 16 writers at once.
+  // The limit: one label merge-patched on each Node by 16 writers at once, each patch the
+  // cheapest the API offers and the one gpuop sends: metadata-only answer, left unread.
   const double limit_cpu_before = control_plane.CpuSeconds();
   const auto limit_start = Clock::now();
   ParallelFor(nodes, [&](int i) {
     const json patch = {{"metadata", {{"labels", {{"bench.gpuop.io/touched", "1"}}}}}};
-    if (!client->MergePatch(kube::resources::kNodes, "", NodeName(i), patch).ok()) ++failures;
+    if (!client->MergePatchWithoutReply(kube::resources::kNodes, "", NodeName(i), patch).ok()) {
+      ++failures;
+    }
   });
   const double limit_seconds = Seconds(Clock::now() - limit_start);
   const double limit_server_cpu = control_plane.CpuSeconds() - limit_cpu_before;
@@ -396,6 +399,15 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
   double converge_server_cpu = 0;
   double operator_cpu = 0;
   size_t rss_file = 0;
+  size_t labelled = 0;
+  bool labels_after_status = false;
+  const auto CountLabelled = [&]() -> size_t {
+    auto listed = client->ListAll(kube::resources::kNodes, "",
+                                  {.label_selector = std::string("bench=") + kBenchLabel +
+                                                     ",nvidia.com/gpu.deploy.client=true",
+                                   .metadata_only = true});
+    return listed.ok() ? listed->items.size() : 0;
+  };
   {
     OperatorProcess op(binary, kubeconfig, port);
     while (Seconds(Clock::now() - start) < 600) {
@@ -404,6 +416,16 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     converge_seconds = Seconds(Clock::now() - start);
+    // The status counts a Node once the operator has looked at it, so a patch that failed and
+    // waits for its retry would be counted already: a list confirms every label, and if it
+    // does not, the time is that of the first list that does.
+    for (labelled = CountLabelled();
+         labelled < static_cast<size_t>(nodes) && Seconds(Clock::now() - start) < 600;
+         labelled = CountLabelled()) {
+      labels_after_status = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (labels_after_status) converge_seconds = Seconds(Clock::now() - start);
     converge_server_cpu = control_plane.CpuSeconds() - converge_cpu_before;
     operator_cpu = ProcessCpuSeconds(op.pid());
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -415,14 +437,6 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
   const size_t daemonsets = daemonset_controller->Size();
   policy_watch.Stop();
   daemonset_controller->Stop();
-  size_t labelled = 0;
-  if (auto listed = client->ListAll(kube::resources::kNodes, "",
-                                    {.label_selector = std::string("bench=") + kBenchLabel +
-                                                       ",nvidia.com/gpu.deploy.client=true",
-                                     .metadata_only = true});
-      listed.ok()) {
-    labelled = listed->items.size();
-  }
 
   // A restart with nothing to change: node label patches, operand applies and deletes, and
   // status writes, all counted by the operator itself.
@@ -450,10 +464,10 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
   }
 
   // The label text the operator keeps per Node (RoutingLabels), which the memory goal does not
-  // count: the mean over three neighbours, one in three being a sandbox Node with fewer labels.
+  // count: the mean over Nodes 0-2, one sandbox Node (fewer labels) and two container Nodes.
   double kept_label_bytes = 0;
-  for (int i = nodes / 3 * 3; i < nodes / 3 * 3 + 3; ++i) {
-    auto sample = client->Get(kube::resources::kNodes, "", NodeName(i % nodes));
+  for (int i = 0; i < 3; ++i) {
+    auto sample = client->Get(kube::resources::kNodes, "", NodeName(i));
     if (!sample.ok()) continue;
     std::vector<std::pair<std::string, std::string>> owned;
     for (const auto& [key, value] : (*sample)["metadata"]["labels"].items()) {
@@ -487,9 +501,15 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
   std::printf(
       "operator  peak RSS %.1f MB (goal <= 30 MB); RSS with no Nodes %.1f MB, with %d: "
       "%.1f MB, %.0f B/Node, of which %.0f B of kept label text: %.0f B/Node beyond it "
-      "(goal < 1 KB)\n",
+      "(goal < 1 KB; this figure includes what the busy workers cost once, the growth table's "
+      "slope does not)\n",
       peak_rss / 1e6, rss_empty / 1e6, nodes, rss_full / 1e6, rss_per_node, kept_label_bytes,
       rss_per_node - kept_label_bytes);
+  if (labels_after_status) {
+    std::printf(
+        "operator  (the status said ready before every Node was labelled; the time is "
+        "that of the list that saw them all)\n");
+  }
   std::printf("operator  restart with nothing to change: %.0f writes (goal 0): %s\n",
               restart_writes, restart_breakdown.c_str());
   // One line for scripts/bench's growth table, which sets the sizes side by side.

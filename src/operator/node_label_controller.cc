@@ -11,6 +11,7 @@
 #include "api/labels.h"
 #include "common/clock.h"
 #include "kube/json_element.h"
+#include "kube/json_fields.h"
 #include "operator/policy_status.h"
 
 namespace gpuop::op {
@@ -373,14 +374,21 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   if (facts_changed && options_.on_container_facts_changed) {
     options_.on_container_facts_changed();
   }
+  // The Node's reference for its Events, read once for this pass and only if one is recorded.
+  std::optional<kube::ObjectReference> node_ref;
+  const auto node_reference = [&]() -> const kube::ObjectReference& {
+    if (!node_ref)
+      node_ref = kube::ObjectReference{"v1", "Node", node_name, "", NodeUid(node_name)};
+    return *node_ref;
+  };
   if (newly_invalid) {
     const std::string note = absl::StrCat(
         api::kWorkloadConfigLabel, "=\"", route.invalid_workload, "\" is not one of ",
         api::kWorkloadContainer, ", ", api::kWorkloadVmPassthrough, ", ", api::kWorkloadVmVgpu,
         ": the node gets no GPU operands until the label is fixed");
     log_.Warn("invalid workload label", {{"node", node_name}, {"value", route.invalid_workload}});
-    const kube::ObjectReference ref{"v1", "Node", node_name, "", NodeUid(node_name)};
-    if (absl::Status recorded = recorder_.Warning(ref, "InvalidWorkloadConfig", "Route", note);
+    if (absl::Status recorded =
+            recorder_.Warning(node_reference(), "InvalidWorkloadConfig", "Route", note);
         !recorded.ok()) {
       log_.Error("cannot record an event",
                  {{"node", node_name}, {"error", std::string(recorded.message())}});
@@ -391,8 +399,8 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
         absl::StrCat(key, "=", api::kWaitingForGpuHandOver, ": the GPUs are still held by ", pod,
                      " on this node; the label becomes true once that pod is gone");
     log_.Info("GPU hand-over: waiting", {{"node", node_name}, {"label", key}, {"pod", pod}});
-    const kube::ObjectReference ref{"v1", "Node", node_name, "", NodeUid(node_name)};
-    if (absl::Status recorded = recorder_.Normal(ref, "WaitingForGpuHandOver", "Route", note);
+    if (absl::Status recorded =
+            recorder_.Normal(node_reference(), "WaitingForGpuHandOver", "Route", note);
         !recorded.ok()) {
       log_.Error("cannot record an event",
                  {{"node", node_name}, {"error", std::string(recorded.message())}});
@@ -418,9 +426,16 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
 }
 
 std::string NodeLabelController::NodeUid(const std::string& node_name) {
-  absl::StatusOr<nlohmann::json> node = client_.Get(kube::resources::kNodes, "", node_name);
-  if (!node.ok()) return "";
-  return (*node)["metadata"].value("uid", "");
+  // The metadata alone: a Node's status is most of its 15-20 KB.
+  absl::StatusOr<nlohmann::json> node =
+      client_.Do({.path_and_query = kube::resources::kNodes.Path("", node_name),
+                  .accept = kube::kAcceptMetadata});
+  if (!node.ok()) {
+    log_.Warn("cannot read the node's uid; its Event will not show in kubectl describe node",
+              {{"node", node_name}, {"error", std::string(node.status().message())}});
+    return "";
+  }
+  return kube::StringField(kube::ObjectField(*node, "metadata"), "uid");
 }
 
 void NodeLabelController::ReportConfigProblems(const std::vector<PolicyView>& views,

@@ -146,7 +146,11 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
   EXPECT_TRUE(WaitFor([&] { return controller.InvalidNodes().contains(typo); }));
   EXPECT_EQ(controller.InvalidNodes()[typo], "vm-pass");
 
-  // The Warning on the node with the bad label, where `kubectl describe node` shows it.
+  // The Warning on the node with the bad label, where `kubectl describe node` shows it: that
+  // matches on the node's uid, which the controller reads when it records the Event.
+  absl::StatusOr<json> typo_node = client_->Get(kube::resources::kNodes, "", typo);
+  ASSERT_TRUE(typo_node.ok()) << typo_node.status();
+  const std::string typo_uid = (*typo_node)["metadata"]["uid"];
   bool warned = WaitFor([&] {
     auto events = client_->ListAll(kube::resources::kEvents, "default");
     if (!events.ok()) return false;
@@ -154,6 +158,7 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
       if (event["regarding"].value("name", "") == typo &&
           event.value("reason", "") == "InvalidWorkloadConfig") {
         return event.value("type", "") == "Warning" &&
+               event["regarding"].value("uid", "") == typo_uid &&
                event.value("note", "").find("\"vm-pass\" is not one of") != std::string::npos;
       }
     }
