@@ -148,7 +148,8 @@ class OperatorProcess {
                                        metrics,
                                        "--log-format",
                                        "json"};
-      // GPUOP_BENCH_OPERATOR_WRAPPER="heaptrack -o /tmp/op" profiles the operator's heap.
+      // GPUOP_BENCH_OPERATOR_WRAPPER=heaptrack profiles the operator's heap (one
+      // heaptrack.gpuop.<pid>.zst per operator started, in the working directory).
       if (const char* wrapper = std::getenv("GPUOP_BENCH_OPERATOR_WRAPPER"); wrapper != nullptr) {
         std::istringstream words(wrapper);
         std::vector<std::string> prefix;
@@ -223,8 +224,8 @@ struct ControlPlane {
     return found;
   }
   // Compacts etcd's history to now and defragments its database (etcd's JSON gateway), so that
-  // each fleet size starts from a database holding only live objects, not the revisions of the
-  // sizes before it.
+  // its size is that of the live objects, not of the revisions that created them or of earlier
+  // runs on the same control plane.
   void CompactEtcd() const {
     if (etcd_port == 0) return;
     const json range =
@@ -251,7 +252,6 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
   }
   auto client = *kube::RestClient::Create(*config);
   const ControlPlane control_plane = ControlPlane::Beside(kubeconfig);
-  control_plane.CompactEtcd();
   const json policy = {
       {"apiVersion", "nvidia.com/v1"},
       {"kind", "ClusterPolicy"},

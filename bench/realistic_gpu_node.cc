@@ -186,15 +186,14 @@ nlohmann::json RealisticGpuNode(const std::string& name, int index,
         {{"name", ""},
          {"features", {{"recursiveReadOnlyMounts", true}, {"userNamespaces", true}}}}}},
       {"features", {{"supplementalGroupsPolicy", true}}}};
+  const std::string pod_cidr =
+      "100." + std::to_string(64 + index / 256 % 64) + "." + std::to_string(index % 256) + ".0/24";
   return {{"apiVersion", "v1"},
           {"kind", "Node"},
           {"metadata", {{"name", name}, {"labels", labels}}},
           {"spec",
-           {{"podCIDR", std::string("100.") + std::to_string(64 + index / 256 % 64) + "." +
-                            std::to_string(index % 256) + ".0/24"},
-            {"podCIDRs",
-             {std::string("100.") + std::to_string(64 + index / 256 % 64) + "." +
-              std::to_string(index % 256) + ".0/24"}},
+           {{"podCIDR", pod_cidr},
+            {"podCIDRs", {pod_cidr}},
             {"providerID", "aws:///" + zone + "/i-0" + Hex(index * 79ULL + 41, 16)}}},
           {"status", status}};
 }
