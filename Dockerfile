@@ -14,7 +14,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 WORKDIR /src
 COPY . .
 RUN cmake --preset default -DGPUOP_BUILD_TESTS=OFF -DGPUOP_BUILD_BENCH=OFF >/dev/null \
-    && cmake --build --preset default --target gpuop \
+    && cmake --build --preset default --target gpuop gpuop-operator \
     && scripts/build-image --binary build/src/cli/gpuop --rootfs /rootfs
 
 FROM scratch

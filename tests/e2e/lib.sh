@@ -48,7 +48,8 @@ e2e_up() {
     mount --make-rshared /run/nvidia
   fi
   if [[ ! -f "$E2E_BUILD/image/gpuop-image.tar" ||
-        "$E2E_BUILD/src/cli/gpuop" -nt "$E2E_BUILD/image/gpuop-image.tar" ]]; then
+        "$E2E_BUILD/src/cli/gpuop" -nt "$E2E_BUILD/image/gpuop-image.tar" ||
+        "$E2E_BUILD/src/cli/gpuop-operator" -nt "$E2E_BUILD/image/gpuop-image.tar" ]]; then
     "$E2E_ROOT/scripts/build-image" --binary "$E2E_BUILD/src/cli/gpuop" --tag "$E2E_IMAGE" \
       --out "$E2E_BUILD/image/gpuop-image.tar" >&2
   fi

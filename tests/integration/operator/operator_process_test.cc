@@ -1,5 +1,6 @@
-// `gpuop operator` as a process, as its Deployment runs it: it takes its Lease, labels a GPU
-// node for its workload, and on SIGTERM stops at once and hands the Lease back.
+// gpuop-operator (`gpuop operator` in a binary of its own) as a process, as its Deployment runs
+// it: it takes its Lease, labels a GPU node for its workload, and on SIGTERM stops at once and
+// hands the Lease back.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -48,7 +49,7 @@ TEST(OperatorProcess, LeadsLabelsAndReleasesItsLeaseOnSigterm) {
   const std::string log_path = gpuop::testing::ScratchDir("operator-process") + "/operator.log";
   const int metrics_port = gpuop::testing::FreeLoopbackPort();
   gpuop::testing::BackgroundProcess operator_process(
-      {GPUOP_BINARY, "operator", "--kubeconfig", gpuop::testing::AdminKubeconfig(), "--namespace",
+      {GPUOP_OPERATOR_BINARY, "--kubeconfig", gpuop::testing::AdminKubeconfig(), "--namespace",
        "default", "--lease-name", lease, "--identity", "operator-a", "--metrics-address",
        "127.0.0.1:" + std::to_string(metrics_port), "--operand-image", "gpuop:test", "--log-format",
        "text"},
@@ -131,14 +132,24 @@ TEST(OperatorProcess, AStandbyTakesOverWhenTheLeaderIsKilledAndCatchesUp) {
     return lease.ok() ? (*lease)["spec"].value("holderIdentity", "") : std::string();
   };
   const std::string logs = gpuop::testing::ScratchDir("operator-process");
+  // operator-a runs as the chart runs it (gpuop-operator), the others as `gpuop operator`: the
+  // same controller from either binary, sharing one Lease.
   const auto candidate = [&](const std::string& identity) {
-    return std::make_unique<gpuop::testing::BackgroundProcess>(
-        std::vector<std::string>{GPUOP_BINARY, "operator", "--kubeconfig",
-                                 gpuop::testing::AdminKubeconfig(), "--namespace", "default",
-                                 "--lease-name", run, "--lease-duration", "4", "--identity",
-                                 identity, "--metrics-address", "", "--operand-image", "gpuop:test",
-                                 "--log-format", "text"},
-        logs + "/" + identity + ".log");
+    std::vector<std::string> argv = {"--kubeconfig",      gpuop::testing::AdminKubeconfig(),
+                                     "--namespace",       "default",
+                                     "--lease-name",      run,
+                                     "--lease-duration",  "4",
+                                     "--identity",        identity,
+                                     "--metrics-address", "",
+                                     "--operand-image",   "gpuop:test",
+                                     "--log-format",      "text"};
+    if (identity == "operator-a") {
+      argv.insert(argv.begin(), GPUOP_OPERATOR_BINARY);
+    } else {
+      argv.insert(argv.begin(), {GPUOP_BINARY, "operator"});
+    }
+    return std::make_unique<gpuop::testing::BackgroundProcess>(argv,
+                                                               logs + "/" + identity + ".log");
   };
 
   auto leader = candidate("operator-a");

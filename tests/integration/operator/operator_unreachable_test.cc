@@ -1,7 +1,7 @@
-// `gpuop operator` pointed at an API server it cannot reach (a closed loopback port), as a
-// process: it says so at once, naming the server and the reason, with leader election on and
-// off; and SIGTERM ends it at once, not after a lease retry or a cache-sync wait. Needs no
-// control plane.
+// gpuop-operator (the chart's `gpuop operator`) pointed at an API server it cannot reach (a closed
+// loopback port), as a process: it says so at once, naming the server and the reason, with leader
+// election on and off; and SIGTERM ends it at once, not after a lease retry or a cache-sync wait.
+// Needs no control plane.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -45,11 +45,19 @@ class OperatorUnreachable : public ::testing::Test {
 
   std::unique_ptr<gpuop::testing::BackgroundProcess> StartOperator(
       const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {
-        GPUOP_BINARY,        "operator", "--kubeconfig",    kubeconfig_,
-        "--namespace",       "default",  "--identity",      "operator-a",
-        "--metrics-address", "",         "--operand-image", "gpuop:test",
-        "--log-format",      "text"};
+    std::vector<std::string> argv = {GPUOP_OPERATOR_BINARY,
+                                     "--kubeconfig",
+                                     kubeconfig_,
+                                     "--namespace",
+                                     "default",
+                                     "--identity",
+                                     "operator-a",
+                                     "--metrics-address",
+                                     "",
+                                     "--operand-image",
+                                     "gpuop:test",
+                                     "--log-format",
+                                     "text"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<gpuop::testing::BackgroundProcess>(argv, log_path_);
   }
