@@ -1,13 +1,14 @@
 // The operator at fleet scale, on a real kube-apiserver (goals and figures: docs/benchmarks.md):
-//   - convergence: seconds from starting `gpuop operator` until NODES GPU Nodes carry their
+//   - convergence: seconds from starting gpuop-operator until NODES GPU Nodes carry their
 //     deploy labels, the operand DaemonSets are applied and the ClusterPolicy's status is ready,
 //     against the raw limit (16 parallel writers merge-patching one label on each of the same
 //     Nodes);
 //   - the operator process's peak RSS (VmHWM), and its RSS with no Nodes, per Node;
 //   - writes made by a restarted operator with nothing to change (labels, operand objects and
 //     status; goal 0).
-// Usage: operator_bench KUBECONFIG GPUOP_BINARY [NODES]. The ClusterPolicy CRD must be installed
-// (scripts/bench does it). Creates NODES Nodes and a ClusterPolicy, removes them at the end.
+// Usage: operator_bench KUBECONFIG GPUOP_OPERATOR_BINARY [NODES]. The ClusterPolicy CRD must be
+// installed (scripts/bench does it). Creates NODES Nodes and a ClusterPolicy, removes them at the
+// end.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -127,7 +128,7 @@ double ProcessCpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// `gpuop operator` as a child process.
+// The operator as a child process: gpuop-operator, the binary the chart runs.
 class OperatorProcess {
  public:
   OperatorProcess(const std::string& binary, const std::string& kubeconfig, int port) {
@@ -136,7 +137,6 @@ class OperatorProcess {
       freopen("/dev/null", "w", stderr);
       const std::string metrics = "127.0.0.1:" + std::to_string(port);
       std::vector<std::string> args = {binary,
-                                       "operator",
                                        "--kubeconfig",
                                        kubeconfig,
                                        "--leader-elect=false",
@@ -171,7 +171,7 @@ class OperatorProcess {
       std::ifstream comm("/proc/" + std::to_string(child) + "/comm");
       std::string name;
       comm >> name;
-      if (name == "gpuop") kill(child, SIGTERM);  // Not heaptrack's own writer.
+      if (name == "gpuop-operator") kill(child, SIGTERM);  // Not heaptrack's own writer.
     }
     kill(pid_, SIGTERM);
     int status = 0;
@@ -463,8 +463,9 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
     }
   }
 
-  // The label text the operator keeps per Node (RoutingLabels), which the memory goal does not
-  // count: the mean over Nodes 0-2, one sandbox Node (fewer labels) and two container Nodes.
+  // The label text the operator keeps per Node (RoutingLabels, the common keys a byte each),
+  // which the memory goal does not count: the mean over Nodes 0-2, one sandbox Node (fewer
+  // labels) and two container Nodes.
   double kept_label_bytes = 0;
   for (int i = 0; i < 3; ++i) {
     auto sample = client->Get(kube::resources::kNodes, "", NodeName(i));
@@ -474,9 +475,7 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
       owned.emplace_back(key, value.get<std::string>());
     }
     std::vector<std::pair<std::string_view, std::string_view>> pairs(owned.begin(), owned.end());
-    RoutingLabels(pairs).ForEach([&](std::string_view key, std::string_view value) {
-      kept_label_bytes += static_cast<double>(key.size() + value.size()) / 3;
-    });
+    kept_label_bytes += static_cast<double>(RoutingLabels(pairs).HeapBytes()) / 3;
   }
   const double rss_per_node =
       (static_cast<double>(rss_full) - static_cast<double>(rss_empty)) / nodes;
@@ -529,7 +528,7 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: operator_bench KUBECONFIG GPUOP_BINARY [NODES]\n");
+    std::fprintf(stderr, "usage: operator_bench KUBECONFIG GPUOP_OPERATOR_BINARY [NODES]\n");
     return 2;
   }
   gpuop::op::Run(argv[1], argv[2], argc > 3 ? std::atoi(argv[3]) : 5000);

@@ -1,8 +1,20 @@
 #include "kube/label_set.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace gpuop::kube {
+
+CommonLabelKeys::CommonLabelKeys(std::vector<std::string> keys) : keys_(std::move(keys)) {
+  if (keys_.size() > 128) keys_.resize(128);  // One byte holds no more; the rest stay text.
+}
+
+std::optional<char> CommonLabelKeys::CodeOf(std::string_view key) const {
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i] == key) return static_cast<char>(0x80 | i);
+  }
+  return std::nullopt;
+}
 
 LabelSet LabelSet::FromJson(const nlohmann::json& labels) {
   LabelSet set;
@@ -35,14 +47,29 @@ std::vector<std::pair<std::string_view, std::string_view>> LabelSet::PairsOf(Jso
   return pairs;
 }
 
-LabelSet LabelSet::FromPairs(std::vector<std::pair<std::string_view, std::string_view>> pairs) {
+LabelSet LabelSet::FromPairs(std::vector<std::pair<std::string_view, std::string_view>> pairs,
+                             const CommonLabelKeys* common) {
   std::sort(pairs.begin(), pairs.end());
   LabelSet set;
+  set.common_ = common;
+  std::vector<std::optional<char>> codes(pairs.size());
   size_t bytes = 0;
-  for (const auto& [key, value] : pairs) bytes += key.size() + value.size() + 2;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const auto& [key, value] = pairs[i];
+    if (common != nullptr) codes[i] = common->CodeOf(key);
+    bytes += (codes[i] ? 1 : key.size()) + value.size() + 2;
+  }
   set.data_.reserve(bytes);
-  for (const auto& [key, value] : pairs) {
-    set.data_.append(key).push_back('\0');
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const auto& [key, value] = pairs[i];
+    if (codes[i]) {
+      set.data_.push_back(*codes[i]);
+    } else if (common != nullptr && key.size() == 1 && CommonLabelKeys::IsCode(key[0])) {
+      continue;
+    } else {
+      set.data_.append(key);
+    }
+    set.data_.push_back('\0');
     set.data_.append(value).push_back('\0');
   }
   return set;
@@ -55,7 +82,11 @@ bool LabelSet::Walk(
   while (at < data.size()) {
     const size_t key_end = data.find('\0', at);
     const size_t value_end = data.find('\0', key_end + 1);
-    if (!visit(data.substr(at, key_end - at), data.substr(key_end + 1, value_end - key_end - 1))) {
+    const std::string_view key =
+        common_ != nullptr && key_end == at + 1 && CommonLabelKeys::IsCode(data[at])
+            ? common_->KeyOf(data[at])
+            : data.substr(at, key_end - at);
+    if (!visit(key, data.substr(key_end + 1, value_end - key_end - 1))) {
       return false;
     }
     at = value_end + 1;

@@ -1,6 +1,7 @@
 #include "operator/node_label_controller.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -197,7 +198,9 @@ std::map<std::string, std::string> NodeLabelController::InvalidNodes() const {
 std::map<std::string, int> NodeLabelController::GpuNodesByWorkload() const {
   absl::MutexLock lock(&mu_);
   std::map<std::string, int> counts;
-  for (const auto& [node, workload] : workload_of_node_) ++counts[workload];
+  for (const auto& [node, counted] : counted_nodes_) {
+    if (counted.workload) ++counts[std::string(api::WorkloadName(*counted.workload))];
+  }
   return counts;
 }
 
@@ -208,11 +211,10 @@ ContainerNodeFacts NodeLabelController::ContainerFacts() const {
 
 ContainerNodeFacts NodeLabelController::ContainerFactsLocked() const {
   ContainerNodeFacts facts{
-      .driver_os_tag = os_tag_of_gpu_node_.empty() ? "" : os_tag_of_gpu_node_.begin()->second,
-      .container_gpu_nodes = container_gpu_nodes_};
-  if (!kernel_of_container_node_.empty()) {
-    facts.first_container_node = kernel_of_container_node_.begin()->first;
-  }
+      .driver_os_tag =
+          first_with_os_tag_.First() ? counted_nodes_.at(*first_with_os_tag_.First()).os_tag : "",
+      .container_gpu_nodes = container_gpu_nodes_,
+      .first_container_node = first_container_node_.First().value_or("")};
   for (const auto& [picks, by_config] :
        {std::pair{&facts.device_plugin_configs, &nodes_by_plugin_config_},
         std::pair{&facts.mig_configs, &nodes_by_mig_config_}}) {
@@ -231,12 +233,13 @@ ContainerNodeFacts NodeLabelController::ContainerFactsLocked() const {
   return facts;
 }
 
-void NodeLabelController::CountContainerNode(const std::string& node_name, const NodeView& node) {
-  ForgetContainerNode(node_name);
+void NodeLabelController::CountContainerNode(const std::string& node_name, const NodeView& node,
+                                             CountedNode& counted) {
+  ForgetContainerNode(node_name, counted);
   const auto [entry, inserted] =
       container_kernels_.try_emplace(std::make_pair(node.kernel, node.os_tag), 0);
   ++entry->second;
-  kernel_of_container_node_.emplace(node_name, entry);
+  counted.kernel = entry;
   const std::string plugin_config(
       node.labels.Get(api::kDevicePluginConfigLabel).value_or(std::string_view()));
   // Only where the MIG manager runs: elsewhere nothing reads the label.
@@ -250,7 +253,7 @@ void NodeLabelController::CountContainerNode(const std::string& node_name, const
   }
 }
 
-void NodeLabelController::ForgetContainerNode(const std::string& node_name) {
+void NodeLabelController::ForgetContainerNode(const std::string& node_name, CountedNode& counted) {
   if (const auto picked = configs_of_container_node_.find(node_name);
       picked != configs_of_container_node_.end()) {
     for (const auto& [by_config, config] :
@@ -263,10 +266,14 @@ void NodeLabelController::ForgetContainerNode(const std::string& node_name) {
     }
     configs_of_container_node_.erase(picked);
   }
-  const auto it = kernel_of_container_node_.find(node_name);
-  if (it == kernel_of_container_node_.end()) return;
-  if (--it->second->second == 0) container_kernels_.erase(it->second);
-  kernel_of_container_node_.erase(it);
+  if (!counted.kernel) return;
+  if (--(*counted.kernel)->second == 0) container_kernels_.erase(*counted.kernel);
+  counted.kernel.reset();
+}
+
+void NodeLabelController::UpdateFirsts(const std::string& node_name) {
+  first_with_os_tag_.Update(counted_nodes_, node_name);
+  first_container_node_.Update(counted_nodes_, node_name);
 }
 
 absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
@@ -285,18 +292,17 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
     {
       absl::MutexLock lock(&mu_);
       const ContainerNodeFacts before = ContainerFactsLocked();
-      const auto workload = workload_of_node_.find(node_name);
-      if (workload != workload_of_node_.end() && workload->second == api::kWorkloadContainer) {
-        --container_gpu_nodes_;
-      }
-      os_tag_of_gpu_node_.erase(node_name);
-      ForgetContainerNode(node_name);
+      bool status_news = invalid_nodes_.erase(node_name) > 0;
       held_on_node_.erase(node_name);
-      if (invalid_nodes_.erase(node_name) + workload_of_node_.erase(node_name) +
-              nfd_labelled_nodes_.erase(node_name) >
-          0) {
-        queue_.AddAfter(kStatusKey, kStatusDelay);
+      if (const auto counted = counted_nodes_.find(node_name); counted != counted_nodes_.end()) {
+        if (counted->second.workload == api::Workload::kContainer) --container_gpu_nodes_;
+        if (counted->second.nfd_labelled) --nfd_labelled_nodes_;
+        status_news = status_news || counted->second.workload || counted->second.nfd_labelled;
+        ForgetContainerNode(node_name, counted->second);
+        counted_nodes_.erase(counted);
+        UpdateFirsts(node_name);
       }
+      if (status_news) queue_.AddAfter(kStatusKey, kStatusDelay);
       facts_changed = before != ContainerFactsLocked();
     }
     if (facts_changed && options_.on_container_facts_changed) {
@@ -321,34 +327,31 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
   {
     absl::MutexLock lock(&mu_);
     const ContainerNodeFacts facts_before = ContainerFactsLocked();
+    CountedNode& counted = counted_nodes_[node_name];
     // This node's entries before, to tell the status writer only of real news.
-    const auto entry = [&](const std::map<std::string, std::string>& map) {
-      const auto it = map.find(node_name);
-      return it == map.end() ? std::optional<std::string>() : it->second;
+    const auto invalid_value = [&]() -> std::optional<std::string> {
+      const auto it = invalid_nodes_.find(node_name);
+      return it == invalid_nodes_.end() ? std::optional<std::string>() : it->second;
     };
-    const auto before = std::make_pair(entry(invalid_nodes_), entry(workload_of_node_));
-    const size_t nfd_labelled_before = nfd_labelled_nodes_.size();
-    if (route.nfd_labelled) {
-      nfd_labelled_nodes_.insert(node_name);
-    } else {
-      nfd_labelled_nodes_.erase(node_name);
+    const auto before = std::make_tuple(invalid_value(), counted.workload, counted.nfd_labelled);
+    if (counted.nfd_labelled != route.nfd_labelled) {
+      nfd_labelled_nodes_ += route.nfd_labelled ? 1 : -1;
+      counted.nfd_labelled = route.nfd_labelled;
     }
-    if (before.second == api::kWorkloadContainer) --container_gpu_nodes_;
-    ForgetContainerNode(node_name);
+    if (counted.workload == api::Workload::kContainer) --container_gpu_nodes_;
+    ForgetContainerNode(node_name, counted);
+    counted.workload.reset();
     if (route.workload && route.has_gpu) {
-      workload_of_node_[node_name] = std::string(api::WorkloadName(*route.workload));
+      counted.workload = *route.workload;
       if (*route.workload == api::Workload::kContainer) {
         ++container_gpu_nodes_;
-        CountContainerNode(node_name, *node);
+        CountContainerNode(node_name, *node, counted);
       }
-    } else {
-      workload_of_node_.erase(node_name);
     }
-    if (route.has_gpu && !node->os_tag.empty()) {
-      os_tag_of_gpu_node_[node_name] = node->os_tag;
-    } else {
-      os_tag_of_gpu_node_.erase(node_name);
-    }
+    counted.os_tag = route.has_gpu ? node->os_tag : "";
+    const auto counted_now = std::make_pair(counted.workload, counted.nfd_labelled);
+    if (counted.Empty()) counted_nodes_.erase(node_name);  // `counted` is gone.
+    UpdateFirsts(node_name);
     facts_changed = facts_before != ContainerFactsLocked();
     std::map<std::string, std::string>& was_held = held_on_node_[node_name];
     for (const auto& [key, pod] : route.held) {
@@ -366,8 +369,7 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
     }
     // Status lists invalid nodes and counts workloads and NFD's nodes: only a change of those is
     // news. At most about once a second while thousands of nodes converge.
-    if (before != std::make_pair(entry(invalid_nodes_), entry(workload_of_node_)) ||
-        nfd_labelled_before != nfd_labelled_nodes_.size()) {
+    if (before != std::make_tuple(invalid_value(), counted_now.first, counted_now.second)) {
       queue_.AddAfter(kStatusKey, kStatusDelay);
     }
   }
@@ -481,8 +483,12 @@ absl::Status NodeLabelController::WriteStatuses() {
   {
     absl::MutexLock lock(&mu_);
     facts.invalid_nodes = invalid_nodes_;
-    for (const auto& [node, workload] : workload_of_node_) ++facts.gpu_nodes_by_workload[workload];
-    facts.nodes_with_nfd_labels = static_cast<int>(nfd_labelled_nodes_.size());
+    for (const auto& [node, counted] : counted_nodes_) {
+      if (counted.workload) {
+        ++facts.gpu_nodes_by_workload[std::string(api::WorkloadName(*counted.workload))];
+      }
+    }
+    facts.nodes_with_nfd_labels = nfd_labelled_nodes_;
   }
   // wall-clock: a timestamp written into the status, read by people and other tools.
   const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());

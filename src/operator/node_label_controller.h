@@ -37,6 +37,7 @@
 #include "kube/workqueue.h"
 #include "operator/active_policy.h"
 #include "operator/container_node_facts.h"
+#include "operator/first_picked.h"
 #include "operator/node_routing.h"
 #include "operator/policy_status.h"
 
@@ -116,11 +117,28 @@ class NodeLabelController {
   void OnHolderPod(const std::string& key, bool deleted);
   GpuHolderPods HoldersOn(const std::string& node_name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ContainerNodeFacts ContainerFactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The container GPU nodes by (kernel, OS tag), "" kernel for those without NFD's label.
+  using KernelCounts = std::map<std::pair<std::string, std::string>, int>;
+  // What the status and the container path count of a node: one entry for each node that
+  // counts toward any of them, rather than a map per fact, since fleets have thousands of nodes
+  // (a map entry costs about 100 bytes; docs/benchmarks.md).
+  struct CountedNode {
+    std::optional<api::Workload> workload;  // A GPU node routed to a workload.
+    bool nfd_labelled = false;              // For NFDLabelsMissing.
+    std::string os_tag;                     // A GPU node's, from NFD's os_release labels.
+    // A container GPU node's entry in container_kernels_.
+    std::optional<KernelCounts::iterator> kernel;
+    bool Empty() const { return !workload && !nfd_labelled && os_tag.empty() && !kernel; }
+  };
+  using CountedNodes = std::map<std::string, CountedNode>;
   // A container GPU node counted in (its kernel and OS tag into container_kernels_, the configs
   // its labels pick into nodes_by_*_config_), or taken out.
-  void CountContainerNode(const std::string& node_name, const NodeView& node)
+  void CountContainerNode(const std::string& node_name, const NodeView& node, CountedNode& counted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ForgetContainerNode(const std::string& node_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetContainerNode(const std::string& node_name, CountedNode& counted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After node_name's entry changed or was erased.
+  void UpdateFirsts(const std::string& node_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueAllNodes();
   void RunWorker();
   void RunResync();
@@ -153,19 +171,16 @@ class NodeLabelController {
   std::map<std::string, std::string> invalid_nodes_ ABSL_GUARDED_BY(mu_);
   // The operand config problems an Event was recorded for (the status worker's own).
   std::vector<ConfigProblem> reported_config_problems_;
-  std::map<std::string, std::string> workload_of_node_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> nfd_labelled_nodes_ ABSL_GUARDED_BY(mu_);  // For NFDLabelsMissing.
-  // GPU nodes with an OS tag (the first by name names the driver image's), and how many GPU
-  // nodes are routed to the container workload: kept as nodes change, never recounted.
-  std::map<std::string, std::string> os_tag_of_gpu_node_ ABSL_GUARDED_BY(mu_);
+  CountedNodes counted_nodes_ ABSL_GUARDED_BY(mu_);
+  int nfd_labelled_nodes_ ABSL_GUARDED_BY(mu_) = 0;
   int container_gpu_nodes_ ABSL_GUARDED_BY(mu_) = 0;
-  // The container GPU nodes by (kernel, OS tag), "" kernel for those without NFD's label; each
-  // node points at its entry, so a node costs one pointer beside its name, not two strings.
-  // Every container GPU node is in kernel_of_container_node_, whose first is the one the
-  // container runtime is read from.
-  using KernelCounts = std::map<std::pair<std::string, std::string>, int>;
   KernelCounts container_kernels_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, KernelCounts::iterator> kernel_of_container_node_ ABSL_GUARDED_BY(mu_);
+  // The first GPU node with an OS tag names the driver image's; the container runtime is read
+  // from the first container GPU node.
+  FirstPicked<CountedNodes> first_with_os_tag_ ABSL_GUARDED_BY(mu_){
+      [](const CountedNode& node) { return !node.os_tag.empty(); }};
+  FirstPicked<CountedNodes> first_container_node_ ABSL_GUARDED_BY(mu_){
+      [](const CountedNode& node) { return node.kernel.has_value(); }};
   // The container GPU nodes by the device plugin config and the MIG layout their labels pick
   // (ContainerNodeFacts), and what each node picks, to take it out again.
   std::map<std::string, std::set<std::string>> nodes_by_plugin_config_ ABSL_GUARDED_BY(mu_);

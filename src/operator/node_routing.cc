@@ -154,6 +154,33 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
   return route;
 }
 
+// The keys of the labels RoutingLabels keeps on most GPU nodes: ours (the deploy labels, a
+// dozen or more on each), NFD's PCI labels and NVIDIA's other agents'.
+const kube::CommonLabelKeys& RoutingLabelKeys() {
+  static const kube::CommonLabelKeys keys = [] {
+    std::vector<std::string> common = {api::kGpuPresentLabel,
+                                       api::kWorkloadConfigLabel,
+                                       api::kDeployOperandsLabel,
+                                       api::kMigCapableLabel,
+                                       api::kGpuProductLabel,
+                                       api::kMigConfigLabel,
+                                       api::kMigConfigStateLabel,
+                                       api::kDevicePluginConfigLabel,
+                                       api::kGpuSharingStrategyLabel,
+                                       api::kGpuReplicasLabel,
+                                       api::kCcModeLabel,
+                                       api::kCcModeStateLabel,
+                                       api::kCcReadyStateLabel,
+                                       api::kCcCapableLabel,
+                                       api::kVgpuHostDriverVersionLabel};
+    common.insert(common.end(), std::begin(api::kNfdNvidiaPciLabels),
+                  std::end(api::kNfdNvidiaPciLabels));
+    for (const char* name : api::kAllDeployOperands) common.push_back(api::DeployLabelOf(name));
+    return kube::CommonLabelKeys(std::move(common));
+  }();
+  return keys;
+}
+
 kube::LabelSet RoutingLabels(
     const std::vector<std::pair<std::string_view, std::string_view>>& labels) {
   std::vector<std::pair<std::string_view, std::string_view>> kept;
@@ -172,7 +199,7 @@ kube::LabelSet RoutingLabels(
     }
   }
   if (first_other_nfd) kept.push_back(*first_other_nfd);
-  return kube::LabelSet::FromPairs(std::move(kept));
+  return kube::LabelSet::FromPairs(std::move(kept), &RoutingLabelKeys());
 }
 
 nlohmann::json LabelPatch(const std::map<std::string, std::optional<std::string>>& changes) {

@@ -79,7 +79,9 @@ bool MigCapable(const kube::LabelSet& labels);
 // The labels RouteNode reads, out of all of a node's: every nvidia.com/ label, NFD's NVIDIA PCI
 // labels, and of NFD's other labels only the first in key order (RouteNode asks only whether
 // there is one). RouteNode gives the same route for these as for all of them; the node cache
-// keeps only these, since a node that NFD labels carries a hundred labels or more.
+// keeps only these, since a node that NFD labels carries a hundred labels or more. The keys
+// most GPU nodes share (RoutingLabelKeys) are kept as one byte each.
+const kube::CommonLabelKeys& RoutingLabelKeys();
 kube::LabelSet RoutingLabels(
     const std::vector<std::pair<std::string_view, std::string_view>>& labels);
 
