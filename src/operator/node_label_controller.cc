@@ -40,6 +40,15 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
       options_(std::move(options)),
       policies_(policies) {
   const auto enqueue = [this](const std::string& key) { queue_.Add(key); };
+  // The workers start on the first page of Nodes while the rest is listed; the status waits
+  // for every Node of that list (not_yet_reconciled_).
+  const auto node_added = [this](const std::string& key) {
+    if (!nodes_->HasSynced()) {
+      absl::MutexLock lock(&mu_);
+      not_yet_reconciled_.insert(key);
+    }
+    queue_.Add(key);
+  };
   nodes_ = std::make_unique<kube::Informer<NodeView>>(
       client_, kube::resources::kNodes, "",
       kube::ListWatchOptions{.metadata_only = true, .page_size = kNodeListPageSize},
@@ -59,7 +68,10 @@ NodeLabelController::NodeLabelController(kube::RestClient& client, kube::EventRe
         }
         return view;
       },
-      kube::InformerHandlers{.on_add = enqueue, .on_update = enqueue, .on_delete = enqueue});
+      kube::InformerHandlers{.on_add = node_added,
+                             .on_update = enqueue,
+                             .on_delete = enqueue,
+                             .fill_while_listing = true});
   holder_pods_ = std::make_unique<kube::Informer<HolderPodView>>(
       client_, kube::resources::kPods, options_.operator_namespace,
       kube::ListWatchOptions{
@@ -120,25 +132,23 @@ NodeLabelController::~NodeLabelController() { Stop(); }
 bool NodeLabelController::Start(std::chrono::milliseconds sync_timeout) {
   nodes_->Start();
   holder_pods_->Start();
-  // Both before any node is routed: a hand-over decided without the pods would let a driver
-  // start beside a running VFIO manager after an operator restart.
-  if (!nodes_->WaitForSync(sync_timeout) || !holder_pods_->WaitForSync(sync_timeout)) {
+  const auto not_filled = [&] {
     log_.Error("the node cache did not fill; is the API reachable?",
                {{"timeout_ms", absl::StrCat(sync_timeout.count())}});
     Stop();
     return false;
-  }
-  {
-    const std::vector<std::string> keys = nodes_->Keys();
-    absl::MutexLock lock(&mu_);
-    not_yet_reconciled_.insert(keys.begin(), keys.end());
-  }
-  EnqueueAllNodes();
-  queue_.Add(kStatusKey);  // Written at once when there are no nodes; else after the last one.
+  };
+  // The pods before any node is routed: a hand-over decided without them would let a driver
+  // start beside a running VFIO manager after an operator restart. The Nodes come as they are
+  // listed (node_added).
+  if (!holder_pods_->WaitForSync(sync_timeout)) return not_filled();
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     workers_.emplace_back([this] { RunWorker(); });
   }
   resync_ = std::thread([this] { RunResync(); });
+  if (!nodes_->WaitForSync(sync_timeout)) return not_filled();
+  // Written at once when there are no nodes; else after the last one of the list.
+  queue_.Add(kStatusKey);
   return true;
 }
 
@@ -465,9 +475,12 @@ void NodeLabelController::ReportConfigProblems(const std::vector<PolicyView>& vi
 }
 
 absl::Status NodeLabelController::WriteStatuses() {
+  // Not before the list of Nodes is whole (Start adds this key then), nor before each of them
+  // has been looked at (the last one adds it).
+  if (!nodes_->HasSynced()) return absl::OkStatus();
   {
     absl::MutexLock lock(&mu_);
-    if (!not_yet_reconciled_.empty()) return absl::OkStatus();  // Re-added by the last one.
+    if (!not_yet_reconciled_.empty()) return absl::OkStatus();
   }
   std::vector<PolicyView> views;
   policies_.ForEach([&](const std::string&, const PolicyView& view) { views.push_back(view); });

@@ -80,7 +80,8 @@ class NodeLabelController {
   NodeLabelController(const NodeLabelController&) = delete;
   NodeLabelController& operator=(const NodeLabelController&) = delete;
 
-  // Starts the node cache and, once it has listed, the workers. False when it did not list
+  // Starts the node and pod caches and, once the pods have listed, the workers, which take the
+  // Nodes as their list comes in; returns once it is whole. False when either did not list
   // within `sync_timeout` (the API is unreachable); the controller is then stopped.
   bool Start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
   // Stops the worker and the informers; idempotent.

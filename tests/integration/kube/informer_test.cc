@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 
 #include "tests/integration/kube/informer_testing.h"
 
@@ -68,6 +69,58 @@ TEST(Informer, CacheEqualsAFreshListAfterManyChanges) {
   }
   ExpectCacheMatchesList(*client, nodes, run);
   nodes.Stop();
+  DeleteLabelledNodes(*client, run);
+}
+
+// fill_while_listing: each object of the first list is in the cache, and its on_add has run,
+// before the list is whole; without it, every on_add comes after. Later changes are the same.
+TEST(Informer, TheFirstListFillsTheCacheAsItsPagesComeWhenAsked) {
+  auto client = AdminClient();
+  const std::string run = gpuop::testing::UniqueName("filling");
+  for (int i = 0; i < 9; ++i) {
+    ASSERT_TRUE(
+        client->Create(resources::kNodes, "", LabelledNode(run + "-" + std::to_string(i), run))
+            .ok());
+  }
+  for (const bool filling : {true, false}) {
+    SCOPED_TRACE(filling ? "filling while listing" : "swapped in whole");
+    std::unique_ptr<Informer<NodeView>> nodes;
+    absl::Mutex mu;
+    int adds = 0, adds_before_sync = 0, adds_seen_in_cache = 0;
+    InformerHandlers handlers{.on_add =
+                                  [&](const std::string& key) {
+                                    const bool synced = nodes->HasSynced();
+                                    const bool cached = nodes->Get(key).has_value();
+                                    absl::MutexLock lock(&mu);
+                                    ++adds;
+                                    adds_before_sync += synced ? 0 : 1;
+                                    adds_seen_in_cache += cached ? 1 : 0;
+                                  },
+                              .fill_while_listing = filling};
+    nodes = std::make_unique<Informer<NodeView>>(
+        *client, resources::kNodes, "",
+        ListWatchOptions{.label_selector = "gpuop-test=" + run, .page_size = 2}, ProjectNode,
+        handlers);
+    nodes->Start();
+    ASSERT_TRUE(nodes->WaitForSync(std::chrono::seconds(30)));
+    EXPECT_EQ(nodes->Size(), 9u);  // Five pages.
+    {
+      absl::MutexLock lock(&mu);
+      EXPECT_EQ(adds, 9);
+      EXPECT_EQ(adds_seen_in_cache, 9);
+      EXPECT_EQ(adds_before_sync, filling ? 9 : 0);
+    }
+    // A Node created now is told of as before.
+    const std::string late = run + "-late-" + (filling ? "a" : "b");
+    ASSERT_TRUE(client->Create(resources::kNodes, "", LabelledNode(late, run)).ok());
+    ASSERT_TRUE(WaitFor([&] {
+      absl::MutexLock lock(&mu);
+      return adds == 10;
+    }));
+    ExpectCacheMatchesList(*client, *nodes, run);
+    nodes->Stop();
+    ASSERT_TRUE(client->Delete(resources::kNodes, "", late).ok());
+  }
   DeleteLabelledNodes(*client, run);
 }
 
