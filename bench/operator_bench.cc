@@ -282,6 +282,11 @@ void Run(const std::string& kubeconfig, const std::string& binary, int nodes) {
            Clock::now() < give_up) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    if (Clock::now() >= give_up) {
+      std::printf(
+          "operator  (the operator with no Nodes had not applied its operands and "
+          "written the status within 60 s; its RSS is taken as it is)\n");
+    }
     std::this_thread::sleep_for(std::chrono::seconds(1));
     rss_empty = empty.MemoryBytes("VmRSS");
   }

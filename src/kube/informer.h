@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 
 #include "common/stop_signal.h"
@@ -35,8 +36,10 @@ struct InformerHandlers {
   std::function<void(const std::string& key)> on_delete;
   // The first list's objects join the cache, and on_add hears of each, page by page rather than
   // once the list is whole (HasSynced is false until it is): for a consumer that can start on
-  // the first page while the server sends the rest (5,000 Nodes take a second to list). Later
-  // relists are swapped in whole, as always.
+  // the first page while the server sends the rest (5,000 Nodes take a second to list). Should
+  // that list fail half-way, the next attempt's handlers also run before the sync (on_update
+  // for what changed meanwhile), except on_delete for what it no longer has. Later relists are
+  // swapped in whole, as always.
   bool fill_while_listing = false;
 };
 
@@ -110,35 +113,60 @@ class Informer final : private ReflectorSink {
   };
 
   // Relists build the new set beside the old (only this thread touches it), then swap it in
-  // under the lock, so readers never see a half-listed cache. The first list may fill the
-  // empty cache as it comes instead (fill_while_listing); should it fail half-way, the next is
-  // an ordinary relist, which drops what that one saw and the list no longer has.
+  // under the lock, so readers never see a half-listed cache. Until the first list is whole,
+  // the cache may fill as it comes instead (fill_while_listing): each object is added or
+  // updated as its page arrives, and once a list completes, what an earlier, failed attempt saw
+  // and this one did not is dropped. Every handler of that list but those drops runs before
+  // HasSynced turns true.
   void StartReplace() override {
     pending_.clear();
+    seen_.clear();
     absl::MutexLock lock(&mu_);
-    filling_ = handlers_.fill_while_listing && !synced_ && items_.empty();
+    filling_ = handlers_.fill_while_listing && !synced_;
+    // Only after a failed attempt can the cache hold what this list lacks.
+    tracking_seen_ = filling_ && !items_.empty();
   }
 
   void AddToReplace(JsonElement object) override {
     std::string key = ObjectKey(object);
     Item item{ResourceVersionOf(object), project_(object)};
-    if (filling_) {
-      bool added = false;
-      {
-        absl::MutexLock lock(&mu_);
-        added = items_.insert_or_assign(key, std::move(item)).second;
-      }
-      if (added && handlers_.on_add) handlers_.on_add(key);
+    if (!filling_) {
+      pending_.insert_or_assign(std::move(key), std::move(item));
       return;
     }
-    pending_.insert_or_assign(std::move(key), std::move(item));
+    const std::function<void(const std::string&)>* handler = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      const auto it = items_.find(key);
+      if (it == items_.end()) {
+        handler = &handlers_.on_add;
+      } else if (it->second.resource_version != item.resource_version) {
+        handler = &handlers_.on_update;
+      }
+      items_.insert_or_assign(key, std::move(item));
+    }
+    if (tracking_seen_) seen_.insert(key);
+    if (handler != nullptr && *handler) (*handler)(key);
   }
 
   void FinishReplace() override {
     if (filling_) {
-      absl::MutexLock lock(&mu_);
-      filling_ = false;
-      synced_ = true;
+      std::vector<std::string> gone;
+      {
+        absl::MutexLock lock(&mu_);
+        if (tracking_seen_) {
+          for (const auto& [key, item] : items_) {
+            if (!seen_.contains(key)) gone.push_back(key);
+          }
+          for (const std::string& key : gone) items_.erase(key);
+        }
+        filling_ = false;
+        synced_ = true;
+      }
+      seen_ = {};
+      for (const std::string& key : gone) {
+        if (handlers_.on_delete) handlers_.on_delete(key);
+      }
       return;
     }
     std::vector<std::pair<const std::function<void(const std::string&)>*, std::string>> calls;
@@ -187,7 +215,11 @@ class Informer final : private ReflectorSink {
   absl::flat_hash_map<std::string, Item> items_ ABSL_GUARDED_BY(mu_);
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, Item> pending_;  // The relist in progress.
-  bool filling_ = false;  // The first list fills items_ as it comes (this thread's own).
+  // The first list fills items_ as it comes, and after a failed attempt notes what it saw
+  // (this thread's own).
+  bool filling_ = false;
+  bool tracking_seen_ = false;
+  absl::flat_hash_set<std::string> seen_;
   common::StopSignal stop_;
   Reflector reflector_;
   std::thread thread_;

@@ -8,7 +8,7 @@
 //   FirstPicked<std::map<std::string, Entry>> first([](const Entry& e) { return e.gpu; });
 //   entries[name].gpu = true;
 //   first.Update(entries, name);  // after each change of entries[name], or its erase
-//   first.Key();                  // the least name whose entry has gpu, if any
+//   first.First();                // the least name whose entry has gpu, if any
 
 #include <optional>
 

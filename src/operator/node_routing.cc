@@ -157,7 +157,8 @@ NodeRoute RouteNode(const kube::LabelSet& labels, const RoutingPolicy& policy,
 // The keys of the labels RoutingLabels keeps on most GPU nodes: ours (the deploy labels, a
 // dozen or more on each), NFD's PCI labels and NVIDIA's other agents'.
 const kube::CommonLabelKeys& RoutingLabelKeys() {
-  static const kube::CommonLabelKeys keys = [] {
+  // Never destroyed: the node cache's sets point at it until the process is gone.
+  static const kube::CommonLabelKeys& keys = *new kube::CommonLabelKeys([] {
     std::vector<std::string> common = {api::kGpuPresentLabel,
                                        api::kWorkloadConfigLabel,
                                        api::kDeployOperandsLabel,
@@ -176,8 +177,8 @@ const kube::CommonLabelKeys& RoutingLabelKeys() {
     common.insert(common.end(), std::begin(api::kNfdNvidiaPciLabels),
                   std::end(api::kNfdNvidiaPciLabels));
     for (const char* name : api::kAllDeployOperands) common.push_back(api::DeployLabelOf(name));
-    return kube::CommonLabelKeys(std::move(common));
-  }();
+    return common;
+  }());
   return keys;
 }
 

@@ -30,7 +30,8 @@ e2e_wait() {
 e2e_up() {
   E2E_HELM=$("$E2E_ROOT/tools/helm/build.sh" 2>/dev/null | tail -1)
   export E2E_HELM
-  [[ -x "$E2E_BUILD/src/cli/gpuop" && -x "$E2E_BUILD/tests/fixtures/gpuop-sim-node" ]] ||
+  [[ -x "$E2E_BUILD/src/cli/gpuop" && -x "$E2E_BUILD/src/cli/gpuop-operator" &&
+     -x "$E2E_BUILD/tests/fixtures/gpuop-sim-node" ]] ||
     e2e_fail "build gpuop first (cmake --build --preset default)"
   "$E2E_ROOT/tools/testenv/node-cluster" up "$E2E_STATE" --node-name "$E2E_NODE" \
     ${E2E_WATCH_PARENT:+--watch-parent} >/dev/null
