@@ -281,6 +281,11 @@ void NodeLabelController::ForgetContainerNode(const std::string& node_name, Coun
   counted.kernel.reset();
 }
 
+std::optional<std::string> NodeLabelController::InvalidValueOf(const std::string& node_name) const {
+  const auto it = invalid_nodes_.find(node_name);
+  return it == invalid_nodes_.end() ? std::optional<std::string>() : it->second;
+}
+
 void NodeLabelController::UpdateFirsts(const std::string& node_name) {
   first_with_os_tag_.Update(counted_nodes_, node_name);
   first_container_node_.Update(counted_nodes_, node_name);
@@ -339,11 +344,8 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
     const ContainerNodeFacts facts_before = ContainerFactsLocked();
     CountedNode& counted = counted_nodes_[node_name];
     // This node's entries before, to tell the status writer only of real news.
-    const auto invalid_value = [&]() -> std::optional<std::string> {
-      const auto it = invalid_nodes_.find(node_name);
-      return it == invalid_nodes_.end() ? std::optional<std::string>() : it->second;
-    };
-    const auto before = std::make_tuple(invalid_value(), counted.workload, counted.nfd_labelled);
+    const auto before =
+        std::make_tuple(InvalidValueOf(node_name), counted.workload, counted.nfd_labelled);
     if (counted.nfd_labelled != route.nfd_labelled) {
       nfd_labelled_nodes_ += route.nfd_labelled ? 1 : -1;
       counted.nfd_labelled = route.nfd_labelled;
@@ -379,7 +381,8 @@ absl::Status NodeLabelController::Reconcile(const std::string& node_name) {
     }
     // Status lists invalid nodes and counts workloads and NFD's nodes: only a change of those is
     // news. At most about once a second while thousands of nodes converge.
-    if (before != std::make_tuple(invalid_value(), counted_now.first, counted_now.second)) {
+    if (before !=
+        std::make_tuple(InvalidValueOf(node_name), counted_now.first, counted_now.second)) {
       queue_.AddAfter(kStatusKey, kStatusDelay);
     }
   }

@@ -140,6 +140,9 @@ class NodeLabelController {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After node_name's entry changed or was erased.
   void UpdateFirsts(const std::string& node_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The node's invalid workload label value, if it has one.
+  std::optional<std::string> InvalidValueOf(const std::string& node_name) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueAllNodes();
   void RunWorker();
   void RunResync();

@@ -104,6 +104,11 @@ TEST(Informer, TheFirstListFillsTheCacheAsItsPagesComeWhenAsked) {
     nodes->Start();
     ASSERT_TRUE(nodes->WaitForSync(std::chrono::seconds(30)));
     EXPECT_EQ(nodes->Size(), 9u);  // Five pages.
+    // A swapped-in list's handlers run just after the sync; a filling one's all ran before it.
+    ASSERT_TRUE(WaitFor([&] {
+      absl::MutexLock lock(&mu);
+      return adds >= 9;
+    }));
     {
       absl::MutexLock lock(&mu);
       EXPECT_EQ(adds, 9);

@@ -23,6 +23,7 @@ namespace {
 using kube::json;
 using kube::WaitFor;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kRun[] = "node-labels";
 constexpr char kNfdGpu[] = "feature.node.kubernetes.io/pci-10de.present";
@@ -206,9 +207,12 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
   controller_controllers.Stop();
   const json status_before = client_->Get(kClusterPolicies, "", policy_).value_or(json())["status"];
 
-  // A restarted operator finds every node right and writes nothing.
+  // A restarted operator finds every node right and writes nothing. Other tests' Nodes share
+  // this control plane, and their agents may change deploy labels meanwhile, which the
+  // restarted operator rightly puts back: only writes to this test's Nodes count.
   auto nodes = client_->ListAll(kube::resources::kNodes, "");
   ASSERT_TRUE(nodes.ok());
+  const size_t log_before_restart = log_text_.str().size();
   // The controller as the operator runs it: with the one ClusterPolicy cache it shares.
   OperatorControllers restarted_controllers(
       *client_, recorder, log_,
@@ -218,7 +222,6 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
   EXPECT_TRUE(WaitFor([&] {
     return restarted.Stats().reconciles.load() >= static_cast<int64_t>(nodes->items.size());
   }));
-  EXPECT_EQ(restarted.Stats().patches.load(), 0) << log_text_.str();
   // The status is written again only if it is not what the first controller left: the
   // control plane is shared with tests running beside this one, whose GPU nodes count too, and
   // the first controller may have stopped with a write still pending. Past the status write's
@@ -231,6 +234,12 @@ TEST_F(NodeLabelControllerTest, LabelsEachNodeForItsWorkloadAndFollowsChanges) {
     EXPECT_EQ(status_after, status_before);
   }
   EXPECT_EQ(restarted.Stats().errors.load(), 0);
+  restarted_controllers.Stop();  // Its workers no longer write the log.
+  const std::string restart_log = log_text_.str().substr(log_before_restart);
+  for (const std::string& node : {container, passthrough, cpu_only, typo}) {
+    EXPECT_THAT(restart_log, Not(HasSubstr("msg=\"node labels updated\" node=" + node + " ")))
+        << restart_log;
+  }
 }
 
 // The configs the container nodes' labels pick (ContainerNodeFacts), kept as nodes are
