@@ -1,7 +1,6 @@
 #include "kube/label_set.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace gpuop::kube {
 

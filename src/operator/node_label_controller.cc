@@ -207,6 +207,10 @@ std::map<std::string, std::string> NodeLabelController::InvalidNodes() const {
 
 std::map<std::string, int> NodeLabelController::GpuNodesByWorkload() const {
   absl::MutexLock lock(&mu_);
+  return GpuNodesByWorkloadLocked();
+}
+
+std::map<std::string, int> NodeLabelController::GpuNodesByWorkloadLocked() const {
   std::map<std::string, int> counts;
   for (const auto& [node, counted] : counted_nodes_) {
     if (counted.workload) ++counts[std::string(api::WorkloadName(*counted.workload))];
@@ -499,11 +503,7 @@ absl::Status NodeLabelController::WriteStatuses() {
   {
     absl::MutexLock lock(&mu_);
     facts.invalid_nodes = invalid_nodes_;
-    for (const auto& [node, counted] : counted_nodes_) {
-      if (counted.workload) {
-        ++facts.gpu_nodes_by_workload[std::string(api::WorkloadName(*counted.workload))];
-      }
-    }
+    facts.gpu_nodes_by_workload = GpuNodesByWorkloadLocked();
     facts.nodes_with_nfd_labels = nfd_labelled_nodes_;
   }
   // wall-clock: a timestamp written into the status, read by people and other tools.

@@ -118,6 +118,7 @@ class NodeLabelController {
   void OnHolderPod(const std::string& key, bool deleted);
   GpuHolderPods HoldersOn(const std::string& node_name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ContainerNodeFacts ContainerFactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<std::string, int> GpuNodesByWorkloadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The container GPU nodes by (kernel, OS tag), "" kernel for those without NFD's label.
   using KernelCounts = std::map<std::pair<std::string, std::string>, int>;
   // What the status and the container path count of a node: one entry for each node that
