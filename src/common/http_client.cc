@@ -10,12 +10,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
+#include "common/http_multiplexer.h"
+
 namespace gpuop::common {
 namespace {
 
-// Idle connections kept for reuse; beyond this, finished handles are closed. Room for the
-// operator's 16 node workers beside its informers and other controllers: with fewer, every
-// call past the pool's size paid a new TLS handshake.
+// Idle handles kept for reuse, each with its connection unless the calls share connections
+// (HttpMultiplexer); beyond this, finished handles are closed. Room for the operator's 16 node
+// workers beside its informers and other controllers: with fewer, every call past the pool's
+// size paid a new TLS handshake when each call had a connection of its own.
 constexpr size_t kMaxIdleHandles = 32;
 constexpr auto kConnectTimeout = std::chrono::seconds(10);
 
@@ -141,7 +144,10 @@ struct HttpClient::Handle {
   ~Handle() { curl_easy_cleanup(curl); }
 };
 
-HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)) { InitCurlOnce(); }
+HttpClient::HttpClient(TlsOptions tls, HttpClientOptions options) : tls_(std::move(tls)) {
+  InitCurlOnce();
+  if (options.share_connections) multiplexer_ = std::make_unique<HttpMultiplexer>();
+}
 
 HttpClient::~HttpClient() = default;
 
@@ -203,11 +209,15 @@ absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpReque
   // Redirects are never followed here; the callers decide where a Location may lead.
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  // HTTP/1.1 even where the server offers HTTP/2 (the apiserver does): each call runs on its
-  // own handle and connection, so HTTP/2's multiplexing never applied, while its per-connection
-  // state (curl's stream buffers and the nghttp2 session, about 90 KB) cost the operator 2 MB
-  // over its 20-odd connections (docs/benchmarks.md).
-  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  // Calls through the multiplexer ask for HTTP/2 over TLS and wait for a shared connection to
+  // say whether it multiplexes rather than open one more. Others, and every stream, stay on
+  // HTTP/1.1 even where the server offers HTTP/2: on a connection of its own, HTTP/2's
+  // per-connection state (curl's stream buffers and the nghttp2 session, about 90 KB) buys
+  // nothing, and it cost the operator 2 MB over its 20-odd connections (docs/benchmarks.md).
+  const bool shared = multiplexer_ != nullptr && on_chunk == nullptr;
+  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
+                   static_cast<long>(shared ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
+  if (shared) curl_easy_setopt(curl, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
       request.method == "PATCH") {
@@ -254,7 +264,7 @@ absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpReque
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   }
 
-  const CURLcode code = curl_easy_perform(curl);
+  const CURLcode code = shared ? multiplexer_->Perform(curl) : curl_easy_perform(curl);
   if (transfer.body_too_large) {
     return absl::ResourceExhaustedError(absl::StrCat(request.method, " ", WithoutQuery(request.url),
                                                      ": the reply's body is over ",

@@ -3,7 +3,8 @@
 // HTTP(S) over libcurl, as the Kubernetes API client and the OCI registry client need it: TLS trust
 // and client identity from PEM text held in memory (kubeconfig "-data" fields), a timeout on every
 // call, kept-alive connections, and a streaming mode for watches. Thread-safe: calls from many
-// threads share a small pool of connections.
+// threads share a small pool of connections, or with HttpClientOptions.share_connections,
+// HTTP/2 connections that carry their calls side by side.
 //
 //   HttpClient client(tls);
 //   absl::StatusOr<HttpResponse> r = client.Send({.method = "GET", .url = server + "/version"});
@@ -60,9 +61,19 @@ struct HttpResponse {
   std::optional<std::chrono::seconds> RetryAfter() const;
 };
 
+class HttpMultiplexer;
+
+struct HttpClientOptions {
+  // Send's calls from all threads share HTTP/2 connections, one call a stream, driven by one
+  // thread of the client's (HttpMultiplexer); streams keep a connection each. For a client
+  // that makes many concurrent calls to one HTTP/2 server: the apiserver. Off, each call runs
+  // on a kept-alive HTTP/1.1 connection of its own.
+  bool share_connections = false;
+};
+
 class HttpClient {
  public:
-  explicit HttpClient(TlsOptions tls);
+  explicit HttpClient(TlsOptions tls, HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -92,6 +103,8 @@ class HttpClient {
   const TlsOptions tls_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_ ABSL_GUARDED_BY(mu_);
+  // Last: its thread ends, and its transfers with it, before the handles above are freed.
+  std::unique_ptr<HttpMultiplexer> multiplexer_;
 };
 
 }  // namespace gpuop::common

@@ -75,7 +75,7 @@ absl::StatusOr<std::unique_ptr<RestClient>> RestClient::Create(RestConfig config
 }
 
 RestClient::RestClient(RestConfig config, common::Clock& clock)
-    : config_(std::move(config)), clock_(clock), http_(config_.tls) {}
+    : config_(std::move(config)), clock_(clock), http_(config_.tls, {.share_connections = true}) {}
 
 absl::StatusOr<std::string> RestClient::BearerToken() {
   if (config_.token_file.empty()) return config_.bearer_token;

@@ -5,10 +5,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/synchronization/barrier.h"
 
 #include "common/files.h"
 #include "kube/api_error.h"
@@ -315,6 +321,66 @@ TEST(RestClient, AuthenticatesWithABearerTokenAndATokenFile) {
   anonymous.bearer_token = "not-a-token";
   auto rejected = (*RestClient::Create(anonymous))->List(resources::kNodes, "");
   EXPECT_EQ(rejected.status().code(), absl::StatusCode::kUnauthenticated) << rejected.status();
+}
+
+// The TCP connections this process holds open to `port`: its socket descriptors whose inodes
+// /proc/self/net/tcp{,6} lists as established with that remote port.
+int EstablishedConnectionsTo(int port) {
+  std::set<std::string> inodes;
+  for (const char* table : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // The header.
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+          timeout >> inode;
+      int remote_port = 0;
+      if (state == "01" && absl::SimpleHexAtoi(remote.substr(remote.find(':') + 1), &remote_port) &&
+          remote_port == port) {
+        inodes.insert(inode);
+      }
+    }
+  }
+  int count = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const std::string target = std::filesystem::read_symlink(fd.path(), error).string();
+    if (!error && target.starts_with("socket:[") &&
+        inodes.contains(target.substr(8, target.size() - 9))) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST(RestClient, CallsFromManyThreadsShareOneConnection) {
+  auto client = AdminClient();
+  const std::string& server = client->Config().server;
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(server.substr(server.rfind(':') + 1), &port)) << server;
+  const int before = EstablishedConnectionsTo(port);
+
+  // Sixteen threads, as the operator's node workers, each with its calls in flight beside the
+  // others': on connections of their own they would open up to sixteen.
+  constexpr int kThreads = 16;
+  constexpr int kCallsEach = 20;
+  absl::Barrier* start = new absl::Barrier(kThreads);
+  std::atomic<int> succeeded{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      if (start->Block()) delete start;
+      for (int call = 0; call < kCallsEach; ++call) {
+        if (client->List(resources::kNamespaces, "").ok()) ++succeeded;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(succeeded.load(), kThreads * kCallsEach);
+  EXPECT_EQ(EstablishedConnectionsTo(port) - before, 1)
+      << "the calls should have travelled as HTTP/2 streams of one connection";
 }
 
 TEST(RestClient, RefusesAServerItDoesNotTrust) {
