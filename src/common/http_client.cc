@@ -1,6 +1,9 @@
 #include "common/http_client.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -89,6 +92,17 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return transfer->cancel != nullptr && transfer->cancel->load() ? 1 : 0;
 }
 
+constexpr unsigned int kSharedConnectionUserTimeoutMs = 30'000;
+
+int OnSharedSocket(void*, curl_socket_t socket, curlsocktype purpose) {
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    const unsigned int timeout = kSharedConnectionUserTimeoutMs;
+    // Best effort: without it the connection still works, as every connection did before.
+    (void)setsockopt(socket, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
+  }
+  return CURL_SOCKOPT_OK;
+}
+
 // The URL without its query: a blob's redirect carries a signed query (a short-lived
 // credential for the registry's storage), and error texts reach logs and Node Events.
 std::string WithoutQuery(const std::string& url) { return url.substr(0, url.find('?')); }
@@ -151,41 +165,48 @@ HttpClient::HttpClient(TlsOptions tls, HttpClientOptions options) : tls_(std::mo
 
 HttpClient::~HttpClient() = default;
 
-std::unique_ptr<HttpClient::Handle> HttpClient::Acquire() {
+bool HttpClient::Shares(const HttpRequest& request, bool streaming) const {
+  return multiplexer_ != nullptr && !streaming && request.url.starts_with("https://");
+}
+
+std::unique_ptr<HttpClient::Handle> HttpClient::Acquire(bool shared) {
   {
     absl::MutexLock lock(&mu_);
-    if (!idle_.empty()) {
-      std::unique_ptr<Handle> handle = std::move(idle_.back());
-      idle_.pop_back();
+    std::vector<std::unique_ptr<Handle>>& idle = shared ? idle_shared_ : idle_;
+    if (!idle.empty()) {
+      std::unique_ptr<Handle> handle = std::move(idle.back());
+      idle.pop_back();
       return handle;
     }
   }
   return std::make_unique<Handle>();
 }
 
-void HttpClient::Release(std::unique_ptr<Handle> handle) {
+void HttpClient::Release(std::unique_ptr<Handle> handle, bool shared) {
   absl::MutexLock lock(&mu_);
-  if (idle_.size() < kMaxIdleHandles) idle_.push_back(std::move(handle));
+  std::vector<std::unique_ptr<Handle>>& idle = shared ? idle_shared_ : idle_;
+  if (idle.size() < kMaxIdleHandles) idle.push_back(std::move(handle));
 }
 
 absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
-  std::unique_ptr<Handle> handle = Acquire();
-  absl::StatusOr<HttpResponse> response = Perform(*handle, request, nullptr);
-  Release(std::move(handle));
+  const bool shared = Shares(request, /*streaming=*/false);
+  std::unique_ptr<Handle> handle = Acquire(shared);
+  absl::StatusOr<HttpResponse> response = Perform(*handle, request, shared, nullptr);
+  Release(std::move(handle), shared);
   return response;
 }
 
 absl::StatusOr<HttpResponse> HttpClient::Stream(const HttpRequest& request,
                                                 const ChunkHandler& on_chunk) {
-  std::unique_ptr<Handle> handle = Acquire();
-  absl::StatusOr<HttpResponse> response = Perform(*handle, request, &on_chunk);
+  std::unique_ptr<Handle> handle = Acquire(/*shared=*/false);
+  absl::StatusOr<HttpResponse> response = Perform(*handle, request, /*shared=*/false, &on_chunk);
   // A stream ended early leaves its connection mid-response: never reuse it.
-  if (response.ok()) Release(std::move(handle));
+  if (response.ok()) Release(std::move(handle), /*shared=*/false);
   return response;
 }
 
 absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpRequest& request,
-                                                 const ChunkHandler* on_chunk) {
+                                                 bool shared, const ChunkHandler* on_chunk) {
   if (handle.curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   CURL* curl = handle.curl;
   // Clears the options of the previous call and keeps its open connection.
@@ -214,10 +235,16 @@ absl::StatusOr<HttpResponse> HttpClient::Perform(Handle& handle, const HttpReque
   // HTTP/1.1 even where the server offers HTTP/2: on a connection of its own, HTTP/2's
   // per-connection state (curl's stream buffers and the nghttp2 session, about 90 KB) buys
   // nothing, and it cost the operator 2 MB over its 20-odd connections (docs/benchmarks.md).
-  const bool shared = multiplexer_ != nullptr && on_chunk == nullptr;
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
                    static_cast<long>(shared ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
-  if (shared) curl_easy_setopt(curl, CURLOPT_PIPEWAIT, 1L);
+  if (shared) {
+    curl_easy_setopt(curl, CURLOPT_PIPEWAIT, 1L);
+    // curl 7.88 neither pings an HTTP/2 connection nor drops one whose call timed out, so a
+    // connection the server or a load balancer left half-open would take every later call down
+    // with it until the kernel gave up retransmitting (about 15 minutes). The kernel ends it
+    // when what it sent stays unacknowledged this long; its calls fail and curl reconnects.
+    curl_easy_setopt(curl, CURLOPT_SOCKOPTFUNCTION, OnSharedSocket);
+  }
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
       request.method == "PATCH") {

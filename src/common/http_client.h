@@ -95,14 +95,21 @@ class HttpClient {
 
  private:
   struct Handle;
-  std::unique_ptr<Handle> Acquire();
-  void Release(std::unique_ptr<Handle> handle);
-  absl::StatusOr<HttpResponse> Perform(Handle& handle, const HttpRequest& request,
+  // Whether a call goes through the multiplexer: Send's calls over TLS, where HTTP/2 is
+  // negotiated. Plain http:// has no negotiation, and curl would hold concurrent calls until
+  // the first one ended to learn that its connection cannot multiplex.
+  bool Shares(const HttpRequest& request, bool streaming) const;
+  // Handles come from, and go back to, the pool of their kind: a handle that ran a call of its
+  // own keeps that connection, which a shared call would never use.
+  std::unique_ptr<Handle> Acquire(bool shared);
+  void Release(std::unique_ptr<Handle> handle, bool shared);
+  absl::StatusOr<HttpResponse> Perform(Handle& handle, const HttpRequest& request, bool shared,
                                        const ChunkHandler* on_chunk);
 
   const TlsOptions tls_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Handle>> idle_shared_ ABSL_GUARDED_BY(mu_);
   // Last: its thread ends, and its transfers with it, before the handles above are freed.
   std::unique_ptr<HttpMultiplexer> multiplexer_;
 };
