@@ -64,10 +64,10 @@ struct HttpResponse {
 class HttpMultiplexer;
 
 struct HttpClientOptions {
-  // Send's calls from all threads share HTTP/2 connections, one call a stream, driven by one
-  // thread of the client's (HttpMultiplexer); streams keep a connection each. For a client
-  // that makes many concurrent calls to one HTTP/2 server: the apiserver. Off, each call runs
-  // on a kept-alive HTTP/1.1 connection of its own.
+  // Send's calls over TLS from all threads share HTTP/2 connections, one call a stream, driven
+  // by one thread of the client's (HttpMultiplexer); streams, and calls to http:// URLs, keep a
+  // connection each. For a client that makes many concurrent calls to one HTTP/2 server: the
+  // apiserver. Off, each call runs on a kept-alive HTTP/1.1 connection of its own.
   bool share_connections = false;
 };
 
