@@ -165,8 +165,8 @@ HttpClient::HttpClient(TlsOptions tls, HttpClientOptions options) : tls_(std::mo
 
 HttpClient::~HttpClient() = default;
 
-bool HttpClient::Shares(const HttpRequest& request, bool streaming) const {
-  return multiplexer_ != nullptr && !streaming && request.url.starts_with("https://");
+bool HttpClient::Shares(const HttpRequest& request) const {
+  return multiplexer_ != nullptr && request.url.starts_with("https://");
 }
 
 std::unique_ptr<HttpClient::Handle> HttpClient::Acquire(bool shared) {
@@ -189,7 +189,7 @@ void HttpClient::Release(std::unique_ptr<Handle> handle, bool shared) {
 }
 
 absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
-  const bool shared = Shares(request, /*streaming=*/false);
+  const bool shared = Shares(request);
   std::unique_ptr<Handle> handle = Acquire(shared);
   absl::StatusOr<HttpResponse> response = Perform(*handle, request, shared, nullptr);
   Release(std::move(handle), shared);

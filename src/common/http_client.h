@@ -95,10 +95,10 @@ class HttpClient {
 
  private:
   struct Handle;
-  // Whether a call goes through the multiplexer: Send's calls over TLS, where HTTP/2 is
-  // negotiated. Plain http:// has no negotiation, and curl would hold concurrent calls until
-  // the first one ended to learn that its connection cannot multiplex.
-  bool Shares(const HttpRequest& request, bool streaming) const;
+  // Whether a Send goes through the multiplexer (streams never do): calls over TLS, where
+  // HTTP/2 is negotiated. Plain http:// has no negotiation, and curl would hold concurrent calls
+  // until the first one ended to learn that its connection cannot multiplex.
+  bool Shares(const HttpRequest& request) const;
   // Handles come from, and go back to, the pool of their kind: a handle that ran a call of its
   // own keeps that connection, which a shared call would never use.
   std::unique_ptr<Handle> Acquire(bool shared);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -18,7 +19,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "absl/synchronization/barrier.h"
 
 #include "common/files.h"
 #include "kube/api_error.h"
@@ -370,12 +370,12 @@ TEST(RestClient, CallsFromManyThreadsShareOneConnection) {
   // others': on connections of their own they would open up to sixteen.
   constexpr int kThreads = 16;
   constexpr int kCallsEach = 20;
-  absl::Barrier* start = new absl::Barrier(kThreads);
+  std::latch start(kThreads);
   std::atomic<int> succeeded{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
-      if (start->Block()) delete start;
+      start.arrive_and_wait();
       for (int call = 0; call < kCallsEach; ++call) {
         if (client->List(resources::kNamespaces, "").ok()) ++succeeded;
       }
