@@ -227,7 +227,7 @@ ContainerNodeFacts NodeLabelController::ContainerFactsLocked() const {
   ContainerNodeFacts facts{
       .driver_os_tag =
           first_with_os_tag_.First() ? counted_nodes_.at(*first_with_os_tag_.First()).os_tag : "",
-      .container_gpu_nodes = container_gpu_nodes_,
+      .any_container_gpu_node = container_gpu_nodes_ > 0,
       .first_container_node = first_container_node_.First().value_or("")};
   for (const auto& [picks, by_config] :
        {std::pair{&facts.device_plugin_configs, &nodes_by_plugin_config_},

@@ -265,7 +265,7 @@ absl::Status OperandController::ApplyPass(bool force) {
   const ContainerNodeFacts node_facts =
       options_.node_facts ? options_.node_facts() : ContainerNodeFacts{};
   context.driver_os_tag = node_facts.driver_os_tag;
-  context.container_gpu_nodes = node_facts.container_gpu_nodes;
+  context.any_container_gpu_node = node_facts.any_container_gpu_node;
   context.container_kernels = node_facts.container_kernels;
   context.container_nodes_without_kernel = node_facts.container_nodes_without_kernel;
   context.container_runtime = DetectContainerRuntime(node_facts.first_container_node, force);

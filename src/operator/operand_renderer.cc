@@ -287,7 +287,7 @@ absl::Status RenderState(const OperandState& state, const api::ClusterPolicy& po
                                        : OperandImage(spec, state.spec_key);
       if (!image.ok()) {
         // A driver tag needs the GPU nodes' OS; with no container node nothing would run it.
-        if (state.name == kDriverState && context.container_gpu_nodes == 0) {
+        if (state.name == kDriverState && !context.any_container_gpu_node) {
           skip_daemonsets = true;
           variables["IMAGE"] = "";
         } else {

@@ -34,9 +34,10 @@ struct RenderContext {
   // in, and the container runtime the toolkit configures ("containerd", "crio", "docker").
   std::string driver_os_tag;
   std::string container_runtime = "containerd";
-  // GPU nodes routed to the container workload. Without any, a driver image whose tag needs an
-  // OS tag nobody has is not an error: its DaemonSet would select no node (it is left out).
-  int container_gpu_nodes = 0;
+  // Whether any GPU node is routed to the container workload. Without one, a driver image whose
+  // tag needs an OS tag nobody has is not an error: its DaemonSet would select no node (it is
+  // left out).
+  bool any_container_gpu_node = false;
   // spec.driver.usePrecompiled: the container GPU nodes' kernels (NFD's kernel-version.full),
   // each with the OS tags of its nodes; one driver DaemonSet runs per kernel. And how many
   // container GPU nodes have no kernel label, which such a driver cannot serve.

@@ -196,7 +196,7 @@ class UpstreamDevicePluginConfigTest : public ::testing::Test {
     op::RenderContext context{.operator_namespace = "gpu-operator",
                               .gpuop_image = "registry.local/gpuop:0.5.0",
                               .driver_os_tag = "debian12",
-                              .container_gpu_nodes = 1};
+                              .any_container_gpu_node = true};
     // The operator's check of the chart's configs, and the copy the pods mount.
     const op::ConfigData data = config_map_["data"].get<op::ConfigData>();
     checked_ = op::CheckOperandConfigs(

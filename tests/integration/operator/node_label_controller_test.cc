@@ -7,12 +7,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
+#include "operator/container_node_facts.h"
 #include "operator/operator_controllers.h"
 #include "tests/integration/kube/informer_testing.h"
 #include "tests/integration/operator/operator_testing.h"
@@ -299,6 +302,50 @@ TEST_F(NodeLabelControllerTest, TheConfigsContainerNodesPickFollowTheirLabels) {
       << picks();
   ASSERT_TRUE(client_->Delete(kube::resources::kNodes, "", mig_node).ok());
   EXPECT_TRUE(picks_become("")) << picks();
+}
+
+// Every change of the container nodes' facts is an operand render (and a round of lists of
+// each operand kind). What is rendered depends on whether any container GPU node exists, not
+// on how many: more nodes of an OS and kernel already known are no news, the last one going is.
+TEST_F(NodeLabelControllerTest, MoreContainerNodesOfAKnownOsAndKernelAreNoNewFacts) {
+  const json labels = {{kNfdGpu, "true"},
+                       {"nvidia.com/gpu.workload.config", "container"},
+                       {kNfdOsIdLabel, "ubuntu"},
+                       {kNfdOsVersionLabel, "24.04"},
+                       {kNfdKernelLabel, "6.8.0-45-generic"}};
+  const std::string expected =
+      std::string(kContainerLabels) + "nvidia.com/gpu.workload.config=container\n";
+  std::atomic<int> facts_changes{0};
+  kube::EventRecorder recorder(*client_, "gpuop.io/operator", "test");
+  OperatorControllers controllers(
+      *client_, recorder, log_,
+      {.labels = {.on_container_facts_changed = [&] { ++facts_changes; }},
+       .deploy_operands = false});
+  ASSERT_TRUE(controllers.Start(std::chrono::seconds(20)));
+  // The facts change before the node's labels are written, so they have once those are seen.
+  std::vector<std::string> nodes = {CreateNode("gpu-a", labels)};
+  ASSERT_TRUE(LabelsBecome(nodes[0], expected)) << GpuLabels(nodes[0]);
+  const int after_first = facts_changes.load();
+  EXPECT_GE(after_first, 1) << "the first container GPU node is news";
+  // Named after the first, so that it stays the first container node by name.
+  for (int i = 0; i < 4; ++i) nodes.push_back(CreateNode("gpu-b", labels));
+  for (const std::string& node : nodes) {
+    ASSERT_TRUE(LabelsBecome(node, expected)) << node << ": " << GpuLabels(node);
+  }
+  EXPECT_EQ(facts_changes.load(), after_first);
+  EXPECT_TRUE(controllers.Labels().ContainerFacts().any_container_gpu_node);
+
+  // The first by name last.
+  for (auto node = nodes.rbegin(); node != nodes.rend(); ++node) {
+    ASSERT_TRUE(client_->Delete(kube::resources::kNodes, "", *node).ok());
+  }
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return facts_changes.load() > after_first &&
+               !controllers.Labels().ContainerFacts().any_container_gpu_node;
+      },
+      std::chrono::seconds(20)))
+      << "no container GPU node left is news";
 }
 
 TEST_F(NodeLabelControllerTest, TurningSandboxWorkloadsOffMovesEveryGpuNodeToContainers) {

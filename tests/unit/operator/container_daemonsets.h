@@ -199,7 +199,7 @@ inline RenderContext Context(const std::string& runtime = "containerd") {
   context.gpuop_image = kGpuopImage;
   context.driver_os_tag = "ubuntu24.04";
   context.container_runtime = runtime;
-  context.container_gpu_nodes = 2;
+  context.any_container_gpu_node = true;
   return context;
 }
 

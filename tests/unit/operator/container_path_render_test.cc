@@ -261,7 +261,7 @@ TEST(PrecompiledDriver, RefusesWhatNoPrecompiledImageCanServeNamingTheLabels) {
 
 TEST(PrecompiledDriver, NoContainerNodeIsNoDaemonSetAndNoError) {
   RenderContext context = PrecompiledFleet({});
-  context.container_gpu_nodes = 0;
+  context.any_container_gpu_node = false;
   const auto states = Render(kPrecompiledSpec, context);
   EXPECT_TRUE(states.at("state-driver").error.ok()) << states.at("state-driver").error;
   for (const json& object : states.at("state-driver").objects) {

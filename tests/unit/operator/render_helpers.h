@@ -38,7 +38,7 @@ inline RenderContext ContextWith(std::string os_tag, int container_nodes) {
   return {.operator_namespace = "gpu-operator",
           .gpuop_image = "registry.local/gpuop:0.5.0",
           .driver_os_tag = std::move(os_tag),
-          .container_gpu_nodes = container_nodes};
+          .any_container_gpu_node = container_nodes > 0};
 }
 
 inline std::map<std::string, RenderedState> Render(const json& spec, const RenderContext& context) {
