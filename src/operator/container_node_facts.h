@@ -43,7 +43,7 @@ struct ContainerNodeFacts {
   // Whether any GPU node is routed to the container workload; not how many. The operand
   // controller renders again whenever these facts change, and what it renders depends only on
   // whether there are any: a count made every joining node a render and a round of lists of
-  // every operand kind (25 of them while 5,000 Nodes were labelled; docs/benchmarks.md).
+  // every operand kind (24-28 renders while 5,000 Nodes were labelled; docs/benchmarks.md).
   bool any_container_gpu_node = false;
   // The kernels of the GPU nodes routed to the container workload, each with the OS tags of
   // the nodes that run it ("" for a node without NFD's os_release labels), and how many such

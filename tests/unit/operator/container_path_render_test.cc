@@ -60,7 +60,7 @@ TEST(ContainerRuntimeOf, ReadsTheKubeletsRuntimeVersionAsNvidiasOperatorDoes) {
 }
 
 TEST(ContainerPathRender, AnEmptyPolicyDeploysNvidiasContainerOperandsWithTheirChartImages) {
-  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1));
+  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", true));
   for (const char* name : {"state-driver", "state-container-toolkit", "state-operator-validation",
                            "state-device-plugin", "gpu-feature-discovery"}) {
     ASSERT_TRUE(states.contains(name)) << name;
@@ -92,7 +92,7 @@ TEST(ContainerPathRender, AnEmptyPolicyDeploysNvidiasContainerOperandsWithTheirC
 }
 
 TEST(ContainerPathRender, EveryVariableOfEveryContainerManifestIsFilled) {
-  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1));
+  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", true));
   std::vector<std::string> unfilled;
   for (const auto& [name, state] : states) {
     for (const json& object : state.objects) {
@@ -104,12 +104,12 @@ TEST(ContainerPathRender, EveryVariableOfEveryContainerManifestIsFilled) {
 
 TEST(ContainerPathRender, TheDriverTagNeedsAnOsTagOnlyWhereAContainerNodeWouldRunIt) {
   // No container node: no driver DaemonSet, and nothing to complain of.
-  auto states = Render(kContainerFleetSpec, ContextWith("", 0));
+  auto states = Render(kContainerFleetSpec, ContextWith("", false));
   EXPECT_TRUE(states.at("state-driver").error.ok()) << states.at("state-driver").error;
   EXPECT_EQ(Find(states, "DaemonSet", "nvidia-driver-daemonset"), nullptr);
   EXPECT_NE(Find(states, "ServiceAccount", "nvidia-driver"), nullptr);
   // A container node without NFD's OS labels: the state says which labels it wants.
-  states = Render(kContainerFleetSpec, ContextWith("", 2));
+  states = Render(kContainerFleetSpec, ContextWith("", true));
   EXPECT_THAT(states.at("state-driver").error.message(),
               HasSubstr("feature.node.kubernetes.io/system-os_release.ID"));
   EXPECT_TRUE(states.at("state-device-plugin").error.ok()) << "the other states still render";
@@ -121,7 +121,7 @@ TEST(ContainerPathRender, ADigestVersionTakesNoOsSuffix) {
                       {{"repository", "registry.local/nvidia"},
                        {"image", "driver"},
                        {"version", "sha256:0123abcd"}}}};
-  const auto states = Render(spec, ContextWith("", 1));
+  const auto states = Render(spec, ContextWith("", true));
   ASSERT_TRUE(states.at("state-driver").error.ok()) << states.at("state-driver").error;
   const json* driver = Find(states, "DaemonSet", "nvidia-driver-daemonset");
   ASSERT_NE(driver, nullptr);
@@ -138,7 +138,7 @@ TEST(ContainerPathRender, ThePolicysImagesAndTheOperatorsFallbacksWinOverTheChar
                         {{"repository", "registry.local/nvidia"},
                          {"image", "k8s-driver-manager"},
                          {"version", "v0.12.1"}}}}}};
-  RenderContext context = ContextWith("rhel9", 1);
+  RenderContext context = ContextWith("rhel9", true);
   context.fallback_images["devicePlugin"] = "mirror.local/k8s-device-plugin:v0.17.4";
   const auto states = Render(spec, context);
   EXPECT_EQ(ImageOf(*Find(states, "DaemonSet", "nvidia-container-toolkit-daemonset"),
@@ -160,7 +160,7 @@ TEST(ContainerPathRender, DisabledOperandsAreNotRenderedAndCdiOffDropsItsRuntime
                      {"devicePlugin", {{"enabled", false}}},
                      {"gfd", {{"enabled", false}}},
                      {"cdi", {{"enabled", false}}}};
-  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  const auto states = Render(spec, ContextWith("ubuntu24.04", true));
   for (const char* name : {"state-driver", "state-container-toolkit", "state-device-plugin",
                            "gpu-feature-discovery"}) {
     EXPECT_FALSE(states.at(name).enabled) << name;
@@ -183,7 +183,7 @@ TEST(SanitizedKernel, DropsTheArchitectureAndMakesALowerCaseName) {
 
 RenderContext PrecompiledFleet(std::map<std::string, std::set<std::string>> kernels,
                                int without_kernel = 0) {
-  RenderContext context = ContextWith("ubuntu22.04", 3);
+  RenderContext context = ContextWith("ubuntu22.04", true);
   context.container_kernels = std::move(kernels);
   context.container_nodes_without_kernel = without_kernel;
   return context;
@@ -284,7 +284,7 @@ TEST(PrecompiledDriver, ADigestIsTheImageOfEveryKernel) {
 }
 
 TEST(DriverSidecars, GdsAndGdrcopyRunBesideTheDriverOnlyWhenOn) {
-  const auto plain = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1));
+  const auto plain = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", true));
   const json* driver = Find(plain, "DaemonSet", "nvidia-driver-daemonset");
   ASSERT_NE(driver, nullptr);
   EXPECT_EQ(ImageOf(*driver, "nvidia-fs-ctr"), "");
@@ -301,7 +301,7 @@ TEST(DriverSidecars, GdsAndGdrcopyRunBesideTheDriverOnlyWhenOn) {
         {"imagePullPolicy", "Always"},
         {"imagePullSecrets", {"mirror-pull"}}}},
       {"driver", {{"repoConfig", {{"configMapName", "apt-mirror"}}}}}};
-  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  const auto states = Render(spec, ContextWith("ubuntu24.04", true));
   ASSERT_TRUE(states.at("state-driver").error.ok()) << states.at("state-driver").error;
   driver = Find(states, "DaemonSet", "nvidia-driver-daemonset");
   ASSERT_NE(driver, nullptr);
@@ -342,13 +342,13 @@ TEST(DriverSidecars, TheirImagesNeedTheNodesOsAsTheDriversDo) {
                                {{"repository", "nvcr.io/nvidia"},
                                 {"image", "driver"},
                                 {"version", "sha256:" + std::string(64, 'b')}}}},
-                             ContextWith("", 1));
+                             ContextWith("", true));
   EXPECT_EQ(states.at("state-driver").error.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(states.at("state-driver").error.message(), HasSubstr("spec.gds"));
 }
 
 TEST(DcgmRender, NvidiasNilDefaultsRunTheHostEngineAndTheExporterThatUsesIt) {
-  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1));
+  const auto states = Render(kContainerFleetSpec, ContextWith("ubuntu24.04", true));
   for (const char* name : {"state-dcgm", "state-dcgm-exporter"}) {
     ASSERT_TRUE(states.at(name).enabled) << name;
     EXPECT_TRUE(states.at(name).error.ok()) << name << ": " << states.at(name).error;
@@ -396,7 +396,7 @@ TEST(DcgmRender, EveryExporterKeyReachesItsObject) {
       "podLabelAllowlistRegex": ["^app$", "^team-.*"],
       "annotations": {"example.com/owner": "gpu-team"}
     }})");
-  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  const auto states = Render(spec, ContextWith("ubuntu24.04", true));
   ASSERT_TRUE(states.at("state-dcgm-exporter").error.ok())
       << states.at("state-dcgm-exporter").error;
   EXPECT_FALSE(states.at("state-dcgm").enabled);
@@ -445,7 +445,7 @@ TEST(MpsDaemonRender, ItFollowsTheDevicePluginsSectionAndConfig) {
                      "mps": {"root": "/var/run/mps"},
                      "env": [{"name": "EXTRA", "value": "1"}]},
     "mig": {"strategy": "mixed"}})");
-  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  const auto states = Render(spec, ContextWith("ubuntu24.04", true));
   ASSERT_TRUE(states.at("state-mps-control-daemon").error.ok())
       << states.at("state-mps-control-daemon").error;
   const json* daemon = Find(states, "DaemonSet", "nvidia-device-plugin-mps-control-daemon");
@@ -472,19 +472,19 @@ TEST(MpsDaemonRender, ItFollowsTheDevicePluginsSectionAndConfig) {
   EXPECT_THAT(pod["volumes"].dump(), HasSubstr("/var/run/mps/shm"));
   EXPECT_THAT(pod["volumes"].dump(), HasSubstr(kCheckedDevicePluginConfigs));
 
-  const auto off =
-      Render(json::parse(R"({"devicePlugin": {"enabled": false}})"), ContextWith("ubuntu24.04", 1));
+  const auto off = Render(json::parse(R"({"devicePlugin": {"enabled": false}})"),
+                          ContextWith("ubuntu24.04", true));
   EXPECT_FALSE(off.at("state-mps-control-daemon").enabled) << "the device plugin's switch";
 }
 
 TEST(NodeStatusExporterRender, OffUnlessEnabledThenGpuopsBinaryWithNvidiasPort) {
-  EXPECT_FALSE(Render(kContainerFleetSpec, ContextWith("ubuntu24.04", 1))
+  EXPECT_FALSE(Render(kContainerFleetSpec, ContextWith("ubuntu24.04", true))
                    .at("state-node-status-exporter")
                    .enabled);
   const json spec = json::parse(R"({
     "nodeStatusExporter": {"enabled": true, "env": [{"name": "LOG_FORMAT", "value": "json"}]},
     "hostPaths": {"driverInstallDir": "/opt/nvidia/driver"}})");
-  const auto states = Render(spec, ContextWith("ubuntu24.04", 1));
+  const auto states = Render(spec, ContextWith("ubuntu24.04", true));
   ASSERT_TRUE(states.at("state-node-status-exporter").error.ok())
       << states.at("state-node-status-exporter").error;
   const json* exporter = Find(states, "DaemonSet", "nvidia-node-status-exporter");
@@ -510,7 +510,7 @@ TEST(NodeStatusExporterRender, OffUnlessEnabledThenGpuopsBinaryWithNvidiasPort) 
 TEST(DcgmRender, BadExporterSettingsAreRefusedNamingTheField) {
   const auto relabel = Render(
       {{"dcgmExporter", {{"serviceMonitor", {{"enabled", true}, {"relabelings", {"drop"}}}}}}},
-      ContextWith("ubuntu24.04", 1));
+      ContextWith("ubuntu24.04", true));
   EXPECT_THAT(relabel.at("state-dcgm-exporter").error.message(),
               HasSubstr("spec.dcgmExporter.serviceMonitor.relabelings"));
   absl::StatusOr<api::ClusterPolicy> parsed = api::ParseClusterPolicy(

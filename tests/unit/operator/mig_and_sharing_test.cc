@@ -31,13 +31,13 @@ const json* Volume(const json& daemonset, const std::string& name) {
 
 // The default layouts ConfigMap as the operator renders it.
 std::string DefaultMigLayouts() {
-  const auto states = Render(json::object(), ContextWith("ubuntu24.04", 1));
+  const auto states = Render(json::object(), ContextWith("ubuntu24.04", true));
   const json* config = Find(states, "ConfigMap", kDefaultMigConfigMap);
   return config == nullptr ? "" : (*config)["data"][kMigConfigKey].get<std::string>();
 }
 
 TEST(MigManagerRender, NvidiasDefaultsRunItOnTheOperatorsDefaultLayouts) {
-  const auto states = Render(json::object(), ContextWith("ubuntu24.04", 1));
+  const auto states = Render(json::object(), ContextWith("ubuntu24.04", true));
   ASSERT_TRUE(states.at("state-mig-manager").enabled);
   ASSERT_TRUE(states.at("state-mig-manager").error.ok()) << states.at("state-mig-manager").error;
   const json* manager = Find(states, "DaemonSet", "nvidia-mig-manager");
@@ -75,7 +75,7 @@ TEST(MigManagerRender,
                    "env": [{"name": "WITH_REBOOT", "value": "true"}],
                    "repository": "registry.example.com/nvidia", "image": "k8s-mig-manager",
                    "version": "v0.15.1"}})");
-  RenderContext context = ContextWith("ubuntu24.04", 1);
+  RenderContext context = ContextWith("ubuntu24.04", true);
   context.checked_mig_config = ConfigData{{"config.yaml", "version: v1\n"}};
   const auto states = Render(spec, context);
   ASSERT_TRUE(states.at("state-mig-manager").error.ok()) << states.at("state-mig-manager").error;
@@ -99,7 +99,8 @@ TEST(MigManagerRender,
 }
 
 TEST(MigManagerRender, DisabledItRendersNothing) {
-  const auto states = Render({{"migManager", {{"enabled", false}}}}, ContextWith("ubuntu24.04", 1));
+  const auto states =
+      Render({{"migManager", {{"enabled", false}}}}, ContextWith("ubuntu24.04", true));
   EXPECT_FALSE(states.at("state-mig-manager").enabled);
   EXPECT_EQ(Find(states, "DaemonSet", "nvidia-mig-manager"), nullptr);
 }
@@ -464,7 +465,7 @@ TEST(CheckedConfigs, SourcesAreTheNamedConfigMapsAndTheirCopies) {
 }
 
 TEST(SharingRender, TheDevicePluginAndGfdReadTheCheckedCopy) {
-  RenderContext context = ContextWith("ubuntu24.04", 1);
+  RenderContext context = ContextWith("ubuntu24.04", true);
   context.checked_device_plugin_configs = ConfigData{{"ts", kTimeSlicing4}};
   const auto states =
       Render({{"devicePlugin", {{"config", {{"name", "sharing"}, {"default", "ts"}}}}}}, context);

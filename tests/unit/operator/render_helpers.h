@@ -34,11 +34,11 @@ inline api::ClusterPolicy Parse(const json& spec) {
   return policy.ok() ? *policy : api::ClusterPolicy{};
 }
 
-inline RenderContext ContextWith(std::string os_tag, int container_nodes) {
+inline RenderContext ContextWith(std::string os_tag, bool any_container_gpu_node) {
   return {.operator_namespace = "gpu-operator",
           .gpuop_image = "registry.local/gpuop:0.5.0",
           .driver_os_tag = std::move(os_tag),
-          .any_container_gpu_node = container_nodes > 0};
+          .any_container_gpu_node = any_container_gpu_node};
 }
 
 inline std::map<std::string, RenderedState> Render(const json& spec, const RenderContext& context) {
